@@ -1,0 +1,324 @@
+"""The oslo.reports-compatible facade.
+
+OpenStack services switch from oslo.reports by changing one import::
+
+    from gurumeditation import guru_meditation_report as gmr
+    gmr.TextGuruMeditation.register_section('Plugins', show_plugins)
+    gmr.TextGuruMeditation.setup_autorun(version, conf=CONF, log_dir='/var/log/mysvc')
+
+then ``kill -USR2 <pid>`` writes a report to stderr, or to a new file in
+``log_dir``, and the process keeps running.
+
+Names and signatures are those of oslo.reports; keyword-only arguments after
+them are this library's own additions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback as _traceback
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
+
+from . import render as _render
+from . import sections as _sections
+from .model import Report
+from .redact import Redactor
+from .report import Context, SectionSpec, run_report
+from .sections import registered as _registered
+from .sinks import LogDirSink, StderrSink, deliver, write_stderr
+from .triggers.signal import SignalTrigger, signal_name
+
+Generator = Callable[[], Any]
+
+#: Thread idents of this library's own helper threads: never shown in a report.
+OWN_THREADS: set = set()  # type: ignore[type-arg]
+
+
+def default_service_name() -> str:
+    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod``, ``python
+    /srv/app/service.py`` gives ``service``."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if name and name != "__main__":
+        return str(name)
+    argv0 = sys.argv[0] if getattr(sys, "argv", None) else ""
+    if argv0 and argv0 not in ("-c", "-m", "-"):
+        base = os.path.basename(argv0.rstrip("/"))
+        if base.endswith(".py"):
+            base = base[:-3]
+        if base:
+            return base
+    return "python"
+
+
+def conf_option(conf: Any, group: str, name: str) -> Any:
+    """``conf.<group>.<name>``, or ``None`` when the group or option is not
+    registered (no ``NoSuchOptError``) or cannot be read."""
+    if conf is None:
+        return None
+    try:
+        return getattr(getattr(conf, group), name)
+    except Exception:
+        return None
+
+
+@dataclass
+class Settings:
+    """What ``setup_autorun`` armed: used by every report the triggers ask for."""
+
+    version: Any = None
+    service_name: str = ""
+    log_dir: Optional[str] = None
+    conf: Any = None
+    signum: int = 0
+    group: bool = True
+    formats: Tuple[str, ...] = ("text",)
+    redact: Dict[str, Sequence[str]] = field(default_factory=dict)
+    include_env: bool = True
+
+
+class GuruMeditation:
+    """A Guru Meditation Report of this process.
+
+    ``GuruMeditation(version_obj, sig_handler_tb=None)``: ``version_obj``
+    describes the service (see the Package section); ``sig_handler_tb`` is the
+    frame a signal interrupted, shown for the thread that produces the report.
+    """
+
+    timestamp_fmt: ClassVar[str] = "%Y%m%d%H%M%S"
+    #: Registered sections, shared by every report: [title, generator].
+    persistent_sections: ClassVar[List[List[Any]]] = []
+    #: Set by :meth:`setup_autorun`.
+    settings: ClassVar[Optional[Settings]] = None
+    _signal_trigger: ClassVar[Optional[SignalTrigger]] = None
+    #: The class whose ``setup_autorun`` armed the process (makes triggered reports).
+    _report_class: ClassVar[Optional[type]] = None
+    #: The report format :meth:`run` returns.
+    output_format: ClassVar[str] = "text"
+
+    def __init__(
+        self,
+        version_obj: Any,
+        sig_handler_tb: Optional[FrameType] = None,
+        *args: Any,
+        conf: Any = None,
+        service_name: Optional[str] = None,
+        group: Optional[bool] = None,
+        redact: Optional[Dict[str, Sequence[str]]] = None,
+        include_env: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> None:
+        armed = type(self).settings
+        self.version_obj = version_obj
+        self.traceback = sig_handler_tb
+        self.conf = conf if conf is not None else (armed.conf if armed else None)
+        self.service_name = (
+            service_name or (armed.service_name if armed else "") or default_service_name()
+        )
+        self.group = group if group is not None else (armed.group if armed else True)
+        self.redact = redact if redact is not None else (armed.redact if armed else {})
+        self.include_env = (
+            include_env if include_env is not None else (armed.include_env if armed else True)
+        )
+        self.trigger: Dict[str, str] = {"kind": "api", "detail": f"{type(self).__name__}.run()"}
+        self.reason = ""
+        self.producer_ident = 0
+
+    # -- sections ---------------------------------------------------------
+    @classmethod
+    def register_section(cls, section_title: str, generator: Generator) -> None:
+        """Add a section to every report: ``generator()`` is called each time a
+        report is made and may return a str, a mapping or sequence, or any
+        object (see :mod:`gurumeditation.sections.registered`)."""
+        cls.persistent_sections.append([section_title, generator])
+
+    def section_specs(self) -> List[SectionSpec]:
+        registered = [(title, gen) for title, gen in type(self).persistent_sections]
+        return list(_sections.BUILTIN) + _registered.specs(registered)
+
+    # -- producing --------------------------------------------------------
+    def context(self) -> Context:
+        redact = self.redact or {}
+        return Context(
+            version=self.version_obj,
+            service=self.service_name,
+            conf=self.conf,
+            frame=self.traceback,
+            trigger=dict(self.trigger),
+            reason=self.reason,
+            group=self.group,
+            include_env=self.include_env,
+            redactor=Redactor(
+                extra_keys=tuple(redact.get("keys", ())),
+                extra_values=tuple(redact.get("values", ())),
+                allow_keys=tuple(redact.get("allow", ())),
+            ),
+            own_threads=frozenset(OWN_THREADS),
+            producer_ident=self.producer_ident or threading.get_ident(),
+        )
+
+    def report(self) -> Report:
+        """The report as a plain document (the JSON model)."""
+        return run_report(self.context(), self.section_specs())
+
+    def run(self) -> str:
+        """The report rendered in :attr:`output_format` (classic text)."""
+        return _render.render(self.report(), self.output_format)
+
+    # -- autorun ----------------------------------------------------------
+    @classmethod
+    def setup_autorun(
+        cls,
+        version: Any,
+        service_name: Optional[str] = None,
+        log_dir: Optional[str] = None,
+        signum: Optional[int] = None,
+        conf: Any = None,
+        setup_signal: bool = True,
+        *,
+        group: bool = True,
+        formats: Sequence[str] = ("text",),
+        redact: Optional[Dict[str, Sequence[str]]] = None,
+        include_env: bool = True,
+    ) -> None:
+        """Arm the process: from now on ``signum`` (default SIGUSR2) writes a
+        report to ``log_dir`` (or stderr), and the process keeps running.
+
+        ``log_dir`` defaults to ``conf.oslo_reports.log_dir`` when ``conf`` has
+        that group registered.  A handler already installed for the signal is
+        called after each report.  Must be called from the main thread unless
+        ``setup_signal=False``.
+        """
+        if log_dir is None:
+            log_dir = conf_option(conf, "oslo_reports", "log_dir")
+        for fmt in formats:
+            if fmt not in _render.SUFFIXES:
+                raise ValueError(
+                    f"unknown report format {fmt!r}; choose from {sorted(_render.SUFFIXES)}"
+                )
+        signum = int(signum) if signum else int(signal.SIGUSR2)
+        GuruMeditation.settings = Settings(
+            version=version,
+            service_name=service_name or default_service_name(),
+            log_dir=log_dir or None,
+            conf=conf,
+            signum=signum,
+            group=group,
+            formats=tuple(formats) or ("text",),
+            redact=dict(redact or {}),
+            include_env=include_env,
+        )
+        GuruMeditation._report_class = cls
+        if setup_signal:
+            cls._setup_signal(signum)
+
+    @classmethod
+    def _setup_signal(cls, signum: int) -> None:
+        old = GuruMeditation._signal_trigger
+        if old is not None and old.signum == signum and old.installed:
+            return
+        if old is not None:
+            old.uninstall()
+        trigger = SignalTrigger(signum, GuruMeditation._on_signal)
+        trigger.install()
+        GuruMeditation._signal_trigger = trigger
+
+    @classmethod
+    def _on_signal(cls, signum: int, frame: Optional[FrameType]) -> None:
+        settings = GuruMeditation.settings or Settings()
+        maker = GuruMeditation._report_class or TextGuruMeditation
+        maker.produce(  # type: ignore[attr-defined]
+            settings,
+            frame=frame,
+            trigger={"kind": "signal", "detail": signal_name(signum)},
+        )
+
+    @classmethod
+    def handle_signal(
+        cls,
+        version: Any,
+        service_name: Optional[str],
+        log_dir: Optional[str],
+        frame: Optional[FrameType],
+    ) -> None:
+        """Write one report now, as the signal handler does (oslo.reports API)."""
+        armed = cls.settings or Settings()
+        settings = Settings(
+            version=version,
+            service_name=service_name or armed.service_name or default_service_name(),
+            log_dir=log_dir,
+            conf=armed.conf,
+            signum=armed.signum,
+            group=armed.group,
+            formats=armed.formats,
+            redact=armed.redact,
+            include_env=armed.include_env,
+        )
+        cls.produce(settings, frame=frame, trigger={"kind": "api", "detail": "handle_signal()"})
+
+    @classmethod
+    def produce(
+        cls,
+        settings: Settings,
+        frame: Optional[FrameType] = None,
+        trigger: Optional[Dict[str, str]] = None,
+        reason: str = "",
+        producer_ident: int = 0,
+    ) -> List[str]:
+        """Make a report with ``settings`` and deliver it; returns where it
+        went.  Never raises: a failure as a whole is told on stderr."""
+        try:
+            meditation = cls(
+                settings.version,
+                frame,
+                conf=settings.conf,
+                service_name=settings.service_name,
+                group=settings.group,
+                redact=settings.redact,
+                include_env=settings.include_env,
+            )
+            if trigger:
+                meditation.trigger = dict(trigger)
+            meditation.reason = reason
+            meditation.producer_ident = producer_ident
+            document = meditation.report()
+            contents = {
+                _render.SUFFIXES[fmt]: _render.render(document, fmt) for fmt in settings.formats
+            }
+            sink: Any
+            if settings.log_dir:
+                sink = LogDirSink(settings.log_dir, meditation.service_name)
+            else:
+                sink = StderrSink()
+            return deliver(sink, contents)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            try:
+                write_stderr(_traceback.format_exc() + "Unable to run Guru Meditation Report!")
+            except BaseException:
+                pass
+            return []
+
+
+class TextGuruMeditation(GuruMeditation):
+    """A Guru Meditation Report in the classic text layout.
+
+    ``TextGuruMeditation(version_obj, traceback=None).run()`` returns the text.
+    """
+
+    output_format: ClassVar[str] = "text"
+
+    def __init__(
+        self, version_obj: Any, traceback: Optional[FrameType] = None, **options: Any
+    ) -> None:
+        super().__init__(version_obj, traceback, **options)
+
+
+__all__ = ["GuruMeditation", "TextGuruMeditation", "default_service_name"]

@@ -1,0 +1,148 @@
+"""One report run: collect every section into a :class:`~gurumeditation.model.Report`.
+
+The run isolates failures: a section that raises is replaced by its error
+(type, message, traceback) and the next section is collected; the run itself
+never raises into the application.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .model import REPORT_VERSION, Header, Report, Section, error_of, python_facts, to_plain
+from .redact import Redactor
+
+
+@dataclass
+class Context:
+    """What a report run knows about its request: who asked, for which service,
+    what the interrupted frame was, which options apply."""
+
+    version: Any = None
+    service: str = ""
+    conf: Any = None
+    #: The frame the signal interrupted (shown for the thread that handles it).
+    frame: Optional[FrameType] = None
+    trigger: Dict[str, str] = field(default_factory=lambda: {"kind": "api", "detail": "run()"})
+    #: Why this thread, not the usual one, produced the report ("" when usual).
+    reason: str = ""
+    group: bool = True
+    include_env: bool = True
+    redactor: Redactor = field(default_factory=Redactor)
+    #: Registered sections: (title, generator) in registration order.
+    registered: Sequence[Any] = ()
+    #: Idents of threads that belong to this library (never shown).
+    own_threads: frozenset = frozenset()  # type: ignore[type-arg]
+    #: ``threading.get_ident()`` of the thread running the report.
+    producer_ident: int = 0
+    #: Per-run scratch space shared by sections (e.g. a source-line cache).
+    scratch: Dict[str, Any] = field(default_factory=dict)
+
+
+Collector = Callable[[Context], Any]
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """A section: a stable ``id`` (used as JSON key and by renderers), the
+    classic ``title``, and the collector returning its plain data — or ``None``
+    when it has nothing to show (the section is then left out)."""
+
+    id: str
+    title: str
+    collect: Collector
+
+
+def _producer_name(ident: int) -> str:
+    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    if thread is not None:
+        try:
+            return str(thread.name)
+        except Exception:
+            pass
+    return f"Thread-{ident}"
+
+
+def build_header(ctx: Context) -> Header:
+    argv = [str(a) for a in getattr(sys, "argv", [])]
+    now = time.time()
+    header: Header = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now % 1 * 1e6):06d}Z",
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "hostname": socket.gethostname(),
+        "service": ctx.service,
+        "python": python_facts(),
+        "argv": ctx.redactor.argv(argv),
+        "trigger": dict(ctx.trigger),
+        "producer": {
+            "thread": _producer_name(ctx.producer_ident),
+            "ident": ctx.producer_ident,
+            "main": ctx.producer_ident == threading.main_thread().ident,
+            "reason": ctx.reason,
+        },
+    }
+    return header
+
+
+def collect_section(spec: SectionSpec, ctx: Context) -> Optional[Section]:
+    """Run one collector; its exception becomes the section's content."""
+    try:
+        data = spec.collect(ctx)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        return {"id": spec.id, "title": spec.title, "error": error_of(exc, traceback.format_exc())}
+    if data is None:
+        return None
+    return {"id": spec.id, "title": spec.title, "data": data}
+
+
+class _GCPaused:
+    """Keep the cyclic collector off while the report allocates: a collection
+    set off by the report's own garbage would pause every thread."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
+
+
+def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
+    """Collect ``specs`` in order into a report.  Never raises except on
+    ``KeyboardInterrupt``/``SystemExit``."""
+    started = time.perf_counter()
+    if not ctx.producer_ident:
+        ctx.producer_ident = threading.get_ident()
+    with _GCPaused():
+        try:
+            header = build_header(ctx)
+        except Exception as exc:  # the header must not cost the sections
+            header = {"pid": os.getpid(), "service": ctx.service, "error": str(exc)}  # type: ignore[typeddict-unknown-key]
+        sections: List[Section] = []
+        for spec in specs:
+            section = collect_section(spec, ctx)
+            if section is not None:
+                sections.append(section)
+        header["durationMs"] = round((time.perf_counter() - started) * 1000.0, 3)
+        header["redactedCount"] = ctx.redactor.count
+    return {"reportVersion": REPORT_VERSION, "header": header, "sections": sections}
+
+
+def plain(value: Any) -> Any:
+    """Shortcut used by collectors for application-supplied values."""
+    return to_plain(value)

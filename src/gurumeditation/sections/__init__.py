@@ -1,0 +1,21 @@
+"""Report sections: one module each, every collector returning plain data.
+
+:data:`BUILTIN` lists the built-in sections in report order; registered
+sections follow them.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from ..report import SectionSpec
+from . import config, green, package, processes, threads
+
+#: The classic five, in the classic order; new built-in sections go after them.
+BUILTIN: List[SectionSpec] = [
+    package.SECTION,
+    threads.SECTION,
+    green.SECTION,
+    processes.SECTION,
+    config.SECTION,
+]

@@ -1,0 +1,151 @@
+"""Configuration: every option the process sees.
+
+Takes the ``conf`` given to ``setup_autorun`` (or to the report): an
+oslo.config ``ConfigOpts`` — the object passed, not the global ``CONF`` — or a
+mapping, an ``argparse.Namespace`` or a dataclass instance.  oslo.config
+options declared ``secret=True`` are masked without reading their value (so
+a secret that fails to parse cannot leak through its error); every other value
+goes through the redactor.  An option whose value cannot be read shows its
+error and the rest of the section goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..model import safe_str, to_plain
+from ..redact import Redactor
+from ..report import Context, SectionSpec
+
+DEFAULT_GROUP = "default"
+
+
+def is_oslo_config(conf: Any) -> bool:
+    return hasattr(conf, "_opts") and hasattr(conf, "_groups") and hasattr(conf, "register_opt")
+
+
+def _option(name: str, read: Any, secret: bool, redactor: Redactor) -> Dict[str, Any]:
+    if secret:
+        return {"name": name, "value": redactor.mask(), "secret": True}
+    try:
+        value = read()
+    except Exception as exc:  # e.g. ConfigFileValueError for an invalid value in a file
+        return {"name": name, "error": f"{type(exc).__name__}: {safe_str(exc)}"}
+    return {"name": name, "value": redactor.value(name, to_plain(value))}
+
+
+def _oslo_group(
+    opts: Mapping[str, Any],
+    read: Any,
+    redactor: Redactor,
+) -> List[Dict[str, Any]]:
+    options = []
+    for dest in list(opts):
+        info = opts[dest]
+        opt = info.get("opt") if isinstance(info, Mapping) else None
+        title = str(getattr(opt, "name", dest))
+        secret = bool(getattr(opt, "secret", False))
+        options.append(_option(title, lambda d=dest: read(d), secret, redactor))
+    options.sort(key=lambda o: str(o["name"]))
+    return options
+
+
+def collect_oslo(conf: Any, redactor: Redactor) -> List[Dict[str, Any]]:
+    groups = [
+        {
+            "name": DEFAULT_GROUP,
+            "options": _oslo_group(conf._opts, lambda d: conf[d], redactor),
+        }
+    ]
+    for group_key in list(conf._groups):
+        group = conf._groups[group_key]
+        name = str(getattr(group, "name", group_key))
+
+        def read(dest: str, g: str = group_key) -> Any:
+            return conf[g][dest]
+
+        try:
+            options = _oslo_group(group._opts, read, redactor)
+        except Exception as exc:
+            groups.append({"name": name, "options": [], "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        groups.append({"name": name, "options": options})
+    groups.sort(key=lambda g: str(g["name"]))
+    return groups
+
+
+def as_mapping(conf: Any) -> Optional[Mapping]:  # type: ignore[type-arg]
+    if isinstance(conf, Mapping):
+        return conf
+    if dataclasses.is_dataclass(conf) and not isinstance(conf, type):
+        return {f.name: getattr(conf, f.name, None) for f in dataclasses.fields(conf)}
+    if hasattr(conf, "_get_kwargs") or type(conf).__name__ == "Namespace":
+        try:
+            return dict(vars(conf))
+        except TypeError:
+            return None
+    return None
+
+
+def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]:  # type: ignore[type-arg]
+    top: List[Dict[str, Any]] = []
+    nested: List[Tuple[str, Mapping]] = []  # type: ignore[type-arg]
+    for key in list(conf):
+        try:
+            value = conf[key]
+        except Exception as exc:
+            top.append({"name": safe_str(key), "error": f"{type(exc).__name__}: {safe_str(exc)}"})
+            continue
+        sub = as_mapping(value)
+        if sub is not None:
+            nested.append((safe_str(key), sub))
+        else:
+            top.append(_option(safe_str(key), lambda v=value: v, False, redactor))
+    groups = []
+    if top or not nested:
+        top.sort(key=lambda o: str(o["name"]))
+        groups.append({"name": DEFAULT_GROUP, "options": top})
+    for name, sub in nested:
+        options = []
+        for key in list(sub):
+            try:
+                value = sub[key]
+            except Exception as exc:
+                options.append(
+                    {"name": safe_str(key), "error": f"{type(exc).__name__}: {safe_str(exc)}"}
+                )
+                continue
+            inner = as_mapping(value)
+            if inner is not None:
+                value = {k: inner[k] for k in inner}
+            options.append(_option(safe_str(key), lambda v=value: v, False, redactor))
+        options.sort(key=lambda o: str(o["name"]))
+        groups.append({"name": name, "options": options})
+    groups.sort(key=lambda g: str(g["name"]))
+    return groups
+
+
+def collect(ctx: Context) -> Optional[Dict[str, Any]]:
+    conf = ctx.conf
+    if conf is None:
+        # as oslo.reports does: without a conf, the global CONF of a process that
+        # already uses oslo.config (never imported here otherwise)
+        cfg = sys.modules.get("oslo_config.cfg")
+        conf = getattr(cfg, "CONF", None)
+        if conf is None:
+            return None
+    if is_oslo_config(conf):
+        return {"source": "oslo.config", "groups": collect_oslo(conf, ctx.redactor)}
+    mapping = as_mapping(conf)
+    if mapping is not None:
+        return {"source": type(conf).__name__, "groups": collect_mapping(mapping, ctx.redactor)}
+    raise TypeError(
+        f"cannot read configuration from a {type(conf).__name__}: pass an oslo.config "
+        "ConfigOpts, a mapping, an argparse.Namespace or a dataclass instance"
+    )
+
+
+SECTION = SectionSpec("configuration", "Configuration", collect)

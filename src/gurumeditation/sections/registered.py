@@ -1,0 +1,44 @@
+"""Sections a service registers with ``register_section(title, generator)``.
+
+A generator may return a ``str`` (shown as it is), a mapping or sequence
+(shown as nested ``key = value`` lines in the order given), or any other
+object (shown with ``str()``; an oslo.reports model object gets
+``set_current_view_type('text')`` first, so it renders as it does there).
+Everything passes through the redactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+from ..model import safe_str, to_plain
+from ..report import Context, SectionSpec
+
+
+def section_id(title: str) -> str:
+    return "registered:" + title
+
+
+def normalize(result: Any, ctx: Context) -> Dict[str, Any]:
+    if isinstance(result, str):
+        return {"kind": "text", "text": ctx.redactor.text(result)}
+    if isinstance(result, (Mapping, list, tuple)):
+        return {"kind": "data", "value": ctx.redactor.data(to_plain(result))}
+    if result is None:
+        return {"kind": "text", "text": ""}
+    set_view = getattr(result, "set_current_view_type", None)
+    if callable(set_view):
+        set_view("text")
+    return {"kind": "text", "text": ctx.redactor.text(safe_str(result))}
+
+
+def spec_for(title: str, generator: Callable[[], Any]) -> SectionSpec:
+    def collect(ctx: Context) -> Dict[str, Any]:
+        return normalize(generator(), ctx)
+
+    return SectionSpec(section_id(title), title, collect)
+
+
+def specs(registered: Sequence[Tuple[str, Callable[[], Any]]]) -> List[SectionSpec]:
+    return [spec_for(safe_str(title), gen) for title, gen in registered]

@@ -1,0 +1,85 @@
+"""The signal trigger: a report on ``kill -USR2 <pid>``.
+
+The handler never nests: a signal that arrives while a report is being
+written is folded into at most one follow-up report.  A handler that was
+installed for the signal before is not dropped: it is called after the
+report (chained) — unless it was the default action or ``SIG_IGN``.
+"""
+
+from __future__ import annotations
+
+import _thread
+import signal
+from types import FrameType
+from typing import Any, Callable, Optional
+
+OnSignal = Callable[[int, Optional[FrameType]], None]
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class MainThreadRequired(RuntimeError):
+    """``setup_autorun`` was called where Python cannot install a signal handler."""
+
+
+class SignalTrigger:
+    def __init__(self, signum: int, on_signal: OnSignal) -> None:
+        self.signum = signum
+        self.on_signal = on_signal
+        self.previous: Any = None
+        self.installed = False
+        self._busy = _thread.allocate_lock()
+        self._pending = False
+
+    def install(self) -> None:
+        try:
+            self.previous = signal.signal(self.signum, self.handle)
+        except ValueError as exc:
+            raise MainThreadRequired(
+                f"gurumeditation could not install its {signal_name(self.signum)} handler: "
+                f"{exc}. Python lets only the main thread of the main interpreter set signal "
+                "handlers: call setup_autorun() from the main thread (e.g. before starting "
+                "worker threads), or pass setup_signal=False and use the file trigger or the API."
+            ) from exc
+        if self.previous is self.handle:
+            self.previous = None
+        self.installed = True
+
+    def uninstall(self) -> None:
+        if not self.installed:
+            return
+        try:
+            if signal.getsignal(self.signum) == self.handle:
+                previous = self.previous
+                if previous is None:
+                    previous = signal.SIG_DFL
+                signal.signal(self.signum, previous)
+        except ValueError:
+            pass
+        self.installed = False
+
+    def handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        """The Python-level handler (runs in the main thread)."""
+        if self._busy.acquire(False):
+            try:
+                self._pending = True
+                while self._pending:
+                    self._pending = False
+                    self.on_signal(signum, frame)
+            finally:
+                self._busy.release()
+        else:
+            # a report is being written right now (we interrupted it):
+            # ask for one follow-up instead of nesting a second report
+            self._pending = True
+        self.chain(signum, frame)
+
+    def chain(self, signum: int, frame: Optional[FrameType]) -> None:
+        previous = self.previous
+        if callable(previous):
+            previous(signum, frame)
