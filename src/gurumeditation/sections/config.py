@@ -34,7 +34,17 @@ def _option(name: str, read: Any, secret: bool, redactor: Redactor) -> Dict[str,
         value = read()
     except Exception as exc:  # e.g. ConfigFileValueError for an invalid value in a file
         return {"name": name, "error": f"{type(exc).__name__}: {safe_str(exc)}"}
-    return {"name": name, "value": redactor.value(name, to_plain(value))}
+    return {"name": name, "value": redactor.value(name, sorted_mappings(to_plain(value)))}
+
+
+def sorted_mappings(value: Any) -> Any:
+    """Mapping values (e.g. a ``DictOpt``) shown with sorted keys, as every
+    option is; list values keep their order."""
+    if isinstance(value, dict):
+        return {k: sorted_mappings(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_mappings(v) for v in value]
+    return value
 
 
 def _oslo_group(
