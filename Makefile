@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) -m gurumeditation demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests $(wildcard benchmarks)
 	$(PY) -m mypy
 
 pytest: $(STAMP)
