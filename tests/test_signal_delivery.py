@@ -241,3 +241,30 @@ def test_handle_signal_api(service, tmp_path: Path) -> None:
     [path] = wait_for_reports(log_dir, 1)
     assert path.name.startswith("apisvc_gurumeditation_")
     assert "version = 7.0" in path.read_text()
+
+
+SLOW_SECTION = """
+import os, signal, sys, time
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.register_section('Slow', lambda: time.sleep(0.5) or 'slow done')
+TextGuruMeditation.setup_autorun('1', log_dir=sys.argv[1])
+print('READY', flush=True)
+while True:
+    time.sleep(0.01)
+"""
+
+
+def test_signals_during_a_report_fold_into_one_follow_up(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "fold"
+    svc = service(SLOW_SECTION, args=[str(log_dir)])
+    for _ in range(5):
+        svc.signal()
+        time.sleep(0.05)
+    files = wait_for_reports(log_dir, 2)
+    time.sleep(1.5)  # a third report would have been written by now
+    files = [p for p in log_dir.iterdir() if not p.name.startswith(".")]
+    assert len(files) == 2, [p.name for p in files]
+    for path in files:
+        assert path.read_text().endswith("slow done")
+    assert svc.alive()
+    assert "Traceback" not in svc.stderr()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from typing import Any, Dict, List, Optional
 
 from gurumeditation import TextGuruMeditation
@@ -114,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop_now)
     signal.signal(signal.SIGINT, stop_now)
 
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
     try:
         import eventlet
     except ImportError:
