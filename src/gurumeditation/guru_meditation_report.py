@@ -81,6 +81,10 @@ class Settings:
     formats: Tuple[str, ...] = ("text",)
     redact: Dict[str, Sequence[str]] = field(default_factory=dict)
     include_env: bool = True
+    #: Open Files lists at most this many descriptors.
+    max_fds: int = 200
+    #: Memory and GC counts every tracked object (walks the whole heap).
+    gc_scan: bool = False
 
 
 class GuruMeditation:
@@ -112,6 +116,8 @@ class GuruMeditation:
         group: Optional[bool] = None,
         redact: Optional[Dict[str, Sequence[str]]] = None,
         include_env: Optional[bool] = None,
+        max_fds: Optional[int] = None,
+        gc_scan: Optional[bool] = None,
         **kwargs: Any,
     ) -> None:
         armed = type(self).settings
@@ -126,6 +132,8 @@ class GuruMeditation:
         self.include_env = (
             include_env if include_env is not None else (armed.include_env if armed else True)
         )
+        self.max_fds = max_fds if max_fds is not None else (armed.max_fds if armed else 200)
+        self.gc_scan = gc_scan if gc_scan is not None else (armed.gc_scan if armed else False)
         self.trigger: Dict[str, str] = {"kind": "api", "detail": f"{type(self).__name__}.run()"}
         self.reason = ""
         self.producer_ident = 0
@@ -161,6 +169,8 @@ class GuruMeditation:
             ),
             own_threads=frozenset(OWN_THREADS),
             producer_ident=self.producer_ident or threading.get_ident(),
+            max_fds=self.max_fds,
+            gc_scan=self.gc_scan,
         )
 
     def report(self) -> Report:
@@ -186,6 +196,8 @@ class GuruMeditation:
         formats: Sequence[str] = ("text",),
         redact: Optional[Dict[str, Sequence[str]]] = None,
         include_env: bool = True,
+        max_fds: int = 200,
+        gc_scan: bool = False,
     ) -> None:
         """Arm the process: from now on ``signum`` (default SIGUSR2) writes a
         report to ``log_dir`` (or stderr), and the process keeps running.
@@ -194,6 +206,9 @@ class GuruMeditation:
         that group registered.  A handler already installed for the signal is
         called after each report.  Must be called from the main thread unless
         ``setup_signal=False``.
+
+        ``max_fds`` caps the Open Files list; ``gc_scan=True`` lets Memory and
+        GC count every object the collector tracks (a walk of the whole heap).
         """
         if log_dir is None:
             log_dir = conf_option(conf, "oslo_reports", "log_dir")
@@ -213,7 +228,13 @@ class GuruMeditation:
             formats=tuple(formats) or ("text",),
             redact=dict(redact or {}),
             include_env=include_env,
+            max_fds=int(max_fds),
+            gc_scan=bool(gc_scan),
         )
+        try:  # index installed packages now, so that a report stays cheap
+            _sections.prepare()
+        except Exception:
+            pass
         GuruMeditation._report_class = cls
         if setup_signal:
             cls._setup_signal(signum)
@@ -259,6 +280,8 @@ class GuruMeditation:
             formats=armed.formats,
             redact=armed.redact,
             include_env=armed.include_env,
+            max_fds=armed.max_fds,
+            gc_scan=armed.gc_scan,
         )
         cls.produce(settings, frame=frame, trigger={"kind": "api", "detail": "handle_signal()"})
 
@@ -282,6 +305,8 @@ class GuruMeditation:
                 group=settings.group,
                 redact=settings.redact,
                 include_env=settings.include_env,
+                max_fds=settings.max_fds,
+                gc_scan=settings.gc_scan,
             )
             if trigger:
                 meditation.trigger = dict(trigger)

@@ -46,6 +46,10 @@ class Context:
     producer_ident: int = 0
     #: Per-run scratch space shared by sections (e.g. a source-line cache).
     scratch: Dict[str, Any] = field(default_factory=dict)
+    #: Open Files lists at most this many descriptors (then "and N more").
+    max_fds: int = 200
+    #: Memory and GC counts every object the collector tracks (a heap walk).
+    gc_scan: bool = False
 
 
 Collector = Callable[[Context], Any]
@@ -128,6 +132,7 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
     started = time.perf_counter()
     if not ctx.producer_ident:
         ctx.producer_ident = threading.get_ident()
+    ctx.scratch["gc_was_enabled"] = gc.isenabled()  # shown by Memory and GC
     with _GCPaused():
         try:
             header = build_header(ctx)

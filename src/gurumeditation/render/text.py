@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 
 from ..model import Report, Section
+from . import text_resources
 
 WIDTH = 72
 
@@ -180,7 +181,9 @@ def package_lines(data: Dict[str, Any]) -> List[str]:
     return [f"{key} = {_scalar(data.get(key))}" for key in ("product", "vendor", "version")]
 
 
-def _process_lines(proc: Dict[str, Any], depth: int) -> List[str]:
+def _process_lines(
+    proc: Dict[str, Any], depth: int, resources: Optional[Dict[str, Any]] = None
+) -> List[str]:
     pad = "    " * depth
     if "state" in proc:
         line = (
@@ -194,13 +197,15 @@ def _process_lines(proc: Dict[str, Any], depth: int) -> List[str]:
         lines.append(f"{pad}  command: {' '.join(proc['cmdline'])}")
     if proc.get("error"):
         lines.append(f"{pad}  note: {proc['error']}")
+    if resources:
+        lines += text_resources.resources_lines(resources, pad + "  ")
     for child in proc.get("children", []):
         lines += _process_lines(child, depth + 1)
     return lines
 
 
 def processes_lines(data: Dict[str, Any]) -> List[str]:
-    lines = _process_lines(data.get("process", {}), 0)
+    lines = _process_lines(data.get("process", {}), 0, data.get("resources"))
     lines += [f"note: {note}" for note in data.get("notes", [])]
     return lines + [""]
 
@@ -244,6 +249,10 @@ BODY: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
     "green_threads": green_lines,
     "processes": processes_lines,
     "configuration": configuration_lines,
+    "open_files": text_resources.open_files_lines,
+    "python_runtime": text_resources.python_runtime_lines,
+    "packages": text_resources.packages_lines,
+    "memory": text_resources.memory_lines,
 }
 
 

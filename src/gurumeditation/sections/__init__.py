@@ -9,7 +9,17 @@ from __future__ import annotations
 from typing import List
 
 from ..report import SectionSpec
-from . import config, green, package, processes, threads
+from . import (
+    config,
+    green,
+    memory,
+    open_files,
+    package,
+    packages,
+    processes,
+    python_runtime,
+    threads,
+)
 
 #: The classic five, in the classic order; new built-in sections go after them.
 BUILTIN: List[SectionSpec] = [
@@ -18,4 +28,13 @@ BUILTIN: List[SectionSpec] = [
     green.SECTION,
     processes.SECTION,
     config.SECTION,
+    open_files.SECTION,
+    python_runtime.SECTION,
+    packages.SECTION,
+    memory.SECTION,
 ]
+
+
+def prepare() -> None:
+    """Work done once at setup so that reports stay cheap."""
+    packages.prepare()

@@ -1,20 +1,63 @@
-"""Processes: this process and its children, recursively.
+"""Processes: this process and its children, recursively, and what this
+process uses (memory, CPU, threads, cgroup memory, resource limits).
 
 Read from ``/proc`` (psutil is used only where there is no ``/proc``).  User
 names come from ``/etc/passwd`` read directly, never through NSS, so a report
 cannot hang on a directory service.  A process that cannot be read (it exited,
 or a security policy hides it) gives a note instead of a lost section.
+
+Data (``section.data``)::
+
+    {
+      "process": Node,          # this process; children nested
+      "resources": Resources,   # this process only (absent if nothing readable)
+      "notes": [str],           # what could not be read, and why
+    }
+    Node = {"pid": int, "ppid": int, "name": str, "state": str, "uid": int|None,
+            "user": str|None, "cmdline": [str], "error"?: str, "children": [Node]}
+    Resources = {
+      "rss_bytes": int|None, "rss_peak_bytes": int|None, "vms_bytes": int|None,
+      "cpu_user_s": float|None, "cpu_system_s": float|None,
+      "threads": int|None, "uptime_s": float|None, "nice": int|None,
+      "cgroup": None | {"version": 1|2, "path": str,
+                        "memory_limit_bytes": int|None,   # None: no limit
+                        "memory_usage_bytes": int|None},
+      "limits": {name: {"soft": int|None, "hard": int|None}}  # None: unlimited
+        # names: "open_files", "address_space", "data", "processes", "core"
+    }
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..report import Context, SectionSpec
 
+try:  # POSIX only; imported here, at setup, never while reporting
+    import resource as _resource
+except ImportError:  # pragma: no cover
+    _resource = None  # type: ignore[assignment]
+
 PROC = "/proc"
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+#: A cgroup v1 memory limit at or above this is the kernel's "no limit".
+_V1_UNLIMITED = 1 << 62
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+#: Resource limits shown, by the name used in the report.
+_LIMITS = (
+    ("open_files", "RLIMIT_NOFILE"),
+    ("address_space", "RLIMIT_AS"),
+    ("data", "RLIMIT_DATA"),
+    ("processes", "RLIMIT_NPROC"),
+    ("core", "RLIMIT_CORE"),
+)
 
 _STATES = {
     "R": "running",
@@ -127,6 +170,160 @@ def collect_proc(ctx: Context) -> Dict[str, Any]:
     return {"process": node(os.getpid(), 0), "notes": notes}
 
 
+# -- this process's resources --------------------------------------------------
+
+
+def _stat_fields(text: str) -> List[str]:
+    """Fields of ``/proc/PID/stat`` after the command name: index 0 is the
+    state (field 3 of proc(5)), so field N of proc(5) is index N - 3."""
+    return text[text.rindex(")") + 2 :].split()
+
+
+def self_resources_proc(notes: List[str]) -> Dict[str, Any]:
+    res: Dict[str, Any] = {}
+    try:
+        fields = _stat_fields(read_text(f"{PROC}/self/stat"))
+        start_ticks = int(fields[19])
+        res["cpu_user_s"] = round(int(fields[11]) / _CLOCK_TICKS, 3)
+        res["cpu_system_s"] = round(int(fields[12]) / _CLOCK_TICKS, 3)
+        res["nice"] = int(fields[16])
+        res["threads"] = int(fields[17])
+        res["vms_bytes"] = int(fields[20])
+        res["rss_bytes"] = int(fields[21]) * _PAGE_SIZE
+        uptime = float(read_text(f"{PROC}/uptime").split()[0])
+        res["uptime_s"] = round(max(0.0, uptime - start_ticks / _CLOCK_TICKS), 3)
+    except (OSError, ValueError, IndexError) as exc:
+        notes.append(f"process usage unreadable: {type(exc).__name__}: {exc}")
+    try:
+        for line in read_text(f"{PROC}/self/status").splitlines():
+            if line.startswith("VmHWM:"):
+                res["rss_peak_bytes"] = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        pass
+    return res
+
+
+def self_resources_fallback(notes: List[str]) -> Dict[str, Any]:
+    """Without ``/proc``: psutil when the process loaded it, else ``os.times``."""
+    res: Dict[str, Any] = {}
+    psutil = sys.modules.get("psutil")
+    if psutil is not None:
+        try:
+            proc = psutil.Process(os.getpid())
+            with proc.oneshot():
+                mem = proc.memory_info()
+                cpu = proc.cpu_times()
+                res.update(
+                    rss_bytes=int(mem.rss),
+                    vms_bytes=int(mem.vms),
+                    cpu_user_s=round(float(cpu.user), 3),
+                    cpu_system_s=round(float(cpu.system), 3),
+                    threads=int(proc.num_threads()),
+                    uptime_s=round(max(0.0, time.time() - float(proc.create_time())), 3),
+                    nice=int(proc.nice()),
+                )
+            return res
+        except Exception as exc:
+            notes.append(f"psutil could not read this process: {type(exc).__name__}: {exc}")
+    times = os.times()
+    res.update(cpu_user_s=round(times.user, 3), cpu_system_s=round(times.system, 3))
+    try:
+        res["nice"] = os.nice(0)
+    except OSError:
+        pass
+    return res
+
+
+def _read_int(path: str) -> Optional[int]:
+    """An integer file of the cgroup tree; ``None`` for ``max`` (no limit)."""
+    text = read_text(path).strip()
+    return None if text == "max" else int(text)
+
+
+def _cgroup_dirs(base: str, rel: str) -> List[str]:
+    # Inside a cgroup namespace the process's own cgroup is mounted at the root.
+    rel = rel.lstrip("/")
+    return [os.path.join(base, rel), base] if rel else [base]
+
+
+def cgroup_memory(notes: List[str]) -> Optional[Dict[str, Any]]:
+    """Memory limit and usage of this process's cgroup (v2, else v1 memory
+    controller); ``None`` when the process is in no limited cgroup we can
+    read."""
+    try:
+        lines = read_text(f"{PROC}/self/cgroup").splitlines()
+    except OSError:
+        return None
+    v2_path: Optional[str] = None
+    v1_path: Optional[str] = None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            v2_path = parts[2]
+        elif "memory" in parts[1].split(","):
+            v1_path = parts[2]
+    candidates: List[Tuple[int, str, str, str, str]] = []
+    if v2_path is not None:
+        for root in (CGROUP_ROOT, f"{CGROUP_ROOT}/unified"):
+            for d in _cgroup_dirs(root, v2_path):
+                candidates.append((2, v2_path, d, "memory.max", "memory.current"))
+    if v1_path is not None:
+        for d in _cgroup_dirs(f"{CGROUP_ROOT}/memory", v1_path):
+            candidates.append((1, v1_path, d, "memory.limit_in_bytes", "memory.usage_in_bytes"))
+    for version, rel, d, limit_name, usage_name in candidates:
+        limit_file = os.path.join(d, limit_name)
+        if not os.path.exists(limit_file):
+            continue
+        try:
+            limit = _read_int(limit_file)
+            usage = _read_int(os.path.join(d, usage_name))
+        except (OSError, ValueError) as exc:
+            notes.append(f"cgroup memory unreadable: {type(exc).__name__}: {exc}")
+            return None
+        if limit is not None and limit >= _V1_UNLIMITED:
+            limit = None
+        return {
+            "version": version,
+            "path": rel,
+            "memory_limit_bytes": limit,
+            "memory_usage_bytes": usage,
+        }
+    return None
+
+
+def resource_limits() -> Dict[str, Dict[str, Optional[int]]]:
+    limits: Dict[str, Dict[str, Optional[int]]] = {}
+    if _resource is None:
+        return limits
+    infinity = _resource.RLIM_INFINITY
+    for name, const in _LIMITS:
+        which = getattr(_resource, const, None)
+        if which is None:
+            continue
+        try:
+            soft, hard = _resource.getrlimit(which)
+        except (OSError, ValueError):
+            continue
+        limits[name] = {
+            "soft": None if soft == infinity else int(soft),
+            "hard": None if hard == infinity else int(hard),
+        }
+    return limits
+
+
+def self_resources(notes: List[str]) -> Dict[str, Any]:
+    if os.path.exists(f"{PROC}/self/stat"):
+        res = self_resources_proc(notes)
+    else:
+        res = self_resources_fallback(notes)
+    res["cgroup"] = cgroup_memory(notes)
+    res["limits"] = resource_limits()
+    return res
+
+
 def collect_psutil(ctx: Context) -> Dict[str, Any]:
     psutil = sys.modules.get("psutil")
     if psutil is None:
@@ -162,8 +359,11 @@ def collect_psutil(ctx: Context) -> Dict[str, Any]:
 
 def collect(ctx: Context) -> Dict[str, Any]:
     if os.path.isdir(PROC) and os.path.exists(f"{PROC}/self/stat"):
-        return collect_proc(ctx)
-    return collect_psutil(ctx)
+        data = collect_proc(ctx)
+    else:
+        data = collect_psutil(ctx)
+    data["resources"] = self_resources(data["notes"])
+    return data
 
 
 SECTION = SectionSpec("processes", "Processes", collect)

@@ -1,0 +1,164 @@
+"""Memory and GC: the cyclic garbage collector's state and, when
+``tracemalloc`` is tracing, where the memory was allocated.
+
+Cheap by default: generation counts, thresholds and per-generation stats are
+counters the collector keeps anyway; the number of objects it tracks is
+counted for the young generations only, and for every generation (a walk of
+the whole heap) only when ``Context.gc_scan`` asks for it.  The collector is
+paused while a report runs, so ``enabled`` is the state from before the run
+(``run_report`` records it in ``ctx.scratch["gc_was_enabled"]``).
+
+The allocation sites come from ``_tracemalloc`` (built in, imported at setup;
+the ``tracemalloc`` module is not needed): traced blocks grouped by the most
+recent frame, the 10 largest first.  That walk costs in proportion to the
+number of traced blocks.
+
+Data (``section.data``)::
+
+    {
+      "gc": {
+        "enabled": bool,
+        "counts": [int, ...],              # gc.get_count()
+        "thresholds": [int, ...],          # gc.get_threshold()
+        "generations": [{"collections": int, "collected": int,
+                         "uncollectable": int}, ...],   # gc.get_stats()
+        "tracked": [int|None, ...],        # objects tracked per generation;
+                                           # None: not counted (needs gc_scan)
+        "tracked_total": int|None,         # None unless every generation counted
+        "frozen": int|None,                # gc.get_freeze_count()
+        "garbage": int,                    # len(gc.garbage)
+        "callbacks": int,                  # len(gc.callbacks)
+        "debug_flags": int,                # gc.get_debug()
+      },
+      "allocated_blocks": int|None,        # sys.getallocatedblocks()
+      "tracemalloc": None | {               # None: not tracing
+        "current_bytes": int, "peak_bytes": int,
+        "overhead_bytes": int,             # tracemalloc's own memory
+        "traceback_limit": int,
+        "traced_blocks": int,
+        "top": [{"file": str, "line": int, "size_bytes": int, "count": int}],
+      },
+      "notes": [str],
+    }
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..report import Context, SectionSpec
+
+try:  # built into CPython; imported here, at setup, never while reporting
+    import _tracemalloc
+except ImportError:  # pragma: no cover  (PyPy)
+    _tracemalloc = None  # type: ignore[assignment]
+
+TOP_SITES = 10
+
+#: Generations counted without ``gc_scan``: the young ones, small by design.
+_YOUNG = (0, 1)
+
+
+def tracked_objects(full: bool, generations: int) -> Tuple[List[Optional[int]], Optional[int]]:
+    counts: List[Optional[int]] = []
+    for gen in range(generations):
+        if gen in _YOUNG or full:
+            try:
+                counts.append(len(gc.get_objects(gen)))
+            except (TypeError, ValueError):  # no per-generation listing here
+                counts.append(None)
+        else:
+            counts.append(None)
+    total = sum(c for c in counts if c is not None) if full and None not in counts else None
+    if full and total is None:
+        total = len(gc.get_objects())
+    return counts, total
+
+
+def gc_facts(ctx: Context) -> Dict[str, Any]:
+    thresholds = list(gc.get_threshold())
+    try:
+        stats = gc.get_stats()
+    except AttributeError:  # pragma: no cover
+        stats = []
+    generations = [
+        {
+            "collections": int(s.get("collections", 0)),
+            "collected": int(s.get("collected", 0)),
+            "uncollectable": int(s.get("uncollectable", 0)),
+        }
+        for s in stats
+    ]
+    tracked, total = tracked_objects(
+        bool(getattr(ctx, "gc_scan", False)), len(stats) or len(thresholds)
+    )
+    freeze = getattr(gc, "get_freeze_count", None)
+    return {
+        "enabled": bool(ctx.scratch.get("gc_was_enabled", gc.isenabled())),
+        "counts": list(gc.get_count()),
+        "thresholds": thresholds,
+        "generations": generations,
+        "tracked": tracked,
+        "tracked_total": total,
+        "frozen": freeze() if callable(freeze) else None,
+        "garbage": len(gc.garbage),
+        "callbacks": len(gc.callbacks),
+        "debug_flags": gc.get_debug(),
+    }
+
+
+def top_sites(traces: Sequence[Any], limit: int = TOP_SITES) -> List[Dict[str, Any]]:
+    """Traced blocks grouped by their most recent frame, largest first."""
+    sizes: Dict[Tuple[str, int], List[int]] = {}
+    for trace in traces:
+        frames = trace[2]
+        site = frames[0] if frames else ("<unknown>", 0)
+        acc = sizes.get(site)
+        if acc is None:
+            sizes[site] = [trace[1], 1]
+        else:
+            acc[0] += trace[1]
+            acc[1] += 1
+    ranked = sorted(sizes.items(), key=lambda kv: -kv[1][0])[:limit]
+    return [
+        {"file": str(site[0]), "line": int(site[1]), "size_bytes": acc[0], "count": acc[1]}
+        for site, acc in ranked
+    ]
+
+
+def tracemalloc_facts(notes: List[str]) -> Optional[Dict[str, Any]]:
+    tm = _tracemalloc
+    if tm is None or not tm.is_tracing():
+        return None
+    current, peak = tm.get_traced_memory()
+    facts: Dict[str, Any] = {
+        "current_bytes": current,
+        "peak_bytes": peak,
+        "overhead_bytes": tm.get_tracemalloc_memory(),
+        "traceback_limit": tm.get_traceback_limit(),
+    }
+    try:
+        traces = tm._get_traces()
+    except (MemoryError, RuntimeError) as exc:
+        notes.append(f"allocation sites not listed: {type(exc).__name__}: {exc}")
+        facts.update(traced_blocks=None, top=[])
+        return facts
+    facts["traced_blocks"] = len(traces)
+    facts["top"] = top_sites(traces)
+    return facts
+
+
+def collect(ctx: Context) -> Dict[str, Any]:
+    notes: List[str] = []
+    blocks = getattr(sys, "getallocatedblocks", None)
+    return {
+        "gc": gc_facts(ctx),
+        "allocated_blocks": blocks() if callable(blocks) else None,
+        "tracemalloc": tracemalloc_facts(notes),
+        "notes": notes,
+    }
+
+
+SECTION = SectionSpec("memory", "Memory and GC", collect)

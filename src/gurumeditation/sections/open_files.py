@@ -1,0 +1,364 @@
+"""Open Files: every open file descriptor of this process.
+
+Read from ``/proc/self/fd`` (psutil's ``open_files()``/``net_connections()``
+when there is no ``/proc`` and the process loaded psutil).  Sockets are
+matched by inode against ``/proc/net/{tcp,tcp6,udp,udp6,unix}`` for their
+protocol, state and addresses.  Addresses are numeric only: nothing here ever
+asks a resolver (no DNS, no NSS), so a report cannot hang on one.
+
+The count by kind covers every descriptor; the list stops after
+``Context.max_fds`` entries (lowest numbers first) and says how many more
+there were.
+
+Data (``section.data``)::
+
+    {
+      "total": int,                 # open descriptors seen
+      "by_kind": {kind: int},       # every descriptor, most frequent kind first
+      "fds": [Fd],                  # at most max_fds, by descriptor number
+      "more": int,                  # descriptors not listed
+      "notes": [str],               # what could not be read, and why
+    }
+    Fd = {"fd": int, "kind": str, "target": str,   # target: what the fd points to
+          # sockets only:
+          "protocol"?: str|None,    # tcp, tcp6, udp, udp6, unix; None: unknown
+          "state"?: str|None,       # LISTEN, ESTABLISHED, UNCONN, CONNECTED, ...
+          "local"?: str|None,       # "127.0.0.1:8080", "[::1]:53", unix path
+          "peer"?: str|None,        # same form; None when not connected
+          # files only:
+          "deleted"?: bool}
+
+    kind: file, char device, block device, socket, pipe, eventfd, epoll,
+          inotify, signalfd, timerfd, pidfd, io_uring, memfd, anon, namespace,
+          unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import sys
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from ..report import Context, SectionSpec
+
+PROC = "/proc"
+DEFAULT_MAX_FDS = 200
+
+_TCP_STATES = {
+    "01": "ESTABLISHED",
+    "02": "SYN_SENT",
+    "03": "SYN_RECV",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+    "0C": "NEW_SYN_RECV",
+}
+# A UDP socket uses the TCP codes; "CLOSE" there means bound, not connected.
+_UDP_STATES = dict(_TCP_STATES, **{"07": "UNCONN"})
+_UNIX_STATES = {"01": "UNCONNECTED", "02": "CONNECTING", "03": "CONNECTED", "04": "DISCONNECTING"}
+_UNIX_TYPES = {"0001": "stream", "0002": "dgram", "0005": "seqpacket"}
+_UNIX_ACCEPTING = 0x10000  # __SO_ACCEPTCON: a listening unix socket
+
+_ANON_KINDS = {
+    "[eventfd]": "eventfd",
+    "[eventpoll]": "epoll",
+    "inotify": "inotify",
+    "[signalfd]": "signalfd",
+    "[timerfd]": "timerfd",
+    "[pidfd]": "pidfd",
+    "[io_uring]": "io_uring",
+    "[fanotify]": "fanotify",
+}
+_NAMESPACES = ("net:", "mnt:", "pid:", "uts:", "ipc:", "user:", "cgroup:", "time:")
+
+
+def classify(target: str) -> str:
+    """The kind of descriptor from its ``/proc/self/fd`` link text (a path
+    under ``/dev`` is refined to a device kind by the caller)."""
+    if target.startswith("/"):
+        return "memfd" if target.startswith("/memfd:") else "file"
+    if target.startswith("socket:["):
+        return "socket"
+    if target.startswith("pipe:["):
+        return "pipe"
+    if target.startswith("anon_inode:"):
+        return _ANON_KINDS.get(target[11:], "anon")
+    if target.startswith(_NAMESPACES):
+        return "namespace"
+    return "unknown"
+
+
+def _inode(target: str) -> Optional[int]:
+    start = target.find("[")
+    end = target.find("]", start)
+    if start < 0 or end < 0:
+        return None
+    try:
+        return int(target[start + 1 : end])
+    except ValueError:
+        return None
+
+
+def _device_kind(path: str) -> str:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "file"
+    if stat.S_ISCHR(mode):
+        return "char device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return "file"
+
+
+# -- sockets -------------------------------------------------------------------
+
+
+def _ipv4(hex_addr: str) -> str:
+    # the kernel prints the 32-bit address in host byte order
+    raw = bytes.fromhex(hex_addr)
+    if sys.byteorder == "little":
+        raw = raw[::-1]
+    return socket.inet_ntop(socket.AF_INET, raw)
+
+
+def _ipv6(hex_addr: str) -> str:
+    raw = bytes.fromhex(hex_addr)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
+def _endpoint(text: str, v6: bool) -> str:
+    """``0100007F:1F90`` → ``127.0.0.1:8080``; numeric, never resolved."""
+    hex_addr, _, hex_port = text.partition(":")
+    port = int(hex_port, 16)
+    if v6:
+        return f"[{_ipv6(hex_addr)}]:{port}"
+    return f"{_ipv4(hex_addr)}:{port}"
+
+
+def _inet_sockets(
+    proto: str, wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]
+) -> None:
+    v6 = proto.endswith("6")
+    states = _TCP_STATES if proto.startswith("tcp") else _UDP_STATES
+    try:
+        with open(f"{PROC}/net/{proto}", "rb") as f:
+            lines = f.read().decode("ascii", "replace").splitlines()[1:]
+    except OSError as exc:
+        notes.append(f"/proc/net/{proto} unreadable: {type(exc).__name__}: {exc}")
+        return
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 10:
+            continue
+        try:
+            inode = int(parts[9])
+        except ValueError:
+            continue
+        if inode not in wanted or inode in found:
+            continue
+        state = states.get(parts[3], parts[3])
+        try:
+            local: Optional[str] = _endpoint(parts[1], v6)
+            peer: Optional[str] = _endpoint(parts[2], v6)
+        except (ValueError, OSError):
+            local = peer = None
+        if state in ("LISTEN", "UNCONN"):
+            peer = None
+        found[inode] = {"protocol": proto, "state": state, "local": local, "peer": peer}
+
+
+def _unix_sockets(wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]) -> None:
+    try:
+        with open(f"{PROC}/net/unix", "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
+    except OSError as exc:
+        notes.append(f"/proc/net/unix unreadable: {type(exc).__name__}: {exc}")
+        return
+    for line in lines:
+        parts = line.split(None, 7)
+        if len(parts) < 7:
+            continue
+        try:
+            inode = int(parts[6])
+        except ValueError:
+            continue
+        if inode not in wanted or inode in found:
+            continue
+        try:
+            flags = int(parts[3], 16)
+        except ValueError:
+            flags = 0
+        state = "LISTEN" if flags & _UNIX_ACCEPTING else _UNIX_STATES.get(parts[5], parts[5])
+        kind = _UNIX_TYPES.get(parts[4])
+        found[inode] = {
+            "protocol": "unix" if kind in (None, "stream") else f"unix-{kind}",
+            "state": state,
+            "local": parts[7] if len(parts) > 7 else None,
+            "peer": None,
+        }
+
+
+def socket_details(inodes: Set[int], notes: List[str]) -> Dict[int, Dict[str, Any]]:
+    """Protocol, state and addresses of the sockets with these inodes."""
+    found: Dict[int, Dict[str, Any]] = {}
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        if len(found) == len(inodes):
+            return found
+        _inet_sockets(proto, inodes, found, notes)
+    if len(found) < len(inodes):
+        _unix_sockets(inodes, found, notes)
+    return found
+
+
+# -- collectors ------------------------------------------------------------------
+
+
+def _by_kind(kinds: List[str]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
+    """(fd, link text) of every open descriptor, by number.  The descriptor
+    ``listdir`` itself used is gone by the time its link is read, and so are
+    descriptors closed meanwhile: both are skipped."""
+    names = os.listdir(fd_dir)
+    links: List[Tuple[int, str]] = []
+    dir_fd = os.open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in names:
+            try:
+                links.append((int(name), os.readlink(name, dir_fd=dir_fd)))
+            except (OSError, ValueError):
+                continue
+    finally:
+        os.close(dir_fd)
+    links = [(fd, target) for fd, target in links if fd != dir_fd]
+    links.sort()
+    return links
+
+
+def collect_proc(limit: int) -> Dict[str, Any]:
+    notes: List[str] = []
+    fd_dir = f"{PROC}/self/fd"
+    try:
+        links = read_fds(fd_dir)
+    except OSError as exc:
+        return {
+            "total": 0,
+            "by_kind": {},
+            "fds": [],
+            "more": 0,
+            "notes": [f"descriptors not listed: cannot read {fd_dir}: {exc}"],
+        }
+    kinds: List[str] = []
+    for fd, target in links:
+        kind = classify(target)
+        if kind == "file" and target.startswith("/dev/"):
+            kind = _device_kind(f"{fd_dir}/{fd}")
+        kinds.append(kind)
+    listed: List[Dict[str, Any]] = []
+    socket_inodes: Set[int] = set()
+    for (fd, target), kind in zip(links[:limit], kinds[:limit]):
+        entry: Dict[str, Any] = {"fd": fd, "kind": kind, "target": target}
+        if kind == "socket":
+            inode = _inode(target)
+            if inode is not None:
+                socket_inodes.add(inode)
+        elif kind == "file" and target.endswith(" (deleted)"):
+            entry["deleted"] = True
+        listed.append(entry)
+    if socket_inodes:
+        details = socket_details(socket_inodes, notes)
+        for entry in listed:
+            if entry["kind"] == "socket":
+                inode = _inode(entry["target"])
+                entry.update(
+                    details.get(inode or -1)
+                    or {"protocol": None, "state": None, "local": None, "peer": None}
+                )
+    return {
+        "total": len(links),
+        "by_kind": _by_kind(kinds),
+        "fds": listed,
+        "more": max(0, len(links) - len(listed)),
+        "notes": notes,
+    }
+
+
+def collect_psutil(limit: int) -> Dict[str, Any]:
+    """No ``/proc``: regular files and inet/unix sockets from psutil (which
+    lists no pipes or other descriptors)."""
+    psutil = sys.modules.get("psutil")
+    if psutil is None:
+        return {
+            "total": 0,
+            "by_kind": {},
+            "fds": [],
+            "more": 0,
+            "notes": ["no /proc and psutil is not loaded: descriptors unavailable"],
+        }
+    notes: List[str] = ["no /proc: only files and sockets psutil lists are shown"]
+    entries: List[Dict[str, Any]] = []
+    proc = psutil.Process(os.getpid())
+    try:
+        for f in proc.open_files():
+            entries.append({"fd": int(f.fd), "kind": "file", "target": str(f.path)})
+    except Exception as exc:
+        notes.append(f"files not listed: {type(exc).__name__}: {exc}")
+    try:
+        conns = proc.net_connections("all") if hasattr(proc, "net_connections") else []
+        for c in conns:
+
+            def addr(a: Any) -> Optional[str]:
+                if not a:
+                    return None
+                if isinstance(a, str):
+                    return a
+                host = str(a[0])
+                return f"[{host}]:{a[1]}" if ":" in host else f"{host}:{a[1]}"
+
+            entries.append(
+                {
+                    "fd": int(c.fd),
+                    "kind": "socket",
+                    "target": "socket",
+                    "protocol": str(getattr(c.type, "name", c.type)),
+                    "state": str(c.status) or None,
+                    "local": addr(c.laddr),
+                    "peer": addr(c.raddr),
+                }
+            )
+    except Exception as exc:
+        notes.append(f"sockets not listed: {type(exc).__name__}: {exc}")
+    entries.sort(key=lambda e: e["fd"])
+    return {
+        "total": len(entries),
+        "by_kind": _by_kind([e["kind"] for e in entries]),
+        "fds": entries[:limit],
+        "more": max(0, len(entries) - limit),
+        "notes": notes,
+    }
+
+
+def collect(ctx: Context) -> Dict[str, Any]:
+    limit = getattr(ctx, "max_fds", DEFAULT_MAX_FDS)
+    limit = DEFAULT_MAX_FDS if limit is None else max(0, int(limit))
+    if os.path.isdir(f"{PROC}/self/fd"):
+        return collect_proc(limit)
+    return collect_psutil(limit)
+
+
+SECTION = SectionSpec("open_files", "Open Files", collect)

@@ -1,0 +1,324 @@
+"""Processes (resources), Open Files, Python Runtime, Packages, Memory and GC:
+real subprocesses with known files, sockets, pipes, packages and tracemalloc
+on; each thing shows up in the report, and no section asks a resolver."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from conftest import wait_for_reports
+from gurumeditation.model import find_section
+from gurumeditation.render import json as json_render
+from gurumeditation.render import render
+from gurumeditation.report import Context
+from gurumeditation.sections import memory, open_files, processes
+
+KNOWN = """
+import faulthandler, gc, json, os, socket, sys, tracemalloc
+
+# --- things the report must show --------------------------------------------
+known = open(os.path.join(os.getcwd(), "known-file.txt"), "w")
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+cli.connect(srv.getsockname())
+conn, _ = srv.accept()
+pipe_r, pipe_w = os.pipe()
+import jsonschema  # an installed distribution (with an extension module dependency)
+import mylocalmod  # a module of no distribution
+tracemalloc.start()
+ALLOC_LINE = sys._getframe().f_lineno + 1
+blob = [bytearray(20000) for _ in range(300)]
+faulthandler.enable()
+sys.setswitchinterval(0.0123)
+sys.setrecursionlimit(2345)
+gc.set_threshold(901, 12, 13)
+gc.garbage.append(["kept for the report"])
+
+# --- a resolver that records every call --------------------------------------
+calls = []
+def trap(name):
+    def resolver(*args, **kwargs):
+        calls.append(name)
+        raise OSError(f"resolver {name} called while reporting")
+    return resolver
+for name in ("getaddrinfo", "gethostbyaddr", "getnameinfo", "gethostbyname",
+             "gethostbyname_ex", "getfqdn"):
+    setattr(socket, name, trap(name))
+
+from gurumeditation import GuruMeditation
+from gurumeditation.render import render
+doc = GuruMeditation("1.0").report()
+facts = {
+    "pid": os.getpid(),
+    "file_fd": known.fileno(), "file": known.name,
+    "srv_fd": srv.fileno(), "srv": "%s:%d" % srv.getsockname(),
+    "cli_fd": cli.fileno(), "cli": "%s:%d" % cli.getsockname(),
+    "conn_fd": conn.fileno(),
+    "pipe": [pipe_r, pipe_w],
+    "alloc": [__file__, ALLOC_LINE],
+    "nofile": list(__import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)),
+}
+print(json.dumps({"doc": doc, "text": render(doc, "text"), "calls": calls, "facts": facts}))
+"""
+
+
+def run_script(tmp_path: Path, code: str, files: Dict[str, str]) -> Dict[str, Any]:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    script = tmp_path / "known.py"
+    script.write_text(textwrap.dedent(code))
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    result: Dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("known")
+    return run_script(tmp, KNOWN, {"mylocalmod.py": "VALUE = 1\n"})
+
+
+def data_of(doc: Any, section_id: str) -> Dict[str, Any]:
+    section = find_section(doc, section_id)
+    assert section is not None, f"no {section_id} section"
+    assert "error" not in section, section.get("error")
+    result: Dict[str, Any] = section["data"]
+    return result
+
+
+def body_of(text: str, title: str) -> List[str]:
+    """Lines of a section's body in the classic text layout."""
+    lines = text.split("\n")
+    banner = "====" + title.center(64) + "===="
+    start = lines.index(banner) + 2
+    end = start
+    while end < len(lines) and lines[end] != "=" * 72:
+        end += 1
+    return lines[start:end]
+
+
+def test_no_section_asks_a_resolver(known: Dict[str, Any]) -> None:
+    assert known["calls"] == []
+    # and every section of the report was produced
+    ids = [s["id"] for s in known["doc"]["sections"]]
+    for sid in ("processes", "open_files", "python_runtime", "packages", "memory"):
+        assert sid in ids
+    assert [s["id"] for s in known["doc"]["sections"] if "error" in s] == []
+
+
+def test_section_order(known: Dict[str, Any]) -> None:
+    ids = [s["id"] for s in known["doc"]["sections"]]
+    ours = [ids.index(s) for s in ("open_files", "python_runtime", "packages", "memory")]
+    assert ours == sorted(ours)
+    assert ids.index("configuration") < ours[0] if "configuration" in ids else True
+
+
+def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
+    data = data_of(known["doc"], "open_files")
+    facts = known["facts"]
+    by_fd = {e["fd"]: e for e in data["fds"]}
+    assert by_fd[facts["file_fd"]]["kind"] == "file"
+    assert by_fd[facts["file_fd"]]["target"] == facts["file"]
+    listening = by_fd[facts["srv_fd"]]
+    assert (listening["kind"], listening["protocol"], listening["state"]) == (
+        "socket",
+        "tcp",
+        "LISTEN",
+    )
+    assert listening["local"] == facts["srv"] and listening["peer"] is None
+    client = by_fd[facts["cli_fd"]]
+    assert (client["protocol"], client["state"]) == ("tcp", "ESTABLISHED")
+    assert client["local"] == facts["cli"] and client["peer"] == facts["srv"]
+    accepted = by_fd[facts["conn_fd"]]
+    assert accepted["local"] == facts["srv"] and accepted["peer"] == facts["cli"]
+    r, w = facts["pipe"]
+    assert by_fd[r]["kind"] == by_fd[w]["kind"] == "pipe"
+    assert by_fd[r]["target"] == by_fd[w]["target"]  # both ends of one pipe
+    assert data["total"] == len(data["fds"]) and data["more"] == 0
+    assert sum(data["by_kind"].values()) == data["total"]
+    assert data["by_kind"]["socket"] >= 3 and data["by_kind"]["pipe"] >= 2
+    # the classic text shows it the same way
+    body = body_of(known["text"], "Open Files")
+    assert body[0].startswith(f"{data['total']} open file descriptors: ")
+    assert any(
+        line.startswith(f"fd {facts['cli_fd']} ")
+        and f"tcp ESTABLISHED {facts['cli']} → {facts['srv']}" in line
+        for line in body
+    )
+    assert any(f"tcp LISTEN {facts['srv']}" in line for line in body)
+
+
+def test_processes_shows_this_process_resources(known: Dict[str, Any]) -> None:
+    data = data_of(known["doc"], "processes")
+    res = data["resources"]
+    assert res["rss_bytes"] > 1_000_000 and res["vms_bytes"] >= res["rss_bytes"]
+    assert res["threads"] >= 1 and res["cpu_user_s"] >= 0 and res["uptime_s"] >= 0
+    assert res["nice"] == os.nice(0)  # the child inherits ours
+    soft, hard = known["facts"]["nofile"]
+    assert res["limits"]["open_files"] == {"soft": soft, "hard": hard}
+    assert set(res["limits"]) >= {"open_files", "address_space", "processes", "core"}
+    body = body_of(known["text"], "Processes")
+    assert body[0].startswith(f"Process {known['facts']['pid']} (under ")  # classic line first
+    assert any(line.startswith("  memory: rss ") for line in body)
+    assert any(line.startswith("  limits: open files ") for line in body)
+
+
+def test_python_runtime(known: Dict[str, Any]) -> None:
+    data = data_of(known["doc"], "python_runtime")
+    assert data["implementation"] == sys.implementation.name
+    assert data["version"] == sys.version.split()[0]
+    assert data["switch_interval_s"] == pytest.approx(0.0123)
+    assert data["recursion_limit"] == 2345
+    assert data["faulthandler"] is True and data["tracemalloc"] is True
+    assert data["asyncio_debug"] is None or isinstance(data["asyncio_debug"], bool)
+    assert data["flags"]["optimize"] == sys.flags.optimize
+    assert data["path"][0] == str(Path(known["facts"]["file"]).parent)
+    assert data["gil_enabled"] is True or data["free_threading_build"] is True
+    body = body_of(known["text"], "Python Runtime")
+    assert "recursion limit = 2345" in body and "faulthandler = on" in body
+
+
+def test_packages(known: Dict[str, Any]) -> None:
+    data = data_of(known["doc"], "packages")
+    dists = {d["name"].lower(): d for d in data["distributions"]}
+    from importlib.metadata import version
+
+    assert dists["jsonschema"]["version"] == version("jsonschema")
+    assert dists["jsonschema"]["modules"] == ["jsonschema"]
+    assert dists["gurumeditation"]["modules"] == ["gurumeditation"]  # an editable install
+    assert "rpds-py" in dists  # a dependency jsonschema loaded
+    assert [u["module"] for u in data["unpackaged"]] == ["mylocalmod"]
+    ext = {e["module"]: e["file"] for e in data["extensions"]}
+    rpds_ext = [m for m in ext if m.startswith("rpds")]
+    assert rpds_ext and ext[rpds_ext[0]].endswith(".so")
+    body = body_of(known["text"], "Packages")
+    assert f"jsonschema {version('jsonschema')}" in body
+
+
+def test_memory_and_tracemalloc(known: Dict[str, Any]) -> None:
+    data = data_of(known["doc"], "memory")
+    gc_data = data["gc"]
+    assert gc_data["enabled"] is True  # though the report pauses it while it runs
+    assert gc_data["thresholds"] == [901, 12, 13]
+    assert gc_data["garbage"] == 1
+    assert len(gc_data["generations"]) == len(gc_data["counts"])
+    assert gc_data["tracked"][0] is not None and gc_data["tracked_total"] is None
+    tm = data["tracemalloc"]
+    assert tm["current_bytes"] >= 300 * 20000 and tm["peak_bytes"] >= tm["current_bytes"]
+    file, line = known["facts"]["alloc"]
+    top = tm["top"]
+    assert len(top) <= 10
+    assert top[0]["file"] == file and top[0]["line"] == line
+    assert top[0]["size_bytes"] >= 300 * 20000 and top[0]["count"] >= 300
+    body = body_of(known["text"], "Memory and GC")
+    assert f"  {file}:{line}: " in "\n".join(body)
+
+
+def test_text_from_saved_json_is_the_same(known: Dict[str, Any]) -> None:
+    doc = json_render.load(json.dumps(known["doc"]))
+    assert render(doc, "text") == known["text"]
+
+
+MANY_FDS = """
+import asyncio, os, resource, sys
+from gurumeditation import TextGuruMeditation
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < 5200:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 5200), hard))
+base = os.open(os.devnull, os.O_RDONLY)
+fds = [os.dup(base) for _ in range(5000)]
+TextGuruMeditation.setup_autorun("1.0", service_name="manyfds", log_dir=sys.argv[1],
+                                 formats=("text", "json"))
+
+async def main():
+    print("READY", len(fds), flush=True)
+    while True:
+        await asyncio.sleep(0.05)
+
+asyncio.run(main(), debug=True)
+"""
+
+
+def test_five_thousand_fds_truncated_on_sigusr2(service, tmp_path: Path) -> None:
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 5200:
+        pytest.skip("hard RLIMIT_NOFILE below 5200")
+    log_dir = tmp_path / "reports"
+    svc = service(MANY_FDS, args=[str(log_dir)])
+    svc.signal()
+    files = wait_for_reports(log_dir, 2, timeout=60)
+    text = next(p for p in files if not p.name.endswith(".json")).read_text()
+    doc = json_render.load(next(p for p in files if p.name.endswith(".json")).read_text())
+    data = data_of(doc, "open_files")
+    assert data["total"] >= 5001
+    assert len(data["fds"]) == 200  # the default max_fds
+    assert data["more"] == data["total"] - 200
+    assert data["by_kind"]["char device"] >= 5001  # counted past the listed ones
+    body = body_of(text, "Open Files")
+    assert sum(1 for line in body if line.startswith("fd ")) == 200
+    assert f"... and {data['more']} more" in body
+    # signal handled in the main thread while its loop runs: the loop's debug mode
+    assert data_of(doc, "python_runtime")["asyncio_debug"] is True
+    # setup_autorun indexed the packages ahead of the report
+    assert data_of(doc, "packages")["index"]["built_during_report"] is False
+    assert svc.alive()
+
+
+def test_max_fds_and_gc_scan_options() -> None:
+    data = open_files.collect(Context(max_fds=2))
+    assert len(data["fds"]) == 2 and data["more"] == data["total"] - 2
+    full = memory.collect(Context(gc_scan=True))["gc"]
+    assert full["tracked_total"] is not None and None not in full["tracked"]
+    assert full["tracked_total"] == sum(full["tracked"])
+
+
+def test_unreadable_proc_gives_notes_not_a_lost_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a /proc where the descriptors can be read but not the socket tables
+    fake = tmp_path / "proc"
+    (fake / "self").mkdir(parents=True)
+    (fake / "self" / "fd").symlink_to("/proc/self/fd")
+    monkeypatch.setattr(open_files, "PROC", str(fake))
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        data = open_files.collect(Context())
+        entry = next(e for e in data["fds"] if e["fd"] == sock.fileno())
+    assert entry["kind"] == "socket" and entry["protocol"] is None
+    assert any("/proc/net/tcp unreadable" in n for n in data["notes"])
+    text = "\n".join(render_body("open_files", data))
+    assert "(protocol unknown)" in text and "note: /proc/net/tcp unreadable" in text
+    # no /proc at all (and no psutil): a note, still a section
+    monkeypatch.setattr(open_files, "PROC", str(tmp_path / "missing"))
+    if "psutil" not in sys.modules:
+        data = open_files.collect(Context())
+        assert data["fds"] == [] and "psutil is not loaded" in data["notes"][0]
+    monkeypatch.setattr(processes, "CGROUP_ROOT", str(tmp_path / "missing"))
+    assert processes.collect(Context())["resources"]["cgroup"] is None
+
+
+def render_body(section_id: str, data: Dict[str, Any]) -> List[str]:
+    from gurumeditation.render.text import BODY
+
+    return BODY[section_id](data)
