@@ -123,15 +123,86 @@ def green_label(member: Dict[str, Any]) -> str:
     return f"0x{member.get('id', 0):x}" + (f" ({name})" if name else "")
 
 
+def _thread_ref(member: Dict[str, Any]) -> str:
+    ref = f"#{member['thread']}"
+    if member.get("thread_name"):
+        ref += f" ({member['thread_name']})"
+    return ref
+
+
 def green_facts(member: Dict[str, Any]) -> str:
-    parts = []
+    parts = [f"id: 0x{member.get('id', 0):x}"]
+    if member.get("type"):
+        parts.append(f"type: {member['type']}")
     if member.get("name"):
         parts.append(f"name: {member['name']}")
     if member.get("state"):
         parts.append(f"state: {member['state']}")
+    if member.get("thread") is not None:
+        parts.append(f"thread: {_thread_ref(member)}")
+    if member.get("hub"):
+        parts.append("hub")
+    if member.get("main"):
+        parts.append("main greenlet of its thread")
     if member.get("current"):
-        parts.append("current")
-    return ", ".join(parts)
+        parts.append("current (running when the report was asked for)")
+    lines = [", ".join(parts)]
+    if member.get("spawned_by"):
+        lines.append(f"spawned by: {member['spawned_by']}")
+    spawn = member.get("spawned_at")
+    if spawn:
+        lines.append("spawned at:")
+        for frame in spawn:
+            lines.append(f"    {frame['file']}:{frame['line']} in {frame['function']}")
+    return "\n".join(lines)
+
+
+def _awaited_label(item: Dict[str, Any]) -> str:
+    kind = item.get("kind")
+    if kind == "task":
+        return f"task {item.get('name')} (0x{item.get('id', 0):x})"
+    if kind == "gather":
+        return "gather() of:"
+    text = f"{item.get('type', 'future')} 0x{item.get('id', 0):x}"
+    if item.get("state"):
+        text += f" ({item['state']})"
+    if item.get("created_at"):
+        text += f" created at {item['created_at']}"
+    return text
+
+
+def task_label(member: Dict[str, Any]) -> str:
+    label = str(member.get("name"))
+    targets = [a.get("name") for a in member.get("awaits", []) if a.get("kind") == "task"]
+    if targets:
+        label += " -> " + "+".join(str(t) for t in targets)
+    return label
+
+
+def task_facts(member: Dict[str, Any]) -> str:
+    parts = [f"id: 0x{member.get('id', 0):x}", f"state: {member.get('state')}"]
+    if member.get("outcome"):
+        parts.append(f"outcome: {member['outcome']}")
+    if member.get("loop"):
+        parts.append(str(member["loop"]))
+    if member.get("thread") is not None:
+        parts.append(f"thread: {_thread_ref(member)}")
+    if member.get("running"):
+        parts.append("running")
+    lines = [", ".join(parts)]
+    awaits = member.get("awaits") or []
+    if awaits:
+        text = "awaits: " + _awaited_label(awaits[0])
+        rest = [_awaited_label(a) for a in awaits[1:]]
+        if rest:
+            text += " " + ", ".join(rest)
+        lines.append(text)
+    if member.get("awaited_by"):
+        who = ", ".join(f"{w.get('name')} (0x{w.get('id', 0):x})" for w in member["awaited_by"])
+        lines.append(f"awaited by: {who}")
+    if member.get("cycle"):
+        lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
+    return "\n".join(lines)
 
 
 def stack_entries_lines(
@@ -157,7 +228,7 @@ def stack_entries_lines(
             lines += [unit_banner(banner_of(members[0])), ""]
             facts = facts_of(members[0])
             if facts:
-                lines += [facts, ""]
+                lines += facts.split("\n") + [""]
         lines += frame_lines(entry.get("stack", []))
     return lines
 
@@ -171,6 +242,28 @@ def threads_lines(data: Dict[str, Any]) -> List[str]:
 def green_lines(data: Dict[str, Any]) -> List[str]:
     return stack_entries_lines(
         data, "Green Thread", lambda m: "Green Thread", green_facts, green_label, "green threads"
+    )
+
+
+def tasks_lines(data: Dict[str, Any]) -> List[str]:
+    lines: List[str] = [f"{data.get('total', 0)} tasks"]
+    for loop in data.get("loops", []):
+        parts = [str(loop.get("type", "loop"))]
+        if "running" in loop:
+            parts.append("running" if loop["running"] else "not running")
+        if loop.get("closed"):
+            parts.append("closed")
+        if loop.get("debug"):
+            parts.append("debug")
+        if loop.get("thread") is not None:
+            parts.append(f"thread {_thread_ref(loop)}")
+        parts.append(f"{loop.get('tasks', 0)} tasks")
+        lines.append(f"{loop.get('label')}: " + ", ".join(parts))
+    for ring in data.get("cycles", []):
+        lines.append("AWAIT CYCLE: " + " -> ".join(ring + ring[:1]))
+    lines.append("")
+    return lines + stack_entries_lines(
+        data, "Task", lambda m: f"Task {m.get('name')}", task_facts, task_label, "tasks"
     )
 
 
@@ -253,6 +346,7 @@ BODY: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
     "python_runtime": text_resources.python_runtime_lines,
     "packages": text_resources.packages_lines,
     "memory": text_resources.memory_lines,
+    "asyncio_tasks": tasks_lines,
 }
 
 

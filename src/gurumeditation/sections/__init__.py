@@ -18,6 +18,7 @@ from . import (
     packages,
     processes,
     python_runtime,
+    tasks,
     threads,
 )
 
@@ -28,6 +29,7 @@ BUILTIN: List[SectionSpec] = [
     green.SECTION,
     processes.SECTION,
     config.SECTION,
+    tasks.SECTION,
     open_files.SECTION,
     python_runtime.SECTION,
     packages.SECTION,

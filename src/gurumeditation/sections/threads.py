@@ -1,18 +1,20 @@
 """Threads: every OS thread of the process with its Python stack.
 
 Thread idents come from ``sys._current_frames()`` (which only real OS threads
-are in); names, daemon flags and native ids from ``threading`` where it knows
-the thread.  The thread that produces the report shows the frame the signal
-interrupted, never the report's own frames.
+are in, monkey patched or not); names, daemon flags and native ids from the
+``Thread`` objects that describe those idents, found in ``threading`` and in
+the unpatched originals eventlet and gevent keep (see :mod:`..realthreads`),
+so greenlets posing as threads never show here.  The thread that produces the
+report shows the frame the signal interrupted, never the report's own frames.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 from types import FrameType
 from typing import Any, Dict, List, Optional
 
+from ..realthreads import main_ident, this_thread_ident, thread_objects
 from ..report import Context, SectionSpec
 from ..stacks import SourceCache, Unit, build_entries, stack_key, stack_section_data
 
@@ -25,8 +27,23 @@ def sources(ctx: Context) -> SourceCache:
     return cache  # type: ignore[no-any-return]
 
 
-def thread_facts(ident: int, main_ident: Optional[int], producer: int) -> Dict[str, Any]:
-    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+def producer_ident(ctx: Context, frames: Dict[int, FrameType]) -> int:
+    """The real ident of the thread producing the report: ``ctx.producer_ident``
+    when it names a real thread, else the calling thread's real ident (under
+    monkey patching ``threading.get_ident()`` gives a greenlet's id)."""
+    if ctx.producer_ident in frames:
+        return ctx.producer_ident
+    me = sys._getframe(1)
+    for ident, frame in frames.items():
+        if frame is me:
+            return ident
+    return this_thread_ident()
+
+
+def thread_facts(
+    ident: int, main_ident: Optional[int], producer: int, thread: Any = None
+) -> Dict[str, Any]:
+    """Facts of one real thread; ``thread`` is its ``Thread`` object, if any."""
     facts: Dict[str, Any] = {"ident": ident}
     if thread is not None:
         try:
@@ -46,19 +63,20 @@ def thread_facts(ident: int, main_ident: Optional[int], producer: int) -> Dict[s
 
 def collect(ctx: Context) -> Dict[str, Any]:
     frames: Dict[int, FrameType] = sys._current_frames()
-    main_ident = threading.main_thread().ident
-    producer = ctx.producer_ident or threading.get_ident()
+    main = main_ident(frames)
+    producer = producer_ident(ctx, frames)
+    objects = thread_objects(frames)
     idents: List[int] = [i for i in frames if i not in ctx.own_threads]
-    if main_ident in idents:
-        idents.remove(main_ident)
-        idents.insert(0, main_ident)
+    if main in idents:
+        idents.remove(main)  # type: ignore[arg-type]
+        idents.insert(0, main)  # type: ignore[arg-type]
     units = []
     for ident in idents:
         frame: Optional[FrameType] = frames[ident]
         if ident == producer and ctx.frame is not None:
             frame = ctx.frame
-        facts = thread_facts(ident, main_ident, producer)
-        pinned = ident == main_ident or ident == producer
+        facts = thread_facts(ident, main, producer, objects.get(ident))
+        pinned = ident == main or ident == producer
         units.append(Unit(facts, stack_key(frame), pinned))
     del frames
     entries = build_entries(units, sources(ctx), group=ctx.group)

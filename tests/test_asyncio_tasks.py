@@ -1,0 +1,147 @@
+"""Asyncio Tasks: every task of two loops in two threads, full await chains,
+awaited-by, await cycles, grouping on and off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from concurrency_helpers import ARM, functions, members, section, signal_and_read
+
+SERVICE = (
+    ARM
+    + """
+import asyncio, threading
+
+async def leaf(ev):
+    await ev.wait()
+
+async def deep(ev, n):
+    if n:
+        return await deep(ev, n - 1)
+    return await leaf(ev)
+
+async def on_future(fut):
+    return await fut
+
+async def on_task(task):
+    return await task
+
+async def ring_a(box):
+    await box['b']
+
+async def ring_b(box):
+    await box['a']
+
+async def main(tag, started):
+    ev = asyncio.Event()
+    for i in range(7):
+        asyncio.create_task(deep(ev, 5), name=f'{tag}-deep{i}')
+    fut = asyncio.get_running_loop().create_future()
+    inner = asyncio.create_task(on_future(fut), name=f'{tag}-inner')
+    asyncio.create_task(on_task(inner), name=f'{tag}-outer')
+    box = {}
+    box['a'] = asyncio.create_task(ring_a(box), name=f'{tag}-ring-a')
+    box['b'] = asyncio.create_task(ring_b(box), name=f'{tag}-ring-b')
+    await asyncio.sleep(0.05)
+    started.set()
+    await ev.wait()
+
+a_started, b_started = threading.Event(), threading.Event()
+threading.Thread(
+    target=lambda: asyncio.run(main('B', b_started)), name='loop-b', daemon=True
+).start()
+b_started.wait()
+
+async def first():
+    task = asyncio.create_task(main('A', a_started), name='A-main')
+    await asyncio.sleep(0.1)
+    print('READY', flush=True)
+    await task
+
+asyncio.run(first())
+"""
+)
+
+
+def _by_name(data):
+    return {m["name"]: (m, e) for m, e in members(data)}
+
+
+def test_every_task_of_two_loops_with_full_chains(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "r"
+    svc = service(SERVICE, args=[str(log_dir)])
+    doc, text = signal_and_read(svc, log_dir)
+    data = section(doc, "asyncio_tasks")
+    assert data is not None
+    # per loop: 7 deep + inner + outer + 2 ring + its main = 12; plus the loop's first task
+    # (A: first() 'Task-1' + 'A-main'; B: main() run by asyncio.run)
+    assert data["total"] == 12 * 2 + 1
+    assert len(data["loops"]) == 2
+    threads = {loop.get("thread_name") for loop in data["loops"]}
+    assert threads == {"MainThread", "loop-b"}
+    assert sorted(loop["tasks"] for loop in data["loops"]) == [12, 13]
+
+    # grouped: 14 identical deep tasks (7 per loop) in one entry with all members
+    deep_entries = [e for e in data["entries"] if e["stack"] and "leaf" in functions(e)]
+    assert len(deep_entries) == 1
+    entry = deep_entries[0]
+    assert entry["count"] == 14
+    assert entry["more"] == 0
+    assert sorted(m["name"] for m in entry["members"]) == sorted(
+        f"{t}-deep{i}" for t in "AB" for i in range(7)
+    )
+    # the full chain: 6 levels of deep(), then leaf(), then Event.wait()
+    assert functions(entry)[:7] == ["deep"] * 6 + ["leaf"]
+    assert entry["stack"][-1]["function"] == "wait"
+    assert entry["stack"][-1]["code"] == "await fut"
+    assert "------                    Task (x14 identical)                    ------" in text
+
+    by_name = _by_name(data)
+    for tag in "AB":
+        # a task awaiting a task awaiting a future: the chain is complete
+        outer, outer_entry = by_name[f"{tag}-outer"]
+        inner, inner_entry = by_name[f"{tag}-inner"]
+        assert functions(outer_entry) == ["on_task"]
+        assert outer["awaits"] == [{"kind": "task", "id": inner["id"], "name": f"{tag}-inner"}]
+        assert inner["awaited_by"] == [{"id": outer["id"], "name": f"{tag}-outer"}]
+        assert functions(inner_entry) == ["on_future"]
+        assert inner["awaits"][0]["kind"] == "future"
+        assert inner["awaits"][0]["state"] == "pending"
+        # two tasks awaiting each other: the cycle is flagged
+        ring_a, _ = by_name[f"{tag}-ring-a"]
+        ring_b, _ = by_name[f"{tag}-ring-b"]
+        assert ring_a["cycle"] == ring_b["cycle"]
+        assert sorted(ring_a["cycle"]) == [f"{tag}-ring-a", f"{tag}-ring-b"]
+        assert ring_a["awaits"][0]["name"] == f"{tag}-ring-b"
+        assert by_name[f"{tag}-deep0"][0]["state"] == "pending"
+        assert "cycle" not in outer
+    assert sorted(sorted(c) for c in data["cycles"]) == [
+        ["A-ring-a", "A-ring-b"],
+        ["B-ring-a", "B-ring-b"],
+    ]
+    assert "AWAIT CYCLE: " in text
+    assert "A-outer -> A-inner" in text
+    # the sections keep their order
+    ids = [s["id"] for s in doc["sections"]]
+    assert ids.index("asyncio_tasks") > ids.index("threads")
+
+
+def test_group_false_lists_every_task(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "r"
+    svc = service(SERVICE, args=[str(log_dir), "nogroup"])
+    doc, text = signal_and_read(svc, log_dir)
+    data = section(doc, "asyncio_tasks")
+    assert data is not None
+    assert len(data["entries"]) == data["total"] == 25
+    assert all(e["count"] == 1 for e in data["entries"])
+    assert "identical" not in text
+    assert sum(1 for line in text.splitlines() if "  Task A-deep" in line) == 7
+
+
+def test_no_tasks_no_section(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "r"
+    code = ARM + "import asyncio, time\nprint('READY', flush=True)\ntime.sleep(60)\n"
+    svc = service(code, args=[str(log_dir)])
+    doc, text = signal_and_read(svc, log_dir)
+    assert section(doc, "asyncio_tasks") is None
+    assert "Asyncio Tasks" not in text
