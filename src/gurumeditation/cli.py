@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -12,11 +13,71 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional
 
-from . import __version__
+from . import __version__, render
+from .model import Report
+from .render import json as render_json
 
 EXIT_OK = 0
+#: Something went wrong that has no code of its own (unreadable file, ...).
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"gurumeditation: {message}", file=sys.stderr)
+    return code
+
+
+def write_output(text: str, output: Optional[str]) -> None:
+    """``text`` to the file ``output``, or to stdout when it is ``None`` or ``-``."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if output and output != "-":
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def load_report(path: str) -> Report:
+    """A saved JSON report (``-`` for stdin); ``ValueError``/``OSError`` when it
+    cannot be read or is not a report."""
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    try:
+        return render_json.load(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Render a saved JSON report as text (classic layout), HTML or JSON."""
+    try:
+        report = load_report(args.report)
+    except (OSError, ValueError) as exc:
+        return fail(str(exc))
+    if args.validate:
+        from . import schema
+
+        try:
+            problems = schema.errors(report)
+        except ImportError:
+            return fail("--validate needs the jsonschema package (pip install jsonschema)")
+        if problems:
+            for problem in problems:
+                print(f"{args.report}: {problem}", file=sys.stderr)
+            return EXIT_FAILED
+    try:
+        write_output(render.render(report, args.format), args.output)
+    except OSError as exc:
+        return fail(f"cannot write {args.output}: {exc}")
+    return EXIT_OK
 
 
 def _wait_for_ready(proc: subprocess.Popen[str], timeout: float) -> bool:
@@ -93,6 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-eventlet", action="store_true", help="run the demo without greenthreads"
     )
     demo.set_defaults(func=cmd_demo)
+
+    show = commands.add_parser(
+        "show",
+        help="render a saved JSON report as text or HTML",
+        description="Render a report saved as JSON (by formats=('json',), "
+        "'gurumeditation report --format json', ...) in another form.",
+    )
+    show.add_argument("report", metavar="REPORT.json", help="the saved report ('-' for stdin)")
+    show.add_argument(
+        "--format", "-f", choices=sorted(render.RENDERERS), default="text", help="default: text"
+    )
+    show.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    show.add_argument(
+        "--validate",
+        action="store_true",
+        help="check the report against the JSON Schema first (needs jsonschema)",
+    )
+    show.set_defaults(func=cmd_show)
     return parser
 
 

@@ -193,7 +193,7 @@ class GuruMeditation:
         setup_signal: bool = True,
         *,
         group: bool = True,
-        formats: Sequence[str] = ("text",),
+        formats: Optional[Sequence[str]] = None,
         redact: Optional[Dict[str, Sequence[str]]] = None,
         include_env: bool = True,
         max_fds: int = 200,
@@ -203,8 +203,10 @@ class GuruMeditation:
         report to ``log_dir`` (or stderr), and the process keeps running.
 
         ``log_dir`` defaults to ``conf.oslo_reports.log_dir`` when ``conf`` has
-        that group registered.  A handler already installed for the signal is
-        called after each report.  Must be called from the main thread unless
+        that group registered, ``formats`` (any of ``text``, ``json``,
+        ``html``; one file each) to ``conf.oslo_reports.formats``, else text
+        only.  A handler already installed for the signal is called after each
+        report.  Must be called from the main thread unless
         ``setup_signal=False``.
 
         ``max_fds`` caps the Open Files list; ``gc_scan=True`` lets Memory and
@@ -212,6 +214,11 @@ class GuruMeditation:
         """
         if log_dir is None:
             log_dir = conf_option(conf, "oslo_reports", "log_dir")
+        if formats is None:
+            formats = conf_option(conf, "oslo_reports", "formats") or ("text",)
+        if isinstance(formats, str):
+            formats = formats.split(",")
+        formats = tuple(dict.fromkeys(str(f).strip().lower() for f in formats))
         for fmt in formats:
             if fmt not in _render.SUFFIXES:
                 raise ValueError(

@@ -26,6 +26,12 @@ def _options() -> List[Any]:
             help="Path of a file to watch: touching it (changing its modification "
             "time) writes a report.",
         ),
+        cfg.ListOpt(
+            "formats",
+            default=["text"],
+            help="Forms each report is written in: any of text, json, html. With "
+            "several, one file each under the same name (.json, .html added).",
+        ),
         cfg.IntOpt(
             "file_event_handler_interval",
             default=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from ..model import Report
-from . import json, text
+from . import html, json, text
 
 Renderer = Callable[[Report], str]
 
@@ -13,6 +13,7 @@ Renderer = Callable[[Report], str]
 RENDERERS: Dict[str, Renderer] = {
     "text": text.render,
     "json": json.render,
+    "html": html.render,
 }
 
 #: File-name suffix by format (text keeps the classic extension-less name).

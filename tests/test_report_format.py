@@ -1,0 +1,276 @@
+"""The report as data: every rendered report matches the published schema,
+text and HTML rendered from the saved JSON equal what the process wrote, and
+``formats`` writes one file per form under one name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from conftest import wait_for_reports
+from gurumeditation import schema
+from gurumeditation.render import html as render_html
+from gurumeditation.render import render
+
+HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028\u2029"
+
+THREADS_SERVICE = """
+import sys, threading, time
+from gurumeditation import TextGuruMeditation
+stop = threading.Event()
+def parked_worker():
+    stop.wait()
+for i in range(3):
+    threading.Thread(target=parked_worker, name=f'pool-{i}', daemon=True).start()
+threading.Thread(target=stop.wait, name='lonely', daemon=True).start()
+TextGuruMeditation.register_section('Hostile', lambda: {'name': HOSTILE, 'n': [1, 2]})
+TextGuruMeditation.register_section('Plain text', lambda: 'line one\\nline two')
+TextGuruMeditation.register_section('Broken', lambda: 1 / 0)
+TextGuruMeditation.setup_autorun('1.0', service_name='threads-svc', log_dir=sys.argv[1],
+                                 formats=('text', 'json', 'html'))
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+""".replace("HOSTILE", repr(HOSTILE))
+
+EVENTLET_SERVICE = """
+import eventlet
+eventlet.monkey_patch()
+import sys
+from gurumeditation import TextGuruMeditation
+def green_worker(n):
+    while True:
+        eventlet.sleep(0.05)
+pool = eventlet.GreenPool()
+for i in range(4):
+    pool.spawn(green_worker, i)
+TextGuruMeditation.setup_autorun('2.0', service_name='green-svc', log_dir=sys.argv[1],
+                                 formats=['json', 'text'])
+eventlet.sleep(0.2)  # every worker started and parked
+print('READY', flush=True)
+while True:
+    eventlet.sleep(0.05)
+"""
+
+ASYNCIO_SERVICE = """
+import asyncio, sys
+from gurumeditation import TextGuruMeditation
+async def sleeper(n):
+    await asyncio.sleep(3600)
+async def main():
+    TextGuruMeditation.setup_autorun('3.0', service_name='aio-svc', log_dir=sys.argv[1],
+                                     formats=('json', 'text', 'html'))
+    tasks = [asyncio.create_task(sleeper(i), name=f'sleeper-{i}') for i in range(3)]
+    print('READY', flush=True)
+    while True:
+        await asyncio.sleep(0.05)
+asyncio.run(main())
+"""
+
+OSLO_SERVICE = """
+import sys, time
+from oslo_config import cfg
+from gurumeditation import TextGuruMeditation, opts
+conf = cfg.ConfigOpts()
+conf.register_opts([cfg.StrOpt('db_password', default='hunter2', secret=True),
+                    cfg.StrOpt('url', default='http://u:pw@host/')])
+opts.set_defaults(conf)
+conf(['--config-file', sys.argv[1]], project='x')
+TextGuruMeditation.setup_autorun('4.0', service_name='oslo-svc', conf=conf)
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def by_suffix(files: List[Path]) -> Dict[str, Path]:
+    found: Dict[str, Path] = {}
+    for path in files:
+        suffix = path.suffix if path.suffix in (".json", ".html") else ""
+        assert suffix not in found, f"two {suffix or 'text'} reports: {files}"
+        found[suffix] = path
+    return found
+
+
+def assert_valid(report: object) -> None:
+    problems = schema.errors(report)
+    assert problems == [], "\n".join(problems)
+
+
+def check_forms(files: List[Path], expected: set) -> dict:  # type: ignore[type-arg]
+    """Same base name for every form; the JSON is valid; text and HTML
+    rendered from it equal the files the process wrote."""
+    forms = by_suffix(files)
+    assert set(forms) == expected
+    bases = {p.name[: -len(s)] if s else p.name for s, p in forms.items()}
+    assert len(bases) == 1, bases
+    report = json.loads(forms[".json"].read_text())
+    assert_valid(report)
+    if "" in forms:
+        assert (
+            render(report, "text") + "\n" == forms[""].read_text()
+            or render(report, "text") == forms[""].read_text()
+        )
+    if ".html" in forms:
+        assert render(report, "html") == forms[".html"].read_text()
+    return report  # type: ignore[no-any-return]
+
+
+def section(report: dict, sid: str) -> dict:  # type: ignore[type-arg]
+    for sec in report["sections"]:
+        if sec["id"] == sid:
+            return sec  # type: ignore[no-any-return]
+    raise AssertionError(f"no section {sid}: {[s['id'] for s in report['sections']]}")
+
+
+def test_threads_service_all_three_forms(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "reports"
+    svc = service(THREADS_SERVICE, args=[str(log_dir)])
+    svc.signal()
+    files = wait_for_reports(log_dir, 3)
+    report = check_forms(files, {"", ".json", ".html"})
+    header = report["header"]
+    assert header["pid"] == svc.pid
+    assert header["service"] == "threads-svc"
+    assert header["trigger"] == {"kind": "signal", "detail": "SIGUSR2"}
+    threads = section(report, "threads")["data"]
+    pool = [e for e in threads["entries"] if e["count"] == 3]
+    assert len(pool) == 1 and {m["name"] for m in pool[0]["members"]} == {
+        "pool-0",
+        "pool-1",
+        "pool-2",
+    }
+    assert section(report, "registered:Broken")["error"]["type"] == "ZeroDivisionError"
+    assert section(report, "registered:Hostile")["data"]["value"]["name"] == HOSTILE
+    page = (log_dir / (files[0].name.split(".")[0] + ".html")).read_text()
+    # the hostile string never appears raw: not in markup, not in the embedded JSON
+    assert "<img src=x" not in page
+    assert page.count("</script>") == 2
+    assert "\u2028" not in page and "\u2029" not in page
+    assert svc.alive()
+
+
+def test_eventlet_service_json_and_text(service, tmp_path: Path) -> None:
+    pytest.importorskip("eventlet")
+    log_dir = tmp_path / "reports"
+    svc = service(EVENTLET_SERVICE, args=[str(log_dir)])
+    svc.signal()
+    report = check_forms(wait_for_reports(log_dir, 2), {"", ".json"})
+    green = section(report, "green_threads")["data"]
+    workers = [
+        e for e in green["entries"] if any(f["function"] == "green_worker" for f in e["stack"])
+    ]
+    assert sum(e["count"] for e in workers) == 4
+
+
+def test_asyncio_service(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "reports"
+    svc = service(ASYNCIO_SERVICE, args=[str(log_dir)])
+    svc.signal()
+    report = check_forms(wait_for_reports(log_dir, 3), {"", ".json", ".html"})
+    assert report["header"]["service"] == "aio-svc"
+    assert section(report, "threads")["data"]["total"] >= 1
+
+
+def test_oslo_config_formats_option(service, tmp_path: Path) -> None:
+    pytest.importorskip("oslo_config")
+    log_dir = tmp_path / "oslo-reports"
+    conf_file = tmp_path / "svc.conf"
+    conf_file.write_text(f"[oslo_reports]\nlog_dir = {log_dir}\nformats = json,html\n")
+    svc = service(OSLO_SERVICE, args=[str(conf_file)])
+    svc.signal()
+    report = check_forms(wait_for_reports(log_dir, 2), {".json", ".html"})
+    conf = section(report, "configuration")["data"]
+    assert conf["source"] == "oslo.config"
+    text = json.dumps(report)
+    assert "hunter2" not in text and ":pw@" not in text
+    assert report["header"]["redactedCount"] >= 2
+
+
+def test_unknown_format_is_refused(tmp_path: Path) -> None:
+    code = (
+        "from gurumeditation import TextGuruMeditation as T\n"
+        "T.setup_autorun('1', formats=('text', 'pdf'), setup_signal=False)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "unknown report format 'pdf'" in proc.stderr
+
+
+def test_schema_is_strict_for_known_sections_and_open_for_others() -> None:
+    from gurumeditation import TextGuruMeditation
+
+    report = TextGuruMeditation("1.0").report()
+    assert_valid(report)
+    future = json.loads(json.dumps(report))
+    future["sections"].append(
+        {"id": "quantum_flux", "title": "Quantum Flux", "data": [1, {"a": None}]}
+    )
+    assert_valid(future)
+    broken = json.loads(json.dumps(report))
+    threads = next(s for s in broken["sections"] if s["id"] == "threads")
+    del threads["data"]["entries"][0]["stack"]
+    assert any("stack" in p for p in schema.errors(broken))
+    broken = json.loads(json.dumps(report))
+    next(s for s in broken["sections"] if s["id"] == "package")["data"]["version"] = 3
+    assert schema.errors(broken)
+    neither = {"id": "x", "title": "X"}
+    assert schema.errors({**report, "sections": [neither]})
+
+
+def test_schema_ships_in_package() -> None:
+    loaded = schema.load()
+    assert loaded["$schema"].endswith("2020-12/schema")
+    assert "section" in loaded["$defs"]
+
+
+def test_script_json_cannot_break_out() -> None:
+    value = {"k": HOSTILE}
+    text = render_html.script_json(value)
+    for raw in ("<", ">", "&", "\u2028", "\u2029"):
+        assert raw not in text
+    assert json.loads(text) == value
+
+
+def test_show_renders_saved_report(tmp_path: Path) -> None:
+    from gurumeditation import TextGuruMeditation
+
+    TextGuruMeditation.register_section("Extra", lambda: {"a": HOSTILE})
+    try:
+        report = TextGuruMeditation("1.0").report()
+    finally:
+        TextGuruMeditation.persistent_sections.pop()
+    saved = tmp_path / "r.json"
+    saved.write_text(render(report, "json"))
+    for fmt in ("text", "html", "json"):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gurumeditation",
+                "show",
+                str(saved),
+                "--format",
+                fmt,
+                "--validate",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.rstrip("\n") == render(report, fmt).rstrip("\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    out = subprocess.run(
+        [sys.executable, "-m", "gurumeditation", "show", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "not JSON" in out.stderr
