@@ -72,8 +72,8 @@ def test_oslo_config_layout_and_secret_masking(tmp_path: Path) -> None:
     # list values keep their order
     assert "  backends = \n    zfs\n    ceph\n    lvm" in text
     assert (
-        "\noslo_reports: \n  file_event_handler = None\n  file_event_handler_interval = 1\n  log_dir = None"
-        in text
+        "\noslo_reports: \n  file_event_handler = None\n  file_event_handler_interval = 1\n"
+        "  formats = \n    text\n  log_dir = None" in text
     )
 
 
