@@ -174,6 +174,9 @@ def test_asyncio_service(service, tmp_path: Path) -> None:
     svc.signal()
     report = check_forms(wait_for_reports(log_dir, 3), {"", ".json", ".html"})
     assert report["header"]["service"] == "aio-svc"
+    tasks = section(report, "asyncio_tasks")["data"]
+    sleepers = [m["name"] for e in tasks["entries"] for m in e["members"]]
+    assert {"sleeper-0", "sleeper-1", "sleeper-2"} <= set(sleepers)
     assert section(report, "threads")["data"]["total"] >= 1
 
 
