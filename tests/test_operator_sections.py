@@ -33,6 +33,10 @@ cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 cli.connect(srv.getsockname())
 conn, _ = srv.accept()
 pipe_r, pipe_w = os.pipe()
+unix_srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+unix_srv.bind(os.path.join(os.getcwd(), "known.sock"))
+unix_srv.listen()
+pair = socket.socketpair()
 import jsonschema  # an installed distribution (with an extension module dependency)
 import mylocalmod  # a module of no distribution
 tracemalloc.start()
@@ -58,17 +62,25 @@ for name in ("getaddrinfo", "gethostbyaddr", "getnameinfo", "gethostbyname",
 from gurumeditation import GuruMeditation
 from gurumeditation.render import render
 doc = GuruMeditation("1.0").report()
+# with a default socket timeout the sockets are looked up in /proc/net instead
+socket.setdefaulttimeout(3.0)
+doc_tables = GuruMeditation("1.0").report()
+socket.setdefaulttimeout(None)
+blocking = [s.getblocking() for s in (srv, cli, conn, unix_srv)]
 facts = {
     "pid": os.getpid(),
     "file_fd": known.fileno(), "file": known.name,
     "srv_fd": srv.fileno(), "srv": "%s:%d" % srv.getsockname(),
     "cli_fd": cli.fileno(), "cli": "%s:%d" % cli.getsockname(),
     "conn_fd": conn.fileno(),
+    "unix_fd": unix_srv.fileno(), "unix": unix_srv.getsockname(),
+    "pair_fds": [s.fileno() for s in pair],
+    "blocking": blocking,
     "pipe": [pipe_r, pipe_w],
     "alloc": [__file__, ALLOC_LINE],
     "nofile": list(__import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)),
 }
-print(json.dumps({"doc": doc, "text": render(doc, "text"), "calls": calls, "facts": facts}))
+print(json.dumps({"doc": doc, "doc_tables": doc_tables, "text": render(doc, "text"), "calls": calls, "facts": facts}))
 """
 
 
@@ -148,6 +160,10 @@ def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
     assert client["local"] == facts["cli"] and client["peer"] == facts["srv"]
     accepted = by_fd[facts["conn_fd"]]
     assert accepted["local"] == facts["srv"] and accepted["peer"] == facts["cli"]
+    unix = by_fd[facts["unix_fd"]]
+    assert (unix["protocol"], unix["state"], unix["local"]) == ("unix", "LISTEN", facts["unix"])
+    for fd in facts["pair_fds"]:
+        assert (by_fd[fd]["protocol"], by_fd[fd]["state"]) == ("unix", "CONNECTED")
     r, w = facts["pipe"]
     assert by_fd[r]["kind"] == by_fd[w]["kind"] == "pipe"
     assert by_fd[r]["target"] == by_fd[w]["target"]  # both ends of one pipe
@@ -163,6 +179,19 @@ def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
         for line in body
     )
     assert any(f"tcp LISTEN {facts['srv']}" in line for line in body)
+
+
+def test_socket_tables_agree_with_asking_the_sockets(known: Dict[str, Any]) -> None:
+    asked = data_of(known["doc"], "open_files")
+    tables = data_of(known["doc_tables"], "open_files")
+    assert tables["notes"] == []
+    sockets = [e for e in asked["fds"] if e["kind"] == "socket"]
+    assert len(sockets) >= 6
+    by_fd = {e["fd"]: e for e in tables["fds"]}
+    for entry in sockets:
+        assert by_fd[entry["fd"]] == entry
+    # asking never changed a socket's blocking mode
+    assert known["facts"]["blocking"] == [True, True, True, True]
 
 
 def test_processes_shows_this_process_resources(known: Dict[str, Any]) -> None:
@@ -303,7 +332,11 @@ def test_unreadable_proc_gives_notes_not_a_lost_section(
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        data = open_files.collect(Context())
+        socket.setdefaulttimeout(2.0)  # sockets then looked up in /proc/net
+        try:
+            data = open_files.collect(Context())
+        finally:
+            socket.setdefaulttimeout(None)
         entry = next(e for e in data["fds"] if e["fd"] == sock.fileno())
     assert entry["kind"] == "socket" and entry["protocol"] is None
     assert any("/proc/net/tcp unreadable" in n for n in data["notes"])

@@ -15,8 +15,8 @@ Data (``section.data``)::
       "virtualenv": bool,           # prefix != base_prefix
       "platform": str,
       "flags": {name: int|bool},    # sys.flags
-      "xoptions": {name: str|bool}, # sys._xoptions (-X ...)
-      "warnoptions": [str],
+      "xoptions": {name: str|bool}, # sys._xoptions (-X ...), secrets masked
+      "warnoptions": [str],         # secrets masked
       "path": [str],                # sys.path
       "switch_interval_s": float,   # sys.getswitchinterval()
       "recursion_limit": int,
@@ -112,7 +112,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
     version_text = sys.version.split("\n")
     first, _, build = " ".join(version_text).partition(" ")
     xoptions: Dict[str, Any] = {
-        str(k): v if isinstance(v, (bool, str)) else safe_repr(v)
+        str(k): ctx.redactor.value(str(k), v if isinstance(v, (bool, str)) else safe_repr(v))
         for k, v in getattr(sys, "_xoptions", {}).items()
     }
     path: List[str] = [str(p) for p in sys.path]
@@ -127,7 +127,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
         "platform": sys.platform,
         "flags": struct_fields(sys.flags),
         "xoptions": xoptions,
-        "warnoptions": [str(w) for w in sys.warnoptions],
+        "warnoptions": [ctx.redactor.text(str(w)) for w in sys.warnoptions],
         "path": path,
         "switch_interval_s": sys.getswitchinterval(),
         "recursion_limit": sys.getrecursionlimit(),
