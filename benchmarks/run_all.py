@@ -1,0 +1,348 @@
+"""The whole benchmark suite (``make bench``): gurumeditation side by side
+with oslo.reports 3.9.0 and with the floor, in one run on one machine.
+
+For each scenario, rounds of one sample per tool (the order rotates every
+round: gm oslo floor, oslo floor gm, floor gm oslo, ...), each sample a fresh
+victim process sent one SIGUSR2 (see ``driver.py``); the medians over
+``--pairs`` rounds (default 5) and the ratios are printed per scenario.  Then
+the import cost (``import_cost.py``) and the idle CPU of an armed process
+(``idle_cpu.py``, 60 s).  ``--quick`` runs 2 rounds and 5 s of idle for
+iteration.
+
+Results go to ``benchmarks/.work/latest.json`` and ``latest.md`` (the table
+for ``docs/performance.md``); the first round's reports are kept under
+``benchmarks/.work/reports/`` for a look.
+
+    .venv/bin/python benchmarks/run_all.py [--quick] [--pairs N]
+        [--scenarios S1,S3] [--idle-seconds S] [--no-import] [--no-idle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import idle_cpu  # noqa: E402
+import import_cost  # noqa: E402
+from driver import Sample, measure  # noqa: E402
+from oslo_env import WORK, ensure_oslo_venv, installed_versions  # noqa: E402
+
+TOOLS = ("gm", "oslo", "floor")
+NAMES = {"gm": "gurumeditation", "oslo": "oslo.reports 3.9.0", "floor": "floor"}
+
+
+class Scenario:
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        shape: Dict[str, int],
+        target: str,
+        check: Callable[[Dict[str, Any]], bool],
+        oslo_here: str,
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.shape = shape
+        self.target = target
+        self.check = check
+        self.oslo_here = oslo_here
+
+
+def _speedup(r: Dict[str, Any]) -> float:
+    return float(r["ratio_oslo_gm"])
+
+
+SCENARIOS: List[Scenario] = [
+    Scenario(
+        "S1",
+        "10 threads, 50 options",
+        {"threads": 10, "options": 50},
+        ">= 10x faster than oslo.reports",
+        lambda r: _speedup(r) >= 10,
+        "43 ms",
+    ),
+    Scenario(
+        "S2",
+        "200 threads at depth 20, 500 options",
+        {"threads": 200, "depth": 20, "options": 500},
+        ">= 20x faster, <= 1.5x the floor",
+        lambda r: _speedup(r) >= 20 and r["ratio_gm_floor"] <= 1.5,
+        "445 ms",
+    ),
+    Scenario(
+        "S3",
+        "50 threads + 10,000 greenthreads (depth 10)",
+        {"threads": 50, "green": 10000, "green_depth": 10},
+        ">= 50x faster, pause <= 50 ms",
+        lambda r: _speedup(r) >= 50 and r["gm"]["max_gap_ms"] <= 50,
+        "19.6 s, 206 ms pause",
+    ),
+    Scenario(
+        "S4",
+        "50 threads, 2,000,000-object heap, 1,000 greenthreads",
+        {"threads": 50, "heap": 2_000_000, "green": 1000, "green_depth": 10},
+        ">= 10x faster",
+        lambda r: _speedup(r) >= 10,
+        "2.1 s",
+    ),
+    Scenario(
+        "S5",
+        "10 threads + 10,000 asyncio tasks (depth 10)",
+        {"threads": 10, "tasks": 10000, "task_depth": 10},
+        "every task shown, faster than the per-task floor",
+        lambda r: r["gm"]["shown"].get("Asyncio Tasks", 0) == 10000 and r["ratio_gm_floor"] < 1,
+        "0 of 10,000 tasks shown",
+    ),
+]
+
+
+def median_sample(samples: List[Sample]) -> Dict[str, Any]:
+    shown: Dict[str, int] = {}
+    for key in samples[0].shown:
+        shown[key] = int(statistics.median(s.shown.get(key, 0) for s in samples))
+    return {
+        "n": len(samples),
+        "latency_ms": statistics.median(s.latency_ms for s in samples),
+        "latency_all_ms": [round(s.latency_ms, 2) for s in samples],
+        "cpu_ms": statistics.median(s.cpu_ms for s in samples),
+        "max_gap_ms": statistics.median(s.max_gap_ms for s in samples),
+        "reports_per_signal": max(s.reports for s in samples),
+        "bytes": int(statistics.median(s.bytes for s in samples)),
+        "shown": shown,
+        "setup_s": statistics.median(s.setup_s for s in samples),
+    }
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def machine() -> Dict[str, Any]:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "-C", ROOT, "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "?"
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "commit": commit,
+        "load_start": loadavg(),
+    }
+
+
+def fmt_ms(ms: float) -> str:
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    if ms >= 100:
+        return f"{ms:.0f} ms"
+    return f"{ms:.1f} ms"
+
+
+def run_scenario(
+    sc: Scenario, pythons: Dict[str, str], pairs: int, log: Callable[[str], None]
+) -> Dict[str, Any]:
+    samples: Dict[str, List[Sample]] = {t: [] for t in TOOLS}
+    for round_no in range(pairs):
+        order = TOOLS[round_no % 3 :] + TOOLS[: round_no % 3]
+        for tool in order:
+            log_dir = os.path.join(WORK, "reports", sc.name, f"{tool}-{round_no}")
+            sample = measure(pythons[tool], tool, sc.shape, log_dir, keep=round_no == 0)
+            samples[tool].append(sample)
+            log(
+                f"  {sc.name} round {round_no + 1}/{pairs} {tool:<5} "
+                f"{fmt_ms(sample.latency_ms):>9}  cpu {fmt_ms(sample.cpu_ms):>9}  "
+                f"gap {sample.max_gap_ms:7.1f} ms  {sample.bytes:>9} B  "
+                f"reports {sample.reports}  shown {sample.shown}"
+            )
+    result: Dict[str, Any] = {t: median_sample(samples[t]) for t in TOOLS}
+    gm, oslo, floor = result["gm"], result["oslo"], result["floor"]
+    result["ratio_oslo_gm"] = oslo["latency_ms"] / gm["latency_ms"]
+    result["ratio_gm_floor"] = gm["latency_ms"] / floor["latency_ms"]
+    result["cpu_ratio_oslo_gm"] = oslo["cpu_ms"] / max(gm["cpu_ms"], 1e-9)
+    # per-round ratios too: robust to a slow moment hitting one tool
+    result["ratio_oslo_gm_per_round"] = [
+        round(o.latency_ms / g.latency_ms, 2) for o, g in zip(samples["oslo"], samples["gm"])
+    ]
+    result["shape"] = sc.shape
+    result["title"] = sc.title
+    result["target"] = sc.target
+    result["oslo_here"] = sc.oslo_here
+    result["met"] = bool(sc.check(result))
+    return result
+
+
+def scenario_line(name: str, r: Dict[str, Any]) -> str:
+    gm, oslo, floor = r["gm"], r["oslo"], r["floor"]
+    return (
+        f"{name}: gm {fmt_ms(gm['latency_ms'])} | oslo {fmt_ms(oslo['latency_ms'])} | "
+        f"floor {fmt_ms(floor['latency_ms'])} | oslo/gm {r['ratio_oslo_gm']:.1f}x | "
+        f"gm/floor {r['ratio_gm_floor']:.2f} | pause gm {gm['max_gap_ms']:.1f} ms, "
+        f"oslo {oslo['max_gap_ms']:.1f} ms | target {r['target']}: "
+        f"{'MET' if r['met'] else 'MISSED'}"
+    )
+
+
+def shown_cell(shown: Dict[str, int]) -> str:
+    parts = []
+    for key, short in (("Threads", "thr"), ("Green Threads", "green"), ("Asyncio Tasks", "tasks")):
+        if key in shown and (shown[key] or key != "Asyncio Tasks"):
+            parts.append(f"{shown[key]} {short}")
+    return ", ".join(parts) if parts else "-"
+
+
+def markdown(results: Dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"Run of {m['date_utc']} on {m['cores']} × {m['cpu']} (kernel {m['kernel']}), "
+        f"Python {m['python']}, gurumeditation at `{m['commit']}`, "
+        f"oslo.reports {results['versions'].get('oslo.reports')} with eventlet "
+        f"{results['versions'].get('eventlet')}; {results['pairs']} rounds per scenario; "
+        f"load average {m['load_start']} at the start, {m.get('load_end', '?')} at the end.",
+        "",
+        "| scenario | gurumeditation | oslo.reports | floor | oslo / gm | gm / floor "
+        "| pause gm / oslo / floor | CPU gm / oslo | report size gm / oslo | units shown gm "
+        "/ oslo / floor | reports per signal | target | met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results["scenarios"].items():
+        gm, oslo, floor = r["gm"], r["oslo"], r["floor"]
+        lines.append(
+            f"| {name} {r['title']} | {fmt_ms(gm['latency_ms'])} | {fmt_ms(oslo['latency_ms'])} "
+            f"| {fmt_ms(floor['latency_ms'])} | **{r['ratio_oslo_gm']:.1f}×** "
+            f"| {r['ratio_gm_floor']:.2f}× "
+            f"| {gm['max_gap_ms']:.1f} / {oslo['max_gap_ms']:.1f} / {floor['max_gap_ms']:.1f} ms "
+            f"| {fmt_ms(gm['cpu_ms'])} / {fmt_ms(oslo['cpu_ms'])} "
+            f"| {gm['bytes'] / 1024:.0f} / {oslo['bytes'] / 1024:.0f} KiB "
+            f"| {shown_cell(gm['shown'])} / {shown_cell(oslo['shown'])} / "
+            f"{shown_cell(floor['shown'])} "
+            f"| {gm['reports_per_signal']} / {oslo['reports_per_signal']} / "
+            f"{floor['reports_per_signal']} "
+            f"| {r['target']} | {'yes' if r['met'] else '**no**'} |"
+        )
+    imp = results.get("import")
+    if imp:
+        gm, oslo = imp["gm"], imp.get("oslo")
+        lines += [
+            "",
+            "| import (median of "
+            f"{gm['runs']} fresh interpreters, `-X importtime`) | time | modules added |",
+            "|---|---|---|",
+            f"| `import gurumeditation` | {gm['median_ms']:.2f} ms | {gm['modules']} |",
+            f"| `from gurumeditation import TextGuruMeditation` (at setup) "
+            f"| {imp['gm_facade']['median_ms']:.1f} ms | {imp['gm_facade']['modules']} |",
+        ]
+        if oslo:
+            lines.append(
+                f"| `from oslo_reports import guru_meditation_report` "
+                f"| {oslo['median_ms']:.1f} ms | {oslo['modules']} |"
+            )
+        lines.append(
+            f"| target ≤ 3 ms, ≤ 15 modules | {'met' if imp['targets']['met'] else '**missed**'} |"
+            " |"
+        )
+    idle = results.get("idle")
+    if idle:
+        lines += [
+            "",
+            f"| idle {idle['seconds']:g} s, armed (utime+stime ticks) | ticks | OS threads |",
+            "|---|---|---|",
+        ]
+        for tool, ticks in idle["ticks"].items():
+            label = {"gm": "gurumeditation", "oslo": "oslo.reports", "none": "not armed"}[tool]
+            lines.append(f"| {label} | {ticks} | {idle['os_threads'][tool]} |")
+        lines.append(f"| target 0 ticks | {'met' if idle['met'] else '**missed**'} | |")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 5 s idle")
+    parser.add_argument("--pairs", type=int, default=0, help="rounds per scenario (default 5)")
+    parser.add_argument("--scenarios", default="S1,S2,S3,S4,S5")
+    parser.add_argument("--idle-seconds", type=float, default=0.0)
+    parser.add_argument("--no-import", action="store_true")
+    parser.add_argument("--no-idle", action="store_true")
+    args = parser.parse_args(argv)
+    pairs = args.pairs or (2 if args.quick else 5)
+    idle_seconds = args.idle_seconds or (5.0 if args.quick else 60.0)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    gm_python = import_cost.project_python()
+    oslo_python = ensure_oslo_venv()
+    pythons = {"gm": gm_python, "oslo": oslo_python, "floor": gm_python}
+    shutil.rmtree(os.path.join(WORK, "reports"), ignore_errors=True)
+
+    results: Dict[str, Any] = {
+        "machine": machine(),
+        "pairs": pairs,
+        "versions": installed_versions(oslo_python, ["oslo.reports", "eventlet", "psutil"]),
+        "gm_versions": installed_versions(gm_python, ["gurumeditation", "eventlet", "greenlet"]),
+        "scenarios": {},
+    }
+    log(f"benchmarks: {pairs} rounds per scenario, load average {loadavg()}")
+    wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    for sc in SCENARIOS:
+        if sc.name not in wanted:
+            continue
+        log(f"{sc.name}: {sc.title}")
+        r = run_scenario(sc, pythons, pairs, log)
+        results["scenarios"][sc.name] = r
+        print(scenario_line(sc.name, r), flush=True)
+    if not args.no_import:
+        results["import"] = import_cost.run(15)
+        print(import_cost.describe(results["import"]), flush=True)
+    if not args.no_idle:
+        log(f"idle: {idle_seconds:g} s")
+        results["idle"] = idle_cpu.run(idle_seconds)
+        print(idle_cpu.describe(results["idle"]), flush=True)
+    results["machine"]["load_end"] = loadavg()
+
+    os.makedirs(WORK, exist_ok=True)
+    with open(os.path.join(WORK, "latest.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    table = markdown(results)
+    with open(os.path.join(WORK, "latest.md"), "w") as f:
+        f.write(table + "\n")
+    print()
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
