@@ -63,6 +63,9 @@ HEAP: List[Any] = []
 #: Greenthreads (kept alive).
 GREEN: List[Any] = []
 
+#: asyncio tasks (kept alive).
+TASKS: List[Any] = []
+
 
 class Version:
     """A version object in the oslo.reports shape."""
@@ -134,7 +137,7 @@ def start_tasks(count: int, depth: int) -> None:
             await never
 
         for i in range(count):
-            loop.create_task(park_task(depth), name=f"task-{i}")
+            TASKS.append(loop.create_task(park_task(depth), name=f"task-{i}"))
         loop.call_soon(loop.call_soon, ready.set)  # after every task's first step
         loop.run_forever()
 
