@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tupl
 from . import render as _render
 from . import sections as _sections
 from .model import Report
-from .redact import Redactor
+from .redact import Redactor, check_options
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, StderrSink, deliver, write_stderr
@@ -55,6 +55,22 @@ def default_service_name() -> str:
         if base:
             return base
     return "python"
+
+
+def redact_options(
+    redact: Optional[Dict[str, Sequence[str]]], conf: Any
+) -> Dict[str, Sequence[str]]:
+    """``redact=`` of ``setup_autorun`` joined with ``[oslo_reports]
+    redact_keys / redact_values / redact_allow`` of ``conf`` (when registered);
+    raises ``ValueError`` on a bad option or regular expression."""
+    check_options(redact)
+    merged: Dict[str, Sequence[str]] = {k: list(v) for k, v in (redact or {}).items()}
+    for key in ("keys", "values", "allow"):
+        configured = conf_option(conf, "oslo_reports", "redact_" + key)
+        if configured:
+            merged[key] = list(merged.get(key, ())) + [str(v) for v in configured]
+    check_options(merged)
+    return merged
 
 
 def conf_option(conf: Any, group: str, name: str) -> Any:
@@ -205,8 +221,13 @@ class GuruMeditation:
         ``log_dir`` defaults to ``conf.oslo_reports.log_dir`` when ``conf`` has
         that group registered, ``formats`` (any of ``text``, ``json``,
         ``html``; one file each) to ``conf.oslo_reports.formats``, else text
-        only.  A handler already installed for the signal is called after each
-        report.  Must be called from the main thread unless
+        only.  ``redact={'keys': [...], 'values': [...], 'allow': [...]}`` adds
+        secret key words, credential patterns and keys to show anyway (see
+        :class:`gurumeditation.redact.Redactor`), joined with ``[oslo_reports]
+        redact_keys / redact_values / redact_allow``; a bad regular expression
+        raises ``ValueError`` here.  ``include_env=False`` leaves the
+        Environment section out.  A handler already installed for the signal
+        is called after each report.  Must be called from the main thread unless
         ``setup_signal=False``.
 
         ``max_fds`` caps the Open Files list; ``gc_scan=True`` lets Memory and
@@ -233,7 +254,7 @@ class GuruMeditation:
             signum=signum,
             group=group,
             formats=tuple(formats) or ("text",),
-            redact=dict(redact or {}),
+            redact=redact_options(redact, conf),
             include_env=include_env,
             max_fds=int(max_fds),
             gc_scan=bool(gc_scan),

@@ -38,6 +38,27 @@ def _options() -> List[Any]:
             help="How many seconds to wait between polls of file_event_handler "
             "where the platform offers no file notification.",
         ),
+        cfg.ListOpt(
+            "redact_keys",
+            default=[],
+            help="More words that, as whole words of a key (option name, environment "
+            "variable, mapping key, --flag), mark its value as a secret to mask, "
+            "in addition to the built-in ones (password, secret, token, api_key...). "
+            "An entry starting with 're:' is a regular expression searched in the key.",
+        ),
+        cfg.MultiStrOpt(
+            "redact_values",
+            default=[],
+            help="Regular expression of a credential format to mask wherever it appears "
+            "in a report (repeat the option for several); a named group 'secret' "
+            "limits the mask to that group.",
+        ),
+        cfg.ListOpt(
+            "redact_allow",
+            default=[],
+            help="Keys (exact names, case-insensitive) whose values are shown as they "
+            "are even though they look secret.",
+        ),
     ]
 
 

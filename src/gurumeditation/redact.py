@@ -1,92 +1,326 @@
 """Masking secrets before they enter a report.
 
 Every value that comes from the application (configuration, environment,
-registered sections, command lines) passes through one :class:`Redactor`
-while the report is built, so no renderer ever sees a secret.  The redactor
-counts what it masked; the count goes into the report header.
+registered sections, command lines, error messages, source lines) passes
+through one :class:`Redactor` while the report is built, so no renderer ever
+sees a secret.  The redactor counts what it masked; the count goes into the
+report header (``redactedCount``).
+
+Two kinds of rules:
+
+*Keys.*  A key (mapping key, option name, environment variable, ``--flag``,
+the ``key`` of a ``key=value`` pair) names a secret when one of
+:data:`SECRET_WORDS` is a whole word of it.  A key is cut into words at
+``_ - . /`` and spaces, at lower→upper case changes and at digits
+(``db_password``, ``AWS_SECRET_ACCESS_KEY``, ``X-Api-Key``, ``dbPassword``,
+``APIKey``), and compared case-insensitively; a phrase such as ``api_key``
+matches those words in a row or run together (``apikey``).  A few words
+(:data:`EMBEDDED_WORDS`: ``password``, ``secret``...) also count inside a
+longer word, because all-caps names run them together (``PGPASSWORD``).
+``token`` does not (``tokenizer_workers`` stays readable).  A key whose last
+word describes the secret rather than holding it (:data:`QUALIFIER_SUFFIXES`:
+``password_min_length``, ``token_ttl``, ``password_file``, ``cookie_secure``)
+or whose first word counts it (:data:`QUALIFIER_PREFIXES`: ``max_tokens``) is
+not a secret.  Booleans and ``None`` are never masked.
+
+*Values.*  Inside any string: credentials in URLs (``scheme://user:***@host``,
+several hosts, ``user:***@host`` without a scheme), ``key=value`` / ``key:
+value`` pairs whose key names a secret (query strings, connection strings,
+command lines, ``repr`` of dicts), ``--secret-flag value``, and well-known
+credential formats whatever their key (:data:`VALUE_PATTERNS`: PEM private
+keys, ``Bearer``/``Basic`` credentials, AWS access key ids, JWTs, GitHub,
+GitLab, Slack, Stripe, OpenAI-style and Google API keys, Slack/Discord
+webhook URLs).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
-from typing import Any, Iterable, List, Optional, Pattern, Sequence
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
 
 MASK = "***"
 
-#: Words that, as a whole word of a key (``db_password``, ``AWS_SECRET_ACCESS_KEY``,
-#: ``X-Api-Key``), mark its value as a secret.
-SECRET_KEY_WORDS = (
+#: Words (or ``_``-joined phrases) that, as whole words of a key, name a secret.
+SECRET_WORDS: Tuple[str, ...] = (
     "password",
+    "passwords",
     "passwd",
     "pwd",
+    "pass",
+    "passphrase",
     "secret",
+    "secrets",
     "token",
     "api_key",
-    "apikey",
     "access_key",
     "private_key",
+    "auth_key",
+    "encryption_key",
+    "signing_key",
+    "master_key",
+    "license_key",
+    "session_key",
+    "session_id",
     "credential",
     "credentials",
     "cookie",
+    "cookies",
     "signature",
-    "passphrase",
-    "auth_key",
-    "sessionid",
+    "sig",
+    "authorization",
 )
 
-# A word boundary inside identifiers: start/end of the key, or a separator
-# (_ - . space /), or a lower→upper case change (``dbPassword``).
-_SEP = r"(?:^|(?<=[_\-.\s/:])|(?<=[a-z])(?=[A-Z]))"
-_END = r"(?:$|(?=[_\-.\s/:])|(?<=[a-z])(?=[A-Z]))"
+#: Words that name a secret even inside a longer word (``PGPASSWORD``,
+#: ``CLIENTSECRET``, ``XAPIKEY``); the run-together phrases of
+#: :data:`SECRET_WORDS` (``apikey``, ``accesskey``...) count too.
+EMBEDDED_WORDS: Tuple[str, ...] = ("password", "passwd", "passphrase", "secret")
+
+#: A key ending with one of these words describes a secret, it does not hold
+#: one: ``password_min_length``, ``token_ttl``, ``password_file``,
+#: ``session_cookie_name``, ``auth_token_url``.
+QUALIFIER_SUFFIXES: FrozenSet[str] = frozenset(
+    {
+        "length", "len", "min", "max", "minimum", "maximum", "size", "count",
+        "ttl", "expiry", "expiration", "expires", "expire", "lifetime", "timeout",
+        "age", "interval", "file", "path", "dir", "directory", "enabled", "enable",
+        "disabled", "required", "policy", "type", "algorithm", "algorithms", "alg",
+        "strength", "history", "name", "domain", "secure", "httponly", "samesite",
+        "endpoint", "url", "uri", "header", "field", "param", "location", "backend",
+        "driver", "format", "version", "method", "mode", "provider",
+    }
+)  # fmt: skip
+
+#: A key starting with one of these words counts secrets, it does not hold
+#: one: ``max_tokens``, ``num_secrets``, ``min_password_length``.
+QUALIFIER_PREFIXES: FrozenSet[str] = frozenset({"max", "min", "num", "number", "total", "count"})
+
+_KEY_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
-def _word_pattern(words: Iterable[str]) -> str:
-    alternatives = []
-    for word in words:
-        parts = re.split(r"[_\-]", word)
-        alternatives.append(r"[_\-.]?".join(re.escape(p) for p in parts))
-    return _SEP + "(?:" + "|".join(alternatives) + ")" + _END
+def key_words(key: str) -> List[str]:
+    """``'AWS_SECRET_ACCESS_KEY'`` → ``['aws', 'secret', 'access', 'key']``;
+    ``'dbPassword'`` → ``['db', 'password']``; ``'X-Api-Key'`` → ``['x', 'api', 'key']``."""
+    return [w.lower() for w in _KEY_WORD.findall(key)]
 
 
-#: ``scheme://user:password@host`` — the password part.
-_URL_CREDENTIALS = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)"
+class _KeyRule:
+    """Phrases (tuples of words) and embedded words, matched against a key's words."""
+
+    def __init__(self, phrases: Sequence[str], embedded: Sequence[str] = ()) -> None:
+        self.single: Set[str] = set()
+        self.multi: List[Tuple[str, ...]] = []
+        self.embedded: List[str] = [e.lower() for e in embedded]
+        for phrase in phrases:
+            words = tuple(key_words(phrase))
+            if not words:
+                continue
+            if len(words) == 1:
+                self.single.add(words[0])
+            else:
+                self.multi.append(words)
+                self.single.add("".join(words))  # run together: apikey
+                if embedded:  # and inside a longer word: XAPIKEY
+                    self.embedded.append("".join(words))
+
+    def find(self, words: Sequence[str]) -> Optional[Tuple[int, int]]:
+        """``(first, end)`` indexes of the first secret phrase in ``words``."""
+        for i, word in enumerate(words):
+            if word in self.single:
+                return i, i + 1
+            for phrase in self.multi:
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    return i, i + len(phrase)
+            for part in self.embedded:
+                if part in word:
+                    return i, i + 1
+        return None
+
+
+_BUILTIN_KEYS = _KeyRule(SECRET_WORDS, EMBEDDED_WORDS)
+
+
+# -- value patterns -------------------------------------------------------------
+
+
+def _basic_credentials(candidate: str) -> bool:
+    """``Basic <base64>``: tell base64 from an English word (``Basic authentication``)."""
+    return bool(re.search(r"[0-9+/=]", candidate)) or sum(c.isupper() for c in candidate[1:]) >= 2
+
+
+class ValuePattern:
+    """A credential format: the match (or its ``secret`` group) is masked.
+    ``hint`` is a substring the text must contain (case-insensitive when the
+    pattern is), a cheap pre-check; ``check`` a further test of the secret."""
+
+    __slots__ = ("check", "hint", "name", "regex")
+
+    def __init__(
+        self,
+        name: str,
+        regex: str,
+        flags: int = 0,
+        hint: str = "",
+        check: Optional[Callable[[str], bool]] = None,
+    ) -> None:
+        self.name = name
+        self.regex: Pattern[str] = re.compile(regex, flags)
+        self.hint = hint.lower() if flags & re.IGNORECASE else hint
+        self.check = check
+
+
+#: Credentials recognised by their form, whatever key they are under.
+VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
+    ValuePattern(
+        "PEM private key",
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?"
+        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|\Z)",
+        re.DOTALL,
+        hint="PRIVATE KEY",
+    ),
+    ValuePattern(
+        "Bearer credentials",
+        r"\bBearer[ \t]+(?P<secret>[A-Za-z0-9\-._~+/]+=*)",
+        re.IGNORECASE,
+        hint="bearer",
+    ),
+    ValuePattern(
+        "Basic credentials",
+        r"\bBasic[ \t]+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
+        hint="Basic",
+        check=_basic_credentials,
+    ),
+    ValuePattern(
+        "AWS access key id",
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\b",
+    ),
+    ValuePattern(
+        "JSON Web Token",
+        r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*",
+        hint="eyJ",
+    ),
+    ValuePattern(
+        "GitHub token",
+        r"\b(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,})",
+        hint="_",
+    ),
+    ValuePattern("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}", hint="glpat-"),
+    ValuePattern("Slack token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", hint="xox"),
+    ValuePattern("Stripe key", r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}", hint="k_"),
+    ValuePattern("OpenAI-style key", r"\bsk-[A-Za-z0-9_\-]{20,}", hint="sk-"),
+    ValuePattern("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])", hint="AIza"),
+    ValuePattern(
+        "Slack webhook",
+        r"hooks\.slack\.com/services/(?P<secret>[A-Za-z0-9/_\-]+)",
+        hint="hooks.slack.com",
+    ),
+    ValuePattern(
+        "Discord webhook",
+        r"discord(?:app)?\.com/api/webhooks/(?P<secret>[0-9]+/[A-Za-z0-9_\-]+)",
+        hint="/api/webhooks/",
+    ),
 )
 
-#: ``password=...`` / ``token: ...`` style pairs inside a longer string
-#: (query strings, connection strings, command lines).
-_SECRET_WORDS_ALT = "|".join(re.escape(w).replace("_", "[_\\-]?") for w in SECRET_KEY_WORDS)
-_INLINE_PAIR = re.compile(
-    r"(?P<head>(?:^|[\s?&;,'\"(])-{0,2}[\w.\-]*?(?:" + _SECRET_WORDS_ALT + r")[\w\-]*\s*[=:]\s*)"
-    r"(?P<secret>\"[^\"]*\"|'[^']*'|[^\s&;,'\")]+)",
+# -- free-text structure --------------------------------------------------------
+
+_SCHEME = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://")
+_URL_END = re.compile(r"[\s\"'<>`]")
+_PORT_PATH = re.compile(r"^[0-9]+(?:[/?#]|$)")
+
+#: ``user:password@host`` without a scheme (proxy settings, redis, ...).
+_BARE_USERINFO = re.compile(
+    r"(?<![\w./:@%+\-])(?P<user>[A-Za-z0-9_.%+\-]+):(?P<secret>[^\s:@/\"'<>]+)@(?=[A-Za-z0-9\[])"
+)
+
+#: ``key=value``, ``key: value``, ``"key": "value"``, ``--key=value``; an HTTP
+#: auth scheme word (``Authorization: Basic xyz``) is kept, what follows masked.
+_PAIR = re.compile(
+    r"(?<![\w.\-/])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]*)(?P=q)"
+    r"(?P<sep>[ \t]*[=:][ \t]*)"
+    r"(?P<scheme>(?:Basic|Bearer|Digest|Token|Negotiate|NTLM|ApiKey|SharedKey)[ \t]+)?"
+    r"(?P<secret>\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,'\"{}\[\]()<>]+)",
     re.IGNORECASE,
 )
 
-#: Values that are credentials whatever their key.
-_VALUE_PATTERNS: Sequence[Pattern[str]] = (
-    re.compile(
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?"
-        r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)",
-        re.DOTALL,
-    ),
-    re.compile(r"(?<=\bBearer )[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE),
-    re.compile(r"(?<=\bBasic )[A-Za-z0-9+/]{8,}=*"),
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}\b"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}\b"),
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{20,}\b"),
+_MASKED = (MASK, f'"{MASK}"', f"'{MASK}'")
+
+#: ``--password value`` / ``-token value`` inside one string (a command line).
+_FLAG = re.compile(
+    r"(?<![\w\-])(?P<flag>--?[A-Za-z][\w.\-]*)(?P<sp>[ \t]+)"
+    r"(?P<secret>\"[^\"\n]*\"|'[^'\n]*'|[^\s\-][^\s]*)"
 )
+
+#: Command-line options whose argument is ``user:password`` (curl, wget...).
+USER_PASSWORD_FLAGS: FrozenSet[str] = frozenset({"-u", "--user", "--proxy-user", "-U"})
+
+
+def _token_like(text: str) -> bool:
+    """A user name that is really a token (``https://<token>@github.com``)."""
+    return (
+        len(text) >= 20
+        and any(c.isdigit() for c in text)
+        and any(c.isalpha() for c in text)
+        and text == text.strip()
+    )
+
+
+def compile_key_rules(extra_keys: Sequence[str]) -> Tuple[List[str], List[Pattern[str]]]:
+    """Split user key rules into words/phrases and ``re:`` regular expressions
+    (raises ``re.error`` on a bad expression)."""
+    words: List[str] = []
+    regexes: List[Pattern[str]] = []
+    for rule in extra_keys:
+        rule = str(rule).strip()
+        if not rule:
+            continue
+        if rule.startswith("re:"):
+            regexes.append(re.compile(rule[3:], re.IGNORECASE))
+        else:
+            words.append(rule)
+    return words, regexes
+
+
+def compile_value_rules(extra_values: Sequence[str]) -> List[ValuePattern]:
+    """User value patterns (regular expressions; a named group ``secret``
+    limits the mask to that group).  Raises ``re.error`` on a bad expression."""
+    return [
+        ValuePattern(f"extra pattern {i + 1}", str(p))
+        for i, p in enumerate(extra_values)
+        if str(p).strip()
+    ]
+
+
+def check_options(redact: Optional[Mapping[str, Sequence[str]]]) -> None:
+    """Raise ``ValueError`` on an unknown key or a bad regular expression in a
+    ``redact=`` option (called by ``setup_autorun``, so mistakes show at setup,
+    not in the middle of a report)."""
+    if not redact:
+        return
+    unknown = set(redact) - {"keys", "values", "allow"}
+    if unknown:
+        raise ValueError(f"unknown redact option(s) {sorted(unknown)}: use keys, values, allow")
+    for name in ("keys", "values", "allow"):
+        value = redact.get(name, ())
+        if isinstance(value, str):
+            raise ValueError(f"redact[{name!r}] must be a list of strings, not a string")
+    try:
+        compile_key_rules(redact.get("keys", ()))
+        compile_value_rules(redact.get("values", ()))
+    except re.error as exc:
+        raise ValueError(f"bad regular expression in redact options: {exc}") from None
 
 
 class Redactor:
-    """Masks secrets in keys and values, and counts them.
+    """Masks secrets in keys and values, and counts what it masked.
 
-    ``extra_keys`` and ``extra_values`` are regular expressions added to the
-    built-in ones (a key pattern is searched in the key, case-insensitively; a
-    value pattern's whole match is masked); ``allow_keys`` lists keys (exact,
-    case-insensitive) whose values are shown even though they look secret.
+    ``extra_keys``: more secret words for keys, matched as whole words like the
+    built-in ones (``"ssn"``, ``"session_token"``); an entry starting with
+    ``re:`` is a regular expression searched in the key, case-insensitively.
+    ``extra_values``: regular expressions of credential formats; the match (or
+    its named group ``secret``) is masked wherever it appears.
+    ``allow_keys``: keys (exact, case-insensitive) whose values are shown as
+    they are, without any masking.
     """
 
     def __init__(
@@ -96,86 +330,266 @@ class Redactor:
         allow_keys: Sequence[str] = (),
     ) -> None:
         self.count = 0
-        self._key_re = re.compile(_word_pattern(SECRET_KEY_WORDS), re.IGNORECASE)
-        self._extra_key_res = [re.compile(p, re.IGNORECASE) for p in extra_keys]
-        self._value_res: List[Pattern[str]] = list(_VALUE_PATTERNS) + [
-            re.compile(p) for p in extra_values
-        ]
-        self._allow = {k.lower() for k in allow_keys}
+        words, self._key_res = compile_key_rules(extra_keys)
+        self._extra_keys = _KeyRule(words) if words else None
+        self._value_patterns: List[ValuePattern] = list(VALUE_PATTERNS) + compile_value_rules(
+            extra_values
+        )
+        self._allow = frozenset(str(k).lower() for k in allow_keys)
+        self._decisions: Dict[str, bool] = {}
 
     # -- decisions -------------------------------------------------------
+    def is_allowed(self, key: str) -> bool:
+        return bool(self._allow) and key.lower() in self._allow
+
     def is_secret_key(self, key: str) -> bool:
-        if key.lower() in self._allow:
+        """Does ``key`` name a secret (see the module documentation)?"""
+        known = self._decisions.get(key)
+        if known is None:
+            known = self._decisions[key] = self._decide(key)
+        return known
+
+    def _decide(self, key: str) -> bool:
+        if self.is_allowed(key) or self.is_allowed(key.lstrip("-")):
             return False
-        if self._key_re.search(key):
+        words = key_words(key)
+        for rule in (_BUILTIN_KEYS, self._extra_keys):
+            if rule is None:
+                continue
+            hit = rule.find(words)
+            if hit is None:
+                continue
+            first, end = hit
+            if end < len(words) and words[-1] in QUALIFIER_SUFFIXES:
+                continue
+            if first > 0 and words[0] in QUALIFIER_PREFIXES:
+                continue
             return True
-        return any(r.search(key) for r in self._extra_key_res)
+        return any(r.search(key) for r in self._key_res)
 
     # -- masking ---------------------------------------------------------
     def mask(self) -> str:
+        """The mask for one value (counted)."""
         self.count += 1
         return MASK
 
     def text(self, value: str) -> str:
-        """Mask credentials inside a free-form string (URL passwords,
-        ``password=...`` pairs, well-known credential formats)."""
-        if not value or len(value) < 6:
+        """Mask credentials inside a free-form string: URL passwords, secrets in
+        ``key=value`` pairs and after ``--secret-flag``, credential formats."""
+        if not value or not isinstance(value, str):
             return value
-        masked = 0
-
-        def url_sub(m: re.Match[str]) -> str:
-            nonlocal masked
-            masked += 1
-            return m.group("head") + MASK
-
-        out = _URL_CREDENTIALS.sub(url_sub, value) if "://" in value else value
-
-        def pair_sub(m: re.Match[str]) -> str:
-            nonlocal masked
-            if m.group("secret") == MASK:
-                return m.group(0)
-            masked += 1
-            return m.group("head") + MASK
-
+        out = value
+        if "@" in out:
+            out = self._urls(out)
+        for pattern in self._value_patterns:
+            if pattern.hint:
+                hay = out.lower() if pattern.regex.flags & re.IGNORECASE else out
+                if pattern.hint not in hay:
+                    continue
+            out = pattern.regex.sub(functools.partial(self._sub_value, pattern=pattern), out)
         if "=" in out or ":" in out:
-            out = _INLINE_PAIR.sub(pair_sub, out)
-        for pattern in self._value_res:
-            out, n = pattern.subn(MASK, out)
-            masked += n
-        self.count += masked
+            out = self._pairs(out)
+        if "-" in out:
+            out = _FLAG.sub(self._sub_flag, out)
         return out
 
-    def value(self, key: Optional[str], value: Any) -> Any:
-        """Mask ``value`` as the value of ``key``: entirely when the key names
-        a secret, else whatever secrets its strings contain.  ``value`` is plain
-        data (see :func:`gurumeditation.model.to_plain`)."""
-        if key is not None and self.is_secret_key(key) and value not in (None, "", [], {}):
-            return self.mask()
-        return self.data(value)
+    def _sub_value(self, m: re.Match[str], pattern: ValuePattern) -> str:
+        try:
+            start, end = m.span("secret")
+        except IndexError:
+            start, end = m.span()
+        secret = m.string[start:end]
+        if start < 0 or not secret or secret == MASK:
+            return m.group(0)
+        if pattern.check is not None and not pattern.check(secret):
+            return m.group(0)
+        self.count += 1
+        base = m.start()
+        whole = m.group(0)
+        return whole[: start - base] + MASK + whole[end - base :]
 
-    def data(self, value: Any) -> Any:
+    def _pairs(self, s: str) -> str:
+        """Mask the values of ``key=value`` pairs whose key names a secret.  The
+        value of any other key is searched again (``url=http://h/?token=x``)."""
+        pieces: List[str] = []
+        pos = 0
+        search = _PAIR.search
+        m = search(s, pos)
+        while m is not None:
+            secret = m.group("secret")
+            if not self.is_secret_key(m.group("key")) or secret in _MASKED:
+                m = search(s, m.end("sep"))
+                continue
+            if secret[:1] in "\"'" and len(secret) >= 2 and secret[-1] == secret[0]:
+                if len(secret) == 2:  # password="" shows nothing
+                    m = search(s, m.end())
+                    continue
+                masked = secret[0] + MASK + secret[0]
+            else:
+                masked = MASK
+            self.count += 1
+            pieces.append(s[pos : m.start("secret")])
+            pieces.append(masked)
+            pos = m.end()
+            m = search(s, pos)
+        if not pieces:
+            return s
+        pieces.append(s[pos:])
+        return "".join(pieces)
+
+    def _sub_flag(self, m: re.Match[str]) -> str:
+        secret = m.group("secret")
+        if MASK in secret or not self.is_secret_key(m.group("flag").lstrip("-")):
+            return m.group(0)
+        self.count += 1
+        return m.group("flag") + m.group("sp") + MASK
+
+    def _urls(self, s: str) -> str:
+        """``scheme://user:password@host`` → ``scheme://user:***@host`` (several
+        ``user:password@host`` separated by commas too), then the same without
+        a scheme."""
+        if "://" in s:
+            pieces: List[str] = []
+            pos = 0
+            for m in _SCHEME.finditer(s):
+                start = m.end()
+                if start < pos:
+                    continue
+                end_m = _URL_END.search(s, start)
+                rest = s[start : end_m.start() if end_m else len(s)]
+                for a, b in self._userinfo_spans(rest):
+                    a += start
+                    b += start
+                    if a < pos or s[a:b] == MASK:
+                        continue
+                    pieces.append(s[pos:a])
+                    pieces.append(MASK)
+                    self.count += 1
+                    pos = b
+            if pieces:
+                pieces.append(s[pos:])
+                s = "".join(pieces)
+        if ":" in s:
+            s = _BARE_USERINFO.sub(self._sub_bare, s)
+        return s
+
+    def _sub_bare(self, m: re.Match[str]) -> str:
+        if m.group("secret") == MASK:
+            return m.group(0)
+        self.count += 1
+        return m.group("user") + ":" + MASK + "@"
+
+    @staticmethod
+    def _userinfo_spans(rest: str) -> List[Tuple[int, int]]:
+        """Spans (in ``rest``, the URL after ``scheme://``) of passwords to mask;
+        a user name alone is masked when it looks like a token."""
+        if "@" not in rest:
+            return []
+        cut = len(rest)
+        for c in "/?#":
+            i = rest.find(c)
+            if 0 <= i < cut:
+                cut = i
+        authority = rest[:cut]
+        if "@" not in authority:
+            # a password with an unencoded / ? or #: user:pa/ss@host
+            at = rest.find("@")
+            colon = rest.find(":")
+            if not 0 <= colon < at or any(c in rest[:colon] for c in "/?#"):
+                return []
+            if _PORT_PATH.match(rest[colon + 1 :]):
+                return []  # host:8080/path@... is a port and a path
+            return [(colon + 1, at)]
+        parts = authority.split(",")
+        if len(parts) > 1 and all("@" in p for p in parts):
+            offsets = []
+            offset = 0
+            for p in parts:
+                offsets.append((offset, p))
+                offset += len(p) + 1
+        else:
+            offsets = [(0, authority)]
+        spans: List[Tuple[int, int]] = []
+        for offset, part in offsets:
+            at = part.rfind("@")
+            if at <= 0:
+                continue
+            userinfo = part[:at]
+            colon = userinfo.find(":")
+            if colon >= 0:
+                if colon + 1 < at:
+                    spans.append((offset + colon + 1, offset + at))
+            elif _token_like(userinfo):
+                spans.append((offset, offset + at))
+        return spans
+
+    def value(self, key: Optional[str], value: Any, skip: FrozenSet[str] = frozenset()) -> Any:
+        """Mask ``value`` as the value of ``key``: entirely when the key names
+        a secret (unless it is a boolean, ``None`` or empty), shown as it is when
+        the key is allowed, else whatever secrets its strings contain.
+        ``value`` is plain data (see :func:`gurumeditation.model.to_plain`)."""
+        if key is not None:
+            if self.is_allowed(key):
+                return value
+            if self.is_secret_key(key) and not _harmless(value):
+                return self.mask()
+        return self.data(value, skip)
+
+    def data(self, value: Any, skip: FrozenSet[str] = frozenset()) -> Any:
         """Walk plain data: mapping keys that name secrets get their values
-        masked, strings are searched for credentials."""
+        masked, a ``[key, value]`` pair likewise, strings (keys included) are
+        searched for credentials.  Values under a key in ``skip`` are left as
+        they are."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {k: self.value(str(k), v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.data(v) for v in value]
+            out: Dict[str, Any] = {}
+            for k, v in value.items():
+                key = str(k)
+                if key in skip:
+                    out[key] = v
+                else:
+                    out[self.text(key)] = self.value(key, v, skip)
+            return out
+        if isinstance(value, (list, tuple)):
+            if len(value) == 2 and isinstance(value[0], str):
+                key = value[0]
+                if self.is_allowed(key):
+                    return [key, value[1]]
+                if self.is_secret_key(key) and not _harmless(value[1]):
+                    return [self.text(key), self.mask()]
+            return [self.data(v, skip) for v in value]
         return value
 
     def argv(self, args: Sequence[str]) -> List[str]:
-        """Mask a command line: ``--password X`` (the argument after a secret
-        flag) as well as ``--password=X`` and credentials inside arguments."""
+        """Mask a command line: the argument after a secret flag (``--password
+        X``), the password of ``-u user:password``, ``--password=X`` and
+        credentials inside any argument."""
         out: List[str] = []
         mask_next = False
+        userpass_next = False
         for arg in args:
-            if mask_next and not arg.startswith("-"):
-                out.append(self.mask())
+            arg = str(arg)
+            if mask_next:
                 mask_next = False
+                out.append(self.mask() if arg else arg)
                 continue
-            mask_next = False
-            if arg.startswith("-") and "=" not in arg and self.is_secret_key(arg.lstrip("-")):
-                mask_next = True
+            if userpass_next:
+                userpass_next = False
+                user, colon, password = arg.partition(":")
+                if colon and password and password != MASK:
+                    out.append(user + ":" + self.mask())
+                    continue
+            if arg.startswith("-") and "=" not in arg:
+                if arg in USER_PASSWORD_FLAGS:
+                    userpass_next = True
+                elif len(arg) > 1 and self.is_secret_key(arg.lstrip("-")):
+                    mask_next = True
             out.append(self.text(arg))
         return out
+
+
+def _harmless(value: Any) -> bool:
+    """Values that cannot be a secret (booleans, ``None``, empty containers)
+    or are masked already."""
+    return value is None or isinstance(value, bool) or value in ("", [], {}, MASK)

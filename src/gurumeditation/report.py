@@ -59,11 +59,18 @@ Collector = Callable[[Context], Any]
 class SectionSpec:
     """A section: a stable ``id`` (used as JSON key and by renderers), the
     classic ``title``, and the collector returning its plain data — or ``None``
-    when it has nothing to show (the section is then left out)."""
+    when it has nothing to show (the section is then left out).
+
+    ``redacted``: the collector passes every application value through
+    ``ctx.redactor`` itself.  Otherwise the run passes the section's data
+    through it (every string searched for credentials, values of secret-named
+    keys masked; ``stack`` lists are left alone: their source lines are
+    redacted when read)."""
 
     id: str
     title: str
     collect: Collector
+    redacted: bool = False
 
 
 def _producer_name(ident: int) -> str:
@@ -99,14 +106,27 @@ def build_header(ctx: Context) -> Header:
     return header
 
 
+_NOT_SCANNED = frozenset({"stack"})
+
+
 def collect_section(spec: SectionSpec, ctx: Context) -> Optional[Section]:
-    """Run one collector; its exception becomes the section's content."""
+    """Run one collector; its exception becomes the section's content (with
+    credentials in its message and traceback masked)."""
     try:
         data = spec.collect(ctx)
+        if data is not None and not spec.redacted:
+            data = ctx.redactor.data(data, _NOT_SCANNED)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        return {"id": spec.id, "title": spec.title, "error": error_of(exc, traceback.format_exc())}
+        error = error_of(exc, traceback.format_exc())
+        try:
+            error["message"] = ctx.redactor.text(error["message"])
+            error["traceback"] = ctx.redactor.text(error["traceback"])
+        except Exception:  # never show an error the redactor could not read
+            error["message"] = "<hidden: the redactor failed on it>"
+            error["traceback"] = ""
+        return {"id": spec.id, "title": spec.title, "error": error}
     if data is None:
         return None
     return {"id": spec.id, "title": spec.title, "data": data}

@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import select
+import stat
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -92,14 +93,106 @@ class StderrSink:
 
 # -- files in a log directory -------------------------------------------------
 
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_FILE_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_TEMP_SUFFIX = ".tmp"
+_MAX_SYMLINKS = 40
+
+
+def _trusted(st: os.stat_result) -> bool:
+    """Made by this process's user or by root."""
+    return st.st_uid in (0, os.geteuid())
+
+
+def resolve_log_dir(path: str) -> str:
+    """The real path of ``path``, following a symbolic link on the way (the
+    directory itself or any directory above it) only when root or this
+    process's user owns the link: a link planted by another user (in ``/tmp``,
+    say) raises ``PermissionError`` instead of being followed.  The path need
+    not exist yet."""
+    pending = [p for p in os.path.abspath(path).split(os.sep) if p]
+    resolved = os.sep
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            return os.path.normpath(os.path.join(candidate, *pending))
+        if stat.S_ISLNK(st.st_mode):
+            if not _trusted(st):
+                raise PermissionError(
+                    errno.EPERM,
+                    f"refusing to follow the symbolic link {candidate!r}, owned by "
+                    f"uid {st.st_uid} (neither root nor this process's user)",
+                )
+            hops += 1
+            if hops > _MAX_SYMLINKS:
+                raise OSError(errno.ELOOP, "too many symbolic links", path)
+            target = os.readlink(candidate)
+            if target.startswith(os.sep):
+                resolved = os.sep
+            pending = [p for p in target.split(os.sep) if p] + pending
+            continue
+        resolved = candidate
+    return resolved
+
+
+def open_dir(real_path: str) -> int:
+    """A descriptor of the directory ``real_path`` (opened without following a
+    symbolic link); missing directories are created 0700."""
+    try:
+        return os.open(real_path, _DIR_FLAGS)
+    except FileNotFoundError:
+        pass
+    parent, name = os.path.split(real_path)
+    if not name or parent == real_path:
+        raise FileNotFoundError(errno.ENOENT, "no such directory", real_path)
+    parent_fd = open_dir(parent)
+    try:
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent_fd)
+            created = True
+        except FileExistsError:
+            created = False
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        if created:
+            os.fchmod(fd, 0o700)  # whatever the umask
+        return fd
+    finally:
+        os.close(parent_fd)
+
 
 class LogDirSink:
     """Reports as new files in ``log_dir``.
 
     Each report gets a fresh name (a report in the same second as the previous
-    gets ``.1``, ``.2``... — never an overwrite); it is written under a
-    temporary name, created 0600 without following a symlink, and linked to
-    its final name only when complete.  A missing directory is created 0700.
+    gets ``.1``, ``.2``... — never an overwrite).  It is written complete under
+    a temporary name (created 0600, never through a symbolic link), then linked
+    to its final name, which never replaces or follows anything already there;
+    a crash mid-write leaves only a hidden ``.tmp`` file, swept by the next
+    report.  Every file operation is relative to one descriptor of the
+    directory, so nothing can be redirected outside it once it is open, and no
+    name can leave it (:func:`safe_service_name`).  A missing directory is
+    created 0700; a symbolic link on the way to it is followed only when owned
+    by root or by this process's user (:func:`resolve_log_dir`).
     """
 
     def __init__(self, log_dir: str, service_name: str) -> None:
@@ -114,28 +207,33 @@ class LogDirSink:
         stamp = time.strftime(TIMESTAMP_FORMAT, time.gmtime(time.time() if when is None else when))
         return self.prefix() + stamp
 
-    def ensure_dir(self) -> None:
-        if not os.path.isdir(self.log_dir):
-            os.makedirs(self.log_dir, mode=0o700, exist_ok=True)
+    def open(self) -> int:
+        """A descriptor of the log directory (created when missing)."""
+        return open_dir(resolve_log_dir(self.log_dir))
 
-    def _write_temp(self, data: bytes) -> str:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        flags |= getattr(os, "O_CLOEXEC", 0)
+    def ensure_dir(self) -> None:
+        os.close(self.open())
+
+    def _temp_prefix(self) -> str:
+        return f".{self.service}."
+
+    def _write_temp(self, dir_fd: int, data: bytes) -> str:
         for attempt in range(100):
-            tmp = os.path.join(
-                self.log_dir, f".{self.service}.{os.getpid()}.{time.monotonic_ns()}.{attempt}.tmp"
+            tmp = (
+                f"{self._temp_prefix()}{os.getpid()}.{time.monotonic_ns()}.{attempt}{_TEMP_SUFFIX}"
             )
             try:
-                fd = os.open(tmp, flags, 0o600)
+                fd = os.open(tmp, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
             except FileExistsError:
                 continue
             try:
+                os.fchmod(fd, 0o600)  # whatever the umask
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
             except BaseException:
                 os.close(fd)
-                _unlink_quietly(tmp)
+                _unlink_quietly(tmp, dir_fd)
                 raise
             os.close(fd)
             return tmp
@@ -144,38 +242,97 @@ class LogDirSink:
     def write(self, contents: Dict[str, str]) -> List[str]:
         """Write every rendered form (keyed by suffix, ``""`` for the classic
         text file) under one fresh base name; returns the paths written."""
-        self.ensure_dir()
-        temps = {
-            suffix: self._write_temp(text.encode("utf-8", "replace"))
-            for suffix, text in contents.items()
-        }
+        dir_fd = self.open()
         try:
-            return self._publish(temps)
+            self._sweep_stale_temps(dir_fd)
+            temps: Dict[str, str] = {}
+            try:
+                for suffix, text in contents.items():
+                    temps[suffix] = self._write_temp(dir_fd, text.encode("utf-8", "replace"))
+                names = self._publish(dir_fd, temps)
+            finally:
+                for tmp in temps.values():
+                    _unlink_quietly(tmp, dir_fd)
         finally:
-            for tmp in temps.values():
-                _unlink_quietly(tmp)
+            os.close(dir_fd)
+        return [os.path.join(self.log_dir, name) for name in names]
 
-    def _publish(self, temps: Dict[str, str]) -> List[str]:
+    def _publish(self, dir_fd: int, temps: Dict[str, str]) -> List[str]:
         base = self.base_name()
         for seq in range(10000):
             name = base if seq == 0 else f"{base}.{seq}"
             linked: List[str] = []
             try:
                 for suffix, tmp in temps.items():
-                    final = os.path.join(self.log_dir, name + suffix)
-                    os.link(tmp, final)  # fails on any existing entry, symlinks included
+                    final = name + suffix
+                    _link_new(tmp, final, dir_fd)
                     linked.append(final)
             except FileExistsError:
-                for path in linked:
-                    _unlink_quietly(path)
+                for final in linked:
+                    _unlink_quietly(final, dir_fd)
                 continue
             return linked
         raise OSError(errno.EEXIST, "no free report file name", self.log_dir)
 
+    def _sweep_stale_temps(self, dir_fd: int) -> None:
+        """Remove temporary files this service left when a process died while
+        writing a report (its pid is gone)."""
+        prefix = self._temp_prefix()
+        try:
+            names = os.listdir(dir_fd)
+        except OSError:
+            return
+        for name in names:
+            if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
+                continue
+            fields = name[len(prefix) :].split(".")
+            if len(fields) != 4 or not fields[0].isdigit():
+                continue
+            pid = int(fields[0])
+            if pid == os.getpid() or _alive(pid):
+                continue
+            try:
+                st = os.lstat(name, dir_fd=dir_fd)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                _unlink_quietly(name, dir_fd)
 
-def _unlink_quietly(path: str) -> None:
+
+def _alive(pid: int) -> bool:
     try:
-        os.unlink(path)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
+def _link_new(tmp: str, final: str, dir_fd: int) -> None:
+    """Give the complete file ``tmp`` the new name ``final`` in the directory
+    ``dir_fd``; ``FileExistsError`` when ``final`` exists in any form (a file,
+    a symbolic link, dangling or not), which is never followed nor replaced."""
+    if os.sep in final or final in ("", ".", ".."):
+        raise ValueError(f"not a plain file name: {final!r}")
+    try:
+        os.link(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        return
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    # a file system without hard links: claim the name with a new empty file
+    # (fails on anything already there), then rename over our own claim
+    fd = os.open(final, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+    os.close(fd)
+    os.rename(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _unlink_quietly(name: str, dir_fd: Optional[int] = None) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
     except OSError:
         pass
 

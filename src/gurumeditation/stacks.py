@@ -11,7 +11,7 @@ from __future__ import annotations
 import linecache
 import os
 from types import FrameType
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .model import Frame, StackEntry
 
@@ -50,12 +50,15 @@ def stack_key(frame: Optional[FrameType], limit: int = MAX_DEPTH) -> StackKey:
 
 
 class SourceCache:
-    """Source lines looked up once per (file, line) for the whole report."""
+    """Source lines looked up once per (file, line) for the whole report;
+    ``redact`` (the report's ``Redactor.text``) masks credentials written in
+    the source (``connect(password="...")``)."""
 
-    __slots__ = ("_lines",)
+    __slots__ = ("_lines", "_redact")
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Optional[Callable[[str], str]] = None) -> None:
         self._lines: Dict[Tuple[str, int], str] = {}
+        self._redact = redact
 
     def line(self, filename: str, lineno: int) -> str:
         key = (filename, lineno)
@@ -63,6 +66,8 @@ class SourceCache:
         if text is None:
             try:
                 text = linecache.getline(filename, lineno).strip()
+                if self._redact is not None and text:
+                    text = self._redact(text)
             except Exception:  # an odd loader or encoding must not cost the report
                 text = ""
             self._lines[key] = text

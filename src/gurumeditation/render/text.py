@@ -318,6 +318,17 @@ def configuration_lines(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def environment_lines(data: Dict[str, Any]) -> List[str]:
+    """``NAME = value``, one variable a line; later lines of a multi-line
+    value indented under it."""
+    lines: List[str] = []
+    for var in data.get("variables", []):
+        text = _scalar(var.get("value")).split("\n")
+        lines.append(f"{var.get('name')} = {text[0]}")
+        lines += [f"    {line}" for line in text[1:]]
+    return lines + [""]
+
+
 def registered_lines(data: Dict[str, Any]) -> List[str]:
     if data.get("kind") == "text":
         text = data.get("text", "")
@@ -347,6 +358,7 @@ BODY: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
     "packages": text_resources.packages_lines,
     "memory": text_resources.memory_lines,
     "asyncio_tasks": tasks_lines,
+    "environment": environment_lines,
 }
 
 

@@ -11,6 +11,7 @@ from typing import List
 from ..report import SectionSpec
 from . import (
     config,
+    environment,
     green,
     memory,
     open_files,
@@ -30,6 +31,7 @@ BUILTIN: List[SectionSpec] = [
     processes.SECTION,
     config.SECTION,
     tasks.SECTION,
+    environment.SECTION,
     open_files.SECTION,
     python_runtime.SECTION,
     packages.SECTION,

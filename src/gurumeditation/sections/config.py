@@ -33,7 +33,7 @@ def _option(name: str, read: Any, secret: bool, redactor: Redactor) -> Dict[str,
     try:
         value = read()
     except Exception as exc:  # e.g. ConfigFileValueError for an invalid value in a file
-        return {"name": name, "error": f"{type(exc).__name__}: {safe_str(exc)}"}
+        return {"name": name, "error": _error(name, exc, redactor)}
     return {"name": name, "value": redactor.value(name, sorted_mappings(to_plain(value)))}
 
 
@@ -45,6 +45,14 @@ def sorted_mappings(value: Any) -> Any:
     if isinstance(value, list):
         return [sorted_mappings(v) for v in value]
     return value
+
+
+def _error(name: str, exc: BaseException, redactor: Redactor) -> str:
+    """Why an option could not be read; its message may quote the value, so it
+    is redacted, and hidden entirely when the option's name names a secret."""
+    if redactor.is_secret_key(name):
+        return f"{type(exc).__name__}: {redactor.mask()}"
+    return f"{type(exc).__name__}: {redactor.text(safe_str(exc))}"
 
 
 def _oslo_group(
@@ -80,7 +88,8 @@ def collect_oslo(conf: Any, redactor: Redactor) -> List[Dict[str, Any]]:
         try:
             options = _oslo_group(group._opts, read, redactor)
         except Exception as exc:
-            groups.append({"name": name, "options": [], "error": f"{type(exc).__name__}: {exc}"})
+            error = f"{type(exc).__name__}: {redactor.text(safe_str(exc))}"
+            groups.append({"name": name, "options": [], "error": error})
             continue
         groups.append({"name": name, "options": options})
     groups.sort(key=lambda g: str(g["name"]))
@@ -107,7 +116,7 @@ def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]: 
         try:
             value = conf[key]
         except Exception as exc:
-            top.append({"name": safe_str(key), "error": f"{type(exc).__name__}: {safe_str(exc)}"})
+            top.append({"name": safe_str(key), "error": _error(safe_str(key), exc, redactor)})
             continue
         sub = as_mapping(value)
         if sub is not None:
@@ -124,9 +133,8 @@ def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]: 
             try:
                 value = sub[key]
             except Exception as exc:
-                options.append(
-                    {"name": safe_str(key), "error": f"{type(exc).__name__}: {safe_str(exc)}"}
-                )
+                error = _error(safe_str(key), exc, redactor)
+                options.append({"name": safe_str(key), "error": error})
                 continue
             inner = as_mapping(value)
             if inner is not None:
@@ -158,4 +166,4 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     )
 
 
-SECTION = SectionSpec("configuration", "Configuration", collect)
+SECTION = SectionSpec("configuration", "Configuration", collect, redacted=True)

@@ -23,7 +23,7 @@ def sources(ctx: Context) -> SourceCache:
     """The run's shared source-line cache."""
     cache = ctx.scratch.get("sources")
     if cache is None:
-        cache = ctx.scratch["sources"] = SourceCache()
+        cache = ctx.scratch["sources"] = SourceCache(ctx.redactor.text)
     return cache  # type: ignore[no-any-return]
 
 

@@ -1,0 +1,262 @@
+"""The Redactor's rules, one by one: key words, value formats, free-text
+structure, the knobs (extra keys, extra values, allow-list) and the count."""
+
+from __future__ import annotations
+
+import pytest
+
+from gurumeditation.redact import MASK, Redactor, check_options, key_words
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "db_password",
+        "DB_PASSWORD",
+        "dbPassword",
+        "AWS_SECRET_ACCESS_KEY",
+        "X-Api-Key",
+        "APIKey",
+        "apiKey",
+        "api_key",
+        "apikey",
+        "XAPIKEY",
+        "PGPASSWORD",
+        "MYSQL_PWD",
+        "DB_PASS",
+        "passwd",
+        "ssh_passphrase",
+        "client_secret",
+        "GITHUB_TOKEN",
+        "X-Auth-Token",
+        "access_key",
+        "private_key",
+        "credentials",
+        "Set-Cookie",
+        "signature",
+        "Authorization",
+        "OAuth2Token",
+        "password2",
+        "--db-password",
+        "conn.password",
+        "session_id",
+        "sig",
+    ],
+)
+def test_secret_keys(key: str) -> None:
+    assert Redactor().is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "auth_url",
+        "max_retries",
+        "tokenizer_workers",
+        "TOKENIZERS_PARALLELISM",
+        "password_min_length",  # describes a password: shown (documented)
+        "token_ttl",
+        "password_file",
+        "secret_key_file",
+        "session_cookie_name",
+        "max_tokens",
+        "prompt_tokens",
+        "OLDPWD",
+        "SSH_AUTH_SOCK",
+        "transport_url",
+        "passenger",
+        "compass",
+        "keystone",
+        "author",
+        "user",
+        "host",
+        "",
+    ],
+)
+def test_not_secret_keys(key: str) -> None:
+    assert not Redactor().is_secret_key(key)
+
+
+def test_key_words() -> None:
+    assert key_words("AWS_SECRET_ACCESS_KEY") == ["aws", "secret", "access", "key"]
+    assert key_words("dbPassword") == ["db", "password"]
+    assert key_words("APIKey") == ["api", "key"]
+    assert key_words("X-Api-Key") == ["x", "api", "key"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rabbit://nova:RabbitPassw0rd@host:5672/", "rabbit://nova:***@host:5672/"),
+        (
+            "rabbit://u1:p1xx@h1:5672,u2:p2yy@h2:5672/vhost",
+            "rabbit://u1:***@h1:5672,u2:***@h2:5672/vhost",
+        ),
+        (
+            "mysql+pymysql://nova:p@ss@db/nova?charset=utf8",
+            "mysql+pymysql://nova:***@db/nova?charset=utf8",
+        ),
+        ("mysql://u:pa/ss@db/x", "mysql://u:***@db/x"),
+        ("see http://a:b1@c and https://d:e2@f", "see http://a:***@c and https://d:***@f"),
+        ("https://ghp0123456789abcdefghijABCD@github.com/x.git", "https://***@github.com/x.git"),
+        ("proxy user:barePass1@proxy:3128", "proxy user:***@proxy:3128"),
+        (
+            "https://x/?token=abc123&x=1&api_key=K9&sig=SIGVAL",
+            "https://x/?token=***&x=1&api_key=***&sig=***",
+        ),
+        ("url=http://h/?password=x1&a=1", "url=http://h/?password=***&a=1"),
+        ("Server=db;User Id=sa;Password=Conn$tr1ng;", "Server=db;User Id=sa;Password=***;"),
+        ("DRIVER={ODBC};UID=sa;PWD=OdbcPw1", "DRIVER={ODBC};UID=sa;PWD=***"),
+        ("mysql --password hunter2 -h db", "mysql --password *** -h db"),
+        ("mysql --password=hunter3 -h db", "mysql --password=*** -h db"),
+        ("Authorization: Bearer abc.def", "Authorization: Bearer ***"),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+        ("curl -H 'Authorization: Token tok123'", "curl -H 'Authorization: Token ***'"),
+        ("{'X-Api-Key': 'KKK111', 'user': 'bob'}", "{'X-Api-Key': '***', 'user': 'bob'}"),
+        (
+            '{"password": "jsonpw", "auth_url": "http://k/v3"}',
+            '{"password": "***", "auth_url": "http://k/v3"}',
+        ),
+        ("connect(password=\"hunter9\", user='x')", "connect(password=\"***\", user='x')"),
+        ("key AKIAIOSFODNN7EXAMPLE used", f"key {MASK} used"),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sgn_abc-XYZ end", f"jwt {MASK} end"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\nafter",
+            f"{MASK}\nafter",
+        ),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkt", MASK),
+        ("gh ghp_abcdefghijklmnopqrstuvwxyz0123456789", f"gh {MASK}"),
+        ("gl glpat-abcdefghij0123456789", f"gl {MASK}"),
+        ("slack xoxb-1234567890-abcdef", f"slack {MASK}"),
+        ("stripe sk_live_abcdefghij0123456789", f"stripe {MASK}"),
+        ("openai sk-proj-abcdefghij0123456789ABCD", f"openai {MASK}"),
+        ("google AIzaSyA1234567890abcdefghijklmnopqrstuv", f"google {MASK}"),
+        ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/***"),
+    ],
+)
+def test_text(text: str, expected: str) -> None:
+    r = Redactor()
+    assert r.text(text) == expected
+    assert r.count >= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tokenizer_workers=4 max_retries=3 password_min_length=8",
+        "http://host:8080/path/user@example.com",
+        "https://nova@host/",
+        "Basic authentication failed",
+        "Error: token expired",
+        "password=",
+        'password=""',
+        "a = b",
+        "git@github.com:org/repo.git",
+        "auth_url = http://keystone:5000/v3",
+    ],
+)
+def test_text_left_alone(text: str) -> None:
+    r = Redactor()
+    assert r.text(text) == text
+    assert r.count == 0
+
+
+def test_idempotent_and_counted_once() -> None:
+    r = Redactor()
+    once = r.text("rabbit://a:b1@c password=x1 Bearer zz.yy")
+    assert r.count == 3
+    assert r.text(once) == once
+    assert r.data({"k": once, "password": MASK}) == {"k": once, "password": MASK}
+    assert r.count == 3
+
+
+def test_data_walk() -> None:
+    r = Redactor()
+    doc = {
+        "creds": {"password": "p1", "user": "u"},
+        "items": [["api_key", "p2"], ["user", "u"]],
+        "password_required": True,
+        "secret": None,
+        "secrets": {"db": "p3"},
+        "pin_token": 1234,
+        "rabbit://a:p4@c": 1,
+        "nested": [{"token": ["p5", "p6"]}],
+    }
+    out = r.data(doc)
+    flat = repr(out)
+    for secret in ("p1", "p2", "p3", "1234", "p4", "p5", "p6"):
+        assert f"'{secret}'" not in flat and f" {secret}" not in flat
+    assert out["creds"]["user"] == "u"
+    assert out["password_required"] is True  # a boolean is never a secret
+    assert out["secret"] is None
+    assert "rabbit://a:***@c" in out
+    assert r.count == 6  # the token list is one masked value
+
+
+def test_argv() -> None:
+    r = Redactor()
+    args = [
+        "prog",
+        "--password",
+        "p1",
+        "--token=p2",
+        "-u",
+        "bob:p3",
+        "--password-file",
+        "/etc/pw",
+        "--db-url",
+        "mysql://a:p4@h/x",
+        "--os-password",
+        "-starts-with-dash",
+        "PGPASSWORD=p5",
+        "--verbose",
+    ]
+    assert r.argv(args) == [
+        "prog",
+        "--password",
+        MASK,
+        f"--token={MASK}",
+        "-u",
+        f"bob:{MASK}",
+        "--password-file",
+        "/etc/pw",
+        "--db-url",
+        f"mysql://a:{MASK}@h/x",
+        "--os-password",
+        MASK,
+        f"PGPASSWORD={MASK}",
+        "--verbose",
+    ]
+    assert r.count == 6
+
+
+def test_extra_keys_values_and_allow() -> None:
+    r = Redactor(
+        extra_keys=["ssn", "re:^internal_"],
+        extra_values=[r"ACME-[0-9]{6}", r"pin (?P<secret>\d{4})"],
+        allow_keys=["DB_PASSWORD", "auth_token"],
+    )
+    assert r.is_secret_key("customer_ssn")
+    assert not r.is_secret_key("ssnake")  # whole words only
+    assert r.is_secret_key("internal_thing")
+    assert not r.is_secret_key("db_password")  # allowed (case-insensitive)
+    assert r.value("customer_ssn", "123-45-6789") == MASK
+    assert r.text("order ACME-123456 ok") == f"order {MASK} ok"
+    assert r.text("my pin 1234 here") == f"my pin {MASK} here"
+    assert r.value("auth_token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x") == (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x"
+    )  # an allowed key is shown as it is
+    assert r.text("DB_PASSWORD=visible") == "DB_PASSWORD=visible"
+    assert r.value("token", "t") == MASK  # built-ins still apply
+    assert r.count == 4
+
+
+def test_check_options() -> None:
+    check_options({"keys": ["ssn"], "values": ["x+"], "allow": ["a"]})
+    with pytest.raises(ValueError, match="regular expression"):
+        check_options({"values": ["(unclosed"]})
+    with pytest.raises(ValueError, match="unknown"):
+        check_options({"key": ["x"]})
+    with pytest.raises(ValueError, match="list"):
+        check_options({"keys": "ssn"})
