@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import wait_for_reports
 
+from conftest import wait_for_reports
 from gurumeditation.sinks import (
     FILE_MARKER,
     LogDirSink,

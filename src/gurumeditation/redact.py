@@ -222,6 +222,9 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
     ),
 )
 
+#: No built-in credential format is shorter (``Bearer x``).
+_SHORTEST_CREDENTIAL = 8
+
 # -- free-text structure --------------------------------------------------------
 
 _SCHEME = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -332,9 +335,9 @@ class Redactor:
         self.count = 0
         words, self._key_res = compile_key_rules(extra_keys)
         self._extra_keys = _KeyRule(words) if words else None
-        self._value_patterns: List[ValuePattern] = list(VALUE_PATTERNS) + compile_value_rules(
-            extra_values
-        )
+        extra = compile_value_rules(extra_values)
+        self._extra_values = bool(extra)
+        self._value_patterns: List[ValuePattern] = list(VALUE_PATTERNS) + extra
         self._allow = frozenset(str(k).lower() for k in allow_keys)
         self._decisions: Dict[str, bool] = {}
 
@@ -381,12 +384,14 @@ class Redactor:
         out = value
         if "@" in out:
             out = self._urls(out)
-        for pattern in self._value_patterns:
-            if pattern.hint:
-                hay = out.lower() if pattern.regex.flags & re.IGNORECASE else out
-                if pattern.hint not in hay:
-                    continue
-            out = pattern.regex.sub(functools.partial(self._sub_value, pattern=pattern), out)
+        if len(out) >= _SHORTEST_CREDENTIAL or self._extra_values:
+            lower = out.lower()
+            for pattern in self._value_patterns:
+                if pattern.hint:
+                    hay = lower if pattern.regex.flags & re.IGNORECASE else out
+                    if pattern.hint not in hay:
+                        continue
+                out = pattern.regex.sub(functools.partial(self._sub_value, pattern=pattern), out)
         if "=" in out or ":" in out:
             out = self._pairs(out)
         if "-" in out:
