@@ -344,9 +344,9 @@ def test_unreadable_proc_gives_notes_not_a_lost_section(
     assert "(protocol unknown)" in text and "note: /proc/net/tcp unreadable" in text
     # no /proc at all (and no psutil): a note, still a section
     monkeypatch.setattr(open_files, "PROC", str(tmp_path / "missing"))
-    if "psutil" not in sys.modules:
-        data = open_files.collect(Context())
-        assert data["fds"] == [] and "psutil is not loaded" in data["notes"][0]
+    monkeypatch.delitem(sys.modules, "psutil", raising=False)
+    data = open_files.collect(Context())
+    assert data["fds"] == [] and "psutil is not loaded" in data["notes"][0]
     monkeypatch.setattr(processes, "CGROUP_ROOT", str(tmp_path / "missing"))
     assert processes.collect(Context())["resources"]["cgroup"] is None
 
@@ -355,3 +355,30 @@ def render_body(section_id: str, data: Dict[str, Any]) -> List[str]:
     from gurumeditation.render.text import BODY
 
     return BODY[section_id](data)
+
+
+def test_without_proc_psutil_is_used_when_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    psutil = pytest.importorskip("psutil")  # the application loaded it
+    monkeypatch.setitem(sys.modules, "psutil", psutil)
+    for module in (open_files, processes):
+        monkeypatch.setattr(module, "PROC", str(tmp_path / "no-proc"))
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        fd, (host, port) = srv.fileno(), srv.getsockname()
+        data = open_files.collect(Context())
+        procs = processes.collect(Context())
+    entry = next(e for e in data["fds"] if e["fd"] == fd)
+    assert (entry["protocol"], entry["state"], entry["local"]) == (
+        "tcp",
+        "LISTEN",
+        f"{host}:{port}",
+    )
+    res = procs["resources"]
+    assert res["rss_bytes"] > 0 and res["threads"] >= 1 and res["cpu_user_s"] >= 0
+    assert procs["process"]["pid"] == os.getpid()
+    assert procs["process"]["user"] == processes.user_names().get(os.getuid(), str(os.getuid()))

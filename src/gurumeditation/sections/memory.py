@@ -57,8 +57,18 @@ except ImportError:  # pragma: no cover  (PyPy)
 
 TOP_SITES = 10
 
+_FREE_THREADING = "t" in getattr(sys, "abiflags", "")
+
 #: Generations counted without ``gc_scan``: the young ones, small by design.
-_YOUNG = (0, 1)
+#: From 3.14 the older generations are the incremental collector's old
+#: spaces, and a free-threaded build walks the whole heap for any generation:
+#: those are counted only when asked.
+if _FREE_THREADING:
+    _YOUNG: Tuple[int, ...] = ()
+elif sys.version_info >= (3, 14):
+    _YOUNG = (0,)
+else:
+    _YOUNG = (0, 1)
 
 
 def tracked_objects(full: bool, generations: int) -> Tuple[List[Optional[int]], Optional[int]]:

@@ -332,8 +332,10 @@ def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
         for name in names:
             try:
                 append((name, readlink(name, dir_fd=dir_fd)))
+            except FileNotFoundError:
+                continue  # closed meanwhile
             except OSError:
-                continue
+                append((name, b""))  # open, but hidden from us: kind "unknown"
     finally:
         os.close(dir_fd)
     links: List[Tuple[int, str]] = []
@@ -362,6 +364,9 @@ def collect_proc(limit: int) -> Dict[str, Any]:
             "notes": [f"descriptors not listed: cannot read {fd_dir}: {exc}"],
         }
     kinds: List[str] = []
+    hidden = sum(1 for _, target in links if not target)
+    if hidden:
+        notes.append(f"{hidden} descriptors whose target could not be read (permission)")
     for fd, target in links:
         kind = classify(target)
         if kind == "file" and target.startswith("/dev/"):
@@ -405,6 +410,15 @@ def collect_proc(limit: int) -> Dict[str, Any]:
     }
 
 
+def _psutil_address(addr: Any) -> Optional[str]:
+    if not addr:
+        return None
+    if isinstance(addr, str):
+        return addr
+    host = str(addr[0])
+    return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+
+
 def collect_psutil(limit: int) -> Dict[str, Any]:
     """No ``/proc``: regular files and inet/unix sockets from psutil (which
     lists no pipes or other descriptors)."""
@@ -426,26 +440,26 @@ def collect_psutil(limit: int) -> Dict[str, Any]:
     except Exception as exc:
         notes.append(f"files not listed: {type(exc).__name__}: {exc}")
     try:
-        conns = proc.net_connections("all") if hasattr(proc, "net_connections") else []
+        lister = getattr(proc, "net_connections", None) or proc.connections
+        conns = lister("all")
         for c in conns:
-
-            def addr(a: Any) -> Optional[str]:
-                if not a:
-                    return None
-                if isinstance(a, str):
-                    return a
-                host = str(a[0])
-                return f"[{host}]:{a[1]}" if ":" in host else f"{host}:{a[1]}"
-
+            family, kind = int(c.family), int(c.type)
+            suffix = "6" if family == _AF_INET6 else ""
+            if family == _AF_UNIX:
+                protocol = "unix"
+            elif kind == _socket.SOCK_STREAM:
+                protocol = "tcp" + suffix
+            else:
+                protocol = "udp" + suffix
             entries.append(
                 {
                     "fd": int(c.fd),
                     "kind": "socket",
                     "target": "socket",
-                    "protocol": str(getattr(c.type, "name", c.type)),
-                    "state": str(c.status) or None,
-                    "local": addr(c.laddr),
-                    "peer": addr(c.raddr),
+                    "protocol": protocol,
+                    "state": str(c.status) if c.status and c.status != "NONE" else None,
+                    "local": _psutil_address(c.laddr),
+                    "peer": _psutil_address(c.raddr),
                 }
             )
     except Exception as exc:

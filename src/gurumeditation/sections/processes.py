@@ -332,6 +332,8 @@ def collect_psutil(ctx: Context) -> Dict[str, Any]:
             "notes": ["no /proc and psutil is not loaded: process details unavailable"],
         }
 
+    names = user_names()  # psutil's username() would ask NSS
+
     def node(proc: Any, depth: int) -> Dict[str, Any]:
         facts: Dict[str, Any] = {"pid": proc.pid}
         try:
@@ -342,7 +344,7 @@ def collect_psutil(ctx: Context) -> Dict[str, Any]:
                     name=proc.name(),
                     state=proc.status(),
                     uid=uids.real,
-                    user=proc.username(),
+                    user=names.get(uids.real, str(uids.real)),
                     cmdline=ctx.redactor.argv(proc.cmdline()),
                 )
         except Exception as exc:  # AccessDenied, NoSuchProcess, ...
