@@ -2,9 +2,13 @@
 with 1,000 open file descriptors and 300+ loaded modules.
 
 Standalone: ``python benchmarks/sections_cost.py [--repeat N] [--fds N]``.
-Prints one row per section with the median (and min/max) over the repeats;
-the budget for the operator sections (Processes, Open Files, Python Runtime,
-Packages, Memory and GC) is 5 ms each.
+Prints one row per section: the median wall time over the repeats (and
+min/max), and the median CPU time of the thread (``time.thread_time``).  The
+budget for the operator sections (Processes, Open Files, Python Runtime,
+Packages, Memory and GC) is 5 ms each; it is checked against the median wall
+time, unless the machine is busy (wall clearly above CPU, i.e. the process
+waited for a core), in which case the CPU median is what the row says about
+the code and the check uses it, saying so.
 """
 
 from __future__ import annotations
@@ -104,14 +108,17 @@ def measure(repeat: int) -> List[Dict[str, Any]]:
     rows: List[Dict[str, Any]] = []
     for spec in specs:
         times: List[float] = []
+        cpu: List[float] = []
         lines = 0
         for _ in range(repeat):
             ctx = meditation.context()
             was = gc.isenabled()
             gc.disable()
             started = time.perf_counter()
+            started_cpu = time.thread_time()
             section = collect_section(spec, ctx)
             body = text.section_lines(section) if section is not None else []
+            cpu.append((time.thread_time() - started_cpu) * 1000.0)
             times.append((time.perf_counter() - started) * 1000.0)
             if was:
                 gc.enable()
@@ -122,6 +129,7 @@ def measure(repeat: int) -> List[Dict[str, Any]]:
             {
                 "id": spec.id,
                 "median": statistics.median(times),
+                "cpu": statistics.median(cpu),
                 "min": min(times),
                 "max": max(times),
                 "lines": lines,
@@ -134,6 +142,7 @@ def measure(repeat: int) -> List[Dict[str, Any]]:
         {
             "id": "(whole report, text)",
             "median": (time.perf_counter() - started) * 1000.0 / max(1, repeat // 5),
+            "cpu": float("nan"),
             "min": float("nan"),
             "max": float("nan"),
             "lines": 0,
@@ -165,16 +174,22 @@ def main() -> int:
             f"median of {args.repeat} runs (collect + text render)"
             + (", tracemalloc on" if args.tracemalloc else "")
         )
-        print(f"{'section':<24}{'median ms':>10}{'min':>8}{'max':>8}  budget")
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"{'section':<24}{'median ms':>10}{'min':>8}{'max':>8}{'cpu ms':>8}  budget")
         failed = False
         for row in rows:
             mark = ""
             if row["id"] in BUDGETED and not args.tracemalloc:  # tracing slows everything
-                over = row["median"] > BUDGET_MS
+                busy = row["median"] > 1.5 * row["cpu"] + 0.2
+                cost = row["cpu"] if busy else row["median"]
+                over = cost > BUDGET_MS
                 failed = failed or over
                 mark = f"≤ {BUDGET_MS:.0f} ms " + ("OVER" if over else "ok")
+                if busy:
+                    mark += " (by CPU time: the machine is busy)"
             print(
-                f"{row['id']:<24}{row['median']:>10.2f}{row['min']:>8.2f}{row['max']:>8.2f}  {mark}"
+                f"{row['id']:<24}{row['median']:>10.2f}{row['min']:>8.2f}{row['max']:>8.2f}"
+                f"{row['cpu']:>8.2f}  {mark}"
             )
         del keep
     return 1 if failed else 0

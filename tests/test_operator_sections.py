@@ -382,3 +382,22 @@ def test_without_proc_psutil_is_used_when_loaded(
     assert res["rss_bytes"] > 0 and res["threads"] >= 1 and res["cpu_user_s"] >= 0
     assert procs["process"]["pid"] == os.getpid()
     assert procs["process"]["user"] == processes.user_names().get(os.getuid(), str(os.getuid()))
+
+
+def test_children_from_children_files_and_from_a_full_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        quick = processes.collect(Context())["process"]["children"]
+        assert child.pid in [c["pid"] for c in quick]
+
+        def no_children_files(pid: int) -> List[int]:
+            raise FileNotFoundError(f"/proc/{pid}/task/{pid}/children")  # older kernel
+
+        monkeypatch.setattr(processes, "direct_children", no_children_files)
+        scanned = processes.collect(Context())["process"]["children"]
+        assert [c["pid"] for c in scanned] == [c["pid"] for c in quick]
+    finally:
+        child.kill()
+        child.wait()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..report import Context, SectionSpec
 
@@ -149,13 +149,50 @@ def children_by_parent() -> Dict[int, List[int]]:
     return tree
 
 
+def direct_children(pid: int) -> List[int]:
+    """Children of ``pid`` from ``/proc/PID/task/TID/children`` (a child
+    belongs to the thread that forked it): a few reads instead of one per
+    process on the machine.  Raises ``FileNotFoundError`` when the kernel does
+    not provide these files (``CONFIG_PROC_CHILDREN``)."""
+    kids: List[int] = []
+    tasks = os.listdir(f"{PROC}/{pid}/task")
+    for tid in tasks:
+        try:
+            text = read_text(f"{PROC}/{pid}/task/{tid}/children")
+        except FileNotFoundError:
+            if not os.path.exists(f"{PROC}/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            raise
+        kids.extend(int(k) for k in text.split())
+    return sorted(set(kids))
+
+
+def _children_or_none(pid: int) -> List[int]:
+    try:
+        return direct_children(pid)
+    except OSError:
+        return []  # exited meanwhile, or hidden
+
+
+def child_lister() -> Callable[[int], List[int]]:
+    """A function giving the children of a pid: from the children files, else
+    (an older or differently built kernel) from one scan of every process."""
+    try:
+        direct_children(os.getpid())
+    except FileNotFoundError:
+        tree = children_by_parent()
+        return lambda pid: tree.get(pid, [])
+    return _children_or_none
+
+
 def collect_proc(ctx: Context) -> Dict[str, Any]:
     names = user_names()
     notes: List[str] = []
+    children_of: Callable[[int], List[int]]
     try:
-        tree = children_by_parent()
+        children_of = child_lister()
     except OSError as exc:
-        tree = {}
+        children_of = lambda pid: []  # noqa: E731
         notes.append(f"children not listed: cannot read {PROC}: {exc}")
 
     def node(pid: int, depth: int) -> Dict[str, Any]:
@@ -163,7 +200,7 @@ def collect_proc(ctx: Context) -> Dict[str, Any]:
         cmd = facts.get("cmdline")
         if cmd:
             facts["cmdline"] = ctx.redactor.argv(cmd)
-        kids = tree.get(pid, []) if depth < 32 else []
+        kids = children_of(pid) if depth < 32 else []
         facts["children"] = [node(k, depth + 1) for k in kids if k != pid]
         return facts
 
