@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
 
+from . import discovery as _discovery
 from . import render as _render
 from . import sections as _sections
 from .model import Report
@@ -31,6 +32,7 @@ from .redact import Redactor, check_options
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, StderrSink, deliver, write_stderr
+from .triggers import cli_request as _cli_request
 from .triggers.signal import SignalTrigger, signal_name
 
 Generator = Callable[[], Any]
@@ -214,6 +216,7 @@ class GuruMeditation:
         include_env: bool = True,
         max_fds: int = 200,
         gc_scan: bool = False,
+        discoverable: bool = True,
     ) -> None:
         """Arm the process: from now on ``signum`` (default SIGUSR2) writes a
         report to ``log_dir`` (or stderr), and the process keeps running.
@@ -232,6 +235,8 @@ class GuruMeditation:
 
         ``max_fds`` caps the Open Files list; ``gc_scan=True`` lets Memory and
         GC count every object the collector tracks (a walk of the whole heap).
+        ``discoverable=False`` keeps the process out of ``gurumeditation list``
+        and ``gurumeditation report``.
         """
         if log_dir is None:
             log_dir = conf_option(conf, "oslo_reports", "log_dir")
@@ -266,6 +271,8 @@ class GuruMeditation:
         GuruMeditation._report_class = cls
         if setup_signal:
             cls._setup_signal(signum)
+        if discoverable:
+            announce(GuruMeditation.settings, signum if setup_signal else 0)
 
     @classmethod
     def _setup_signal(cls, signum: int) -> None:
@@ -340,7 +347,13 @@ class GuruMeditation:
                 meditation.trigger = dict(trigger)
             meditation.reason = reason
             meditation.producer_ident = producer_ident
+            # `gurumeditation report PID` asked (its request names where to write)
+            requests = cli_requests()
+            if requests:
+                meditation.trigger = {"kind": "cli", "detail": "gurumeditation report"}
             document = meditation.report()
+            if requests:
+                return answer_cli_requests(requests, document)
             contents = {
                 _render.SUFFIXES[fmt]: _render.render(document, fmt) for fmt in settings.formats
             }
@@ -358,6 +371,43 @@ class GuruMeditation:
             except BaseException:
                 pass
             return []
+
+
+def announce(settings: Settings, signum: int) -> None:
+    """List this process for ``gurumeditation list`` and ``report``; a runtime
+    directory that cannot be used costs one line on stderr, never the service."""
+    try:
+        _discovery.register(
+            settings.service_name,
+            signum,
+            signal_name(signum) if signum else "",
+            settings.log_dir,
+            settings.formats,
+        )
+    except OSError as exc:
+        write_stderr(f"gurumeditation: not listed for the gurumeditation command: {exc}")
+
+
+def cli_requests() -> List[Dict[str, Any]]:
+    """Requests of ``gurumeditation report`` waiting for this process."""
+    directory = _discovery.registered_dir()
+    if directory is None:
+        return []
+    try:
+        return _cli_request.take(directory, os.getpid())
+    except Exception:
+        return []
+
+
+def answer_cli_requests(requests: List[Dict[str, Any]], document: Report) -> List[str]:
+    written = []
+    for request in requests:
+        try:
+            fmt = str(request.get("format") or "text")
+            written.append(_cli_request.answer(request, _render.render(document, fmt)))
+        except Exception as exc:
+            write_stderr(f"gurumeditation: cannot answer a report request: {exc}")
+    return written
 
 
 class TextGuruMeditation(GuruMeditation):

@@ -1,0 +1,173 @@
+"""Compare two reports of one process: which threads, green threads and tasks
+kept the same stack (likely stuck), which moved, which are new, which are
+gone — the usual way to tell a hang from slowness.
+
+A function of two report documents (saved JSON), like the renderers; it
+returns plain data, and :func:`render_text` writes it for a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from .model import Report
+
+Stack = Tuple[Tuple[str, int, str], ...]
+
+#: What a unit of each stack section is called.
+UNIT_NAMES = {"threads": "Thread", "green_threads": "Green thread", "asyncio_tasks": "Task"}
+
+
+def identity(section_id: str, member: Dict[str, Any]) -> Optional[str]:
+    """What names the same unit in both reports."""
+    if section_id == "threads" and member.get("ident") is not None:
+        # an ident can be reused by a new thread: the native id tells them apart
+        return f"{member['ident']}/{member.get('native_id', '')}"
+    for key in ("id", "ident", "name"):
+        if member.get(key) is not None:
+            return str(member[key])
+    return None
+
+
+def label(section_id: str, member: Dict[str, Any]) -> str:
+    unit = UNIT_NAMES.get(section_id, "Unit")
+    if section_id == "threads":
+        text = f"{unit} #{member.get('ident')}"
+    elif section_id == "green_threads" and isinstance(member.get("id"), int):
+        text = f"{unit} 0x{member['id']:x}"
+    else:
+        text = f"{unit} {member.get('id', member.get('ident', '?'))}"
+    if member.get("name"):
+        text += f" ({member['name']})"
+    return text
+
+
+def where(stack: Stack) -> str:
+    if not stack:
+        return "(no stack)"
+    file, line, function = stack[-1]
+    return f"{function} ({file}:{line})"
+
+
+def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
+    """Per stack section id: its title, units by identity, and how many units
+    were grouped without being listed."""
+    found: Dict[str, Dict[str, Any]] = {}
+    for section in report.get("sections", []):
+        data: Any = section.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+            continue
+        sid = str(section.get("id", ""))
+        units: Dict[str, Dict[str, Any]] = {}
+        unlisted = 0
+        for entry in data["entries"]:
+            if not isinstance(entry, dict) or "stack" not in entry:
+                continue
+            stack: Stack = tuple(
+                (str(f.get("file")), int(f.get("line") or 0), str(f.get("function")))
+                for f in entry.get("stack") or []
+            )
+            unlisted += int(entry.get("more") or 0)
+            for member in entry.get("members") or []:
+                key = identity(sid, member)
+                if key is None:
+                    unlisted += 1
+                    continue
+                units[key] = {"label": label(sid, member), "stack": stack}
+        found[sid] = {"title": section.get("title", sid), "units": units, "unlisted": unlisted}
+    return found
+
+
+def compare(old: Report, new: Report) -> Dict[str, Any]:
+    """What changed between ``old`` and ``new`` (plain data)."""
+    before = stack_sections(old)
+    after = stack_sections(new)
+    sections = []
+    for sid in list(before) + [s for s in after if s not in before]:
+        a = before.get(sid, {"units": {}, "unlisted": 0, "title": sid})
+        b = after.get(sid, {"units": {}, "unlisted": 0, "title": a["title"]})
+        same, moved, added, gone = [], [], [], []
+        for key, unit in a["units"].items():
+            other = b["units"].get(key)
+            if other is None:
+                gone.append({"unit": unit["label"], "at": where(unit["stack"])})
+            elif other["stack"] == unit["stack"]:
+                same.append(
+                    {
+                        "unit": other["label"],
+                        "at": where(unit["stack"]),
+                        "depth": len(unit["stack"]),
+                    }
+                )
+            else:
+                moved.append(
+                    {
+                        "unit": other["label"],
+                        "from": where(unit["stack"]),
+                        "to": where(other["stack"]),
+                    }
+                )
+        for key, unit in b["units"].items():
+            if key not in a["units"]:
+                added.append({"unit": unit["label"], "at": where(unit["stack"])})
+        sections.append(
+            {
+                "id": sid,
+                "title": b["title"],
+                "same": same,
+                "moved": moved,
+                "new": added,
+                "gone": gone,
+                "unlisted": {"old": a["unlisted"], "new": b["unlisted"]},
+            }
+        )
+    return {"old": _about(old), "new": _about(new), "sections": sections, "notes": _notes(old, new)}
+
+
+def _about(report: Report) -> Dict[str, Any]:
+    header: Dict[str, Any] = dict(report.get("header") or {})
+    return {
+        "pid": header.get("pid"),
+        "service": header.get("service"),
+        "timestamp": header.get("timestamp"),
+    }
+
+
+def _notes(old: Report, new: Report) -> List[str]:
+    notes = []
+    a, b = _about(old), _about(new)
+    if a["pid"] != b["pid"]:
+        notes.append(f"the reports are of different processes (pid {a['pid']} and {b['pid']})")
+    if a["timestamp"] and b["timestamp"] and str(a["timestamp"]) > str(b["timestamp"]):
+        notes.append("OLD is newer than NEW: swapped?")
+    return notes
+
+
+def render_text(result: Dict[str, Any]) -> str:
+    a, b = result["old"], result["new"]
+    lines = [
+        f"Comparing {a['service']} (pid {a['pid']}) at {a['timestamp']}",
+        f"     with {b['service']} (pid {b['pid']}) at {b['timestamp']}",
+    ]
+    lines += [f"Note: {n}" for n in result["notes"]]
+    for sec in result["sections"]:
+        lines += [
+            "",
+            f"{sec['title']}: {len(sec['same'])} same stack (likely stuck), "
+            f"{len(sec['moved'])} moved, {len(sec['new'])} new, {len(sec['gone'])} gone",
+        ]
+        for item in sec["same"]:
+            lines.append(f"  same   {item['unit']}: at {item['at']}")
+        for item in sec["moved"]:
+            lines.append(f"  moved  {item['unit']}: {item['from']} -> {item['to']}")
+        for item in sec["new"]:
+            lines.append(f"  new    {item['unit']}: at {item['at']}")
+        for item in sec["gone"]:
+            lines.append(f"  gone   {item['unit']}: was at {item['at']}")
+        unlisted = sec["unlisted"]
+        if unlisted["old"] or unlisted["new"]:
+            lines.append(
+                f"  ({unlisted['old']} in OLD and {unlisted['new']} in NEW were grouped without "
+                "being listed and are not compared)"
+            )
+    return "\n".join(lines)
