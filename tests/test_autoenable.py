@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 from conftest import wait_for_reports
-from test_cli import env_for, gm, listing
-
 from gurumeditation import schema
 from gurumeditation.autoenable import PTH_LINE, parse_signal, program_name
+from test_cli import env_for, gm, listing
 
 # knows nothing of gurumeditation
 PROGRAM = """

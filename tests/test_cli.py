@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from conftest import wait_for_reports
 
+from conftest import wait_for_reports
 from gurumeditation import discovery, schema
 from gurumeditation.render import render
 
