@@ -115,7 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop_now)
     signal.signal(signal.SIGINT, stop_now)
 
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     try:
         import eventlet
     except ImportError:
