@@ -3,6 +3,9 @@ structure, the knobs (extra keys, extra values, allow-list) and the count."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Iterator
+
 import pytest
 
 from gurumeditation.redact import MASK, Redactor, check_options, key_words
@@ -260,3 +263,87 @@ def test_check_options() -> None:
         check_options({"key": ["x"]})
     with pytest.raises(ValueError, match="list"):
         check_options({"keys": "ssn"})
+
+
+# -- the knobs through setup_autorun and oslo.config; the Environment section --
+
+
+@pytest.fixture
+def armed_state() -> Iterator[None]:
+    from gurumeditation import guru_meditation_report as gmr
+
+    saved = (gmr.GuruMeditation.settings, gmr.GuruMeditation._report_class)
+    yield
+    gmr.GuruMeditation.settings, gmr.GuruMeditation._report_class = saved
+
+
+def make_conf(tmp_path: Path, ini: str) -> Any:
+    from oslo_config import cfg
+
+    from gurumeditation import opts
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(
+        [
+            cfg.StrOpt("policy_password"),
+            cfg.StrOpt("badge_number"),
+            cfg.IntOpt("db_password"),
+            cfg.IntOpt("workers"),
+            cfg.StrOpt("vault_secret", secret=True),
+        ]
+    )
+    opts.set_defaults(conf)
+    path = tmp_path / "svc.conf"
+    path.write_text(ini)
+    conf([], project="svc", default_config_files=[str(path)])
+    return conf
+
+
+def test_oslo_config_knobs_and_unreadable_options(tmp_path: Path, armed_state: None) -> None:
+    from gurumeditation import TextGuruMeditation
+
+    conf = make_conf(
+        tmp_path,
+        "[DEFAULT]\npolicy_password = VisibleByChoice1\nbadge_number = BADGE-1234\n"
+        "db_password = NotAnInt-Pw42\nworkers = https://u:WorkersPw7@h/\n"
+        "vault_secret = VaultValue-99\n"
+        "[oslo_reports]\nredact_allow = policy_password\nredact_values = BADGE-[0-9]+\n"
+        "redact_values = (?P<secret>Visible)Nowhere\n",
+    )
+    TextGuruMeditation.setup_autorun("1", conf=conf, setup_signal=False, redact={"keys": ["x"]})
+    text = TextGuruMeditation("1").run()
+    assert "policy_password = VisibleByChoice1" in text  # allowed in the config file
+    assert "badge_number = ***" in text  # extra value pattern from the config file
+    # an option that cannot be read: its error is redacted, or hidden under a secret name
+    assert "db_password = <unreadable: ConfigFileValueError: ***>" in text
+    assert "WorkersPw7" not in text and "https://u:***@h/" in text
+    assert "NotAnInt-Pw42" not in text and "VaultValue-99" not in text
+    assert "vault_secret = ***" in text
+
+
+def test_bad_redact_options_fail_at_setup(armed_state: None) -> None:
+    from gurumeditation import TextGuruMeditation
+
+    with pytest.raises(ValueError, match="regular expression"):
+        TextGuruMeditation.setup_autorun("1", setup_signal=False, redact={"values": ["(x"]})
+
+
+def test_environment_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gurumeditation import TextGuruMeditation
+    from gurumeditation.model import find_section
+
+    monkeypatch.setenv("ZZ_API_TOKEN", "EnvTok-1")
+    monkeypatch.setenv("ZZ_PLAIN", "line one\nline two")
+    monkeypatch.setenv("PWD", str(tmp_path))
+    doc = TextGuruMeditation("1").report()
+    section = find_section(doc, "environment")
+    assert section is not None
+    values = {v["name"]: v["value"] for v in section["data"]["variables"]}
+    assert values["ZZ_API_TOKEN"] == MASK
+    assert values["PWD"] == str(tmp_path)  # the shell's working directory
+    text = TextGuruMeditation("1").run()
+    assert "ZZ_API_TOKEN = ***\nZZ_PLAIN = line one\n    line two\n" in text
+    monkeypatch.setenv("PWD", "NotADirectory-Pw")  # not a directory: a password after all
+    section = find_section(TextGuruMeditation("1").report(), "environment")
+    assert section is not None
+    assert {"name": "PWD", "value": MASK} in section["data"]["variables"]

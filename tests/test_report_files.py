@@ -22,6 +22,7 @@ from gurumeditation.sinks import (
     LogDirSink,
     StderrSink,
     deliver,
+    open_dir,
     resolve_log_dir,
     safe_service_name,
 )
@@ -132,6 +133,21 @@ def test_own_symlink_as_log_dir_is_followed(tmp_path: Path) -> None:
     assert resolve_log_dir(str(tmp_path / "rel" / "new")) == str(target / "new")
     LogDirSink(str(tmp_path / "logs"), "svc").write({"": "x"})
     assert len(entries(target)) == 1
+
+
+def test_symlink_swapped_in_after_the_check_is_not_followed(tmp_path: Path) -> None:
+    """open_dir walks the resolved path component by component without following
+    links: a directory replaced by a link after resolve_log_dir looked is refused."""
+    real = tmp_path / "var" / "log"
+    real.mkdir(parents=True)
+    resolved = resolve_log_dir(str(real))
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "log").mkdir(parents=True)
+    (tmp_path / "var").rename(tmp_path / "var.old")
+    (tmp_path / "var").symlink_to(elsewhere)
+    with pytest.raises(OSError) as info:
+        os.close(open_dir(resolved))
+    assert info.value.errno in (errno.ELOOP, errno.ENOTDIR)
 
 
 def test_symlink_loop_is_an_error(tmp_path: Path) -> None:

@@ -156,28 +156,30 @@ def resolve_log_dir(path: str) -> str:
 
 
 def open_dir(real_path: str) -> int:
-    """A descriptor of the directory ``real_path`` (opened without following a
-    symbolic link); missing directories are created 0700."""
+    """A descriptor of the directory ``real_path``, opened one component at a
+    time from ``/`` without following any symbolic link (one that appeared
+    since :func:`resolve_log_dir` looked is an error, not a detour); missing
+    directories are created 0700."""
+    fd = os.open(os.sep, _DIR_FLAGS)
     try:
-        return os.open(real_path, _DIR_FLAGS)
-    except FileNotFoundError:
-        pass
-    parent, name = os.path.split(real_path)
-    if not name or parent == real_path:
-        raise FileNotFoundError(errno.ENOENT, "no such directory", real_path)
-    parent_fd = open_dir(parent)
-    try:
-        try:
-            os.mkdir(name, 0o700, dir_fd=parent_fd)
-            created = True
-        except FileExistsError:
-            created = False
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-        if created:
-            os.fchmod(fd, 0o700)  # whatever the umask
-        return fd
-    finally:
-        os.close(parent_fd)
+        for part in [p for p in real_path.split(os.sep) if p]:
+            try:
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                    created = True
+                except FileExistsError:
+                    created = False
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                if created:
+                    os.fchmod(next_fd, 0o700)  # whatever the umask
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class LogDirSink:

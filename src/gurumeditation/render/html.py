@@ -259,10 +259,16 @@ def registered_html(data: Dict[str, Any]) -> str:
     return generic(data.get("value"))
 
 
+def environment_html(data: Dict[str, Any]) -> str:
+    """One ``NAME | value`` row a variable, in the document's (sorted) order."""
+    return generic({str(v.get("name")): v.get("value") for v in data.get("variables", [])})
+
+
 BODY: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "package": package_html,
     "processes": processes_html,
     "configuration": configuration_html,
+    "environment": environment_html,
 }
 
 
