@@ -172,6 +172,30 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:.1f} ms"
 
 
+def warm_up(pythons: Dict[str, str], log: Callable[[str], None]) -> None:
+    """One untimed S1 sample per tool: source files, ``.pyc`` and ``/proc``
+    paths in the page cache before anything is measured (a fresh clone's
+    first report is otherwise several times slower than any later one)."""
+    for tool in TOOLS:
+        log_dir = os.path.join(WORK, "reports", "warm-up", tool)
+        sample = measure(pythons[tool], tool, SCENARIOS[0].shape, log_dir)
+        log(f"  warm-up {tool:<5} {fmt_ms(sample.latency_ms):>9}")
+
+
+def breakdown(sc: Scenario, python: str) -> List[Dict[str, Any]]:
+    """gurumeditation's time per phase in this scenario (``breakdown.py``,
+    a fresh process): first and second report."""
+    args = [python, os.path.join(HERE, "breakdown.py"), "--json"]
+    for key, value in sc.shape.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    env = dict(os.environ)
+    env["PYTHONWARNINGS"] = "ignore"
+    result = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env)
+    if result.returncode != 0:
+        return [{"error": result.stderr[-2000:]}]
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def run_scenario(
     sc: Scenario, pythons: Dict[str, str], pairs: int, log: Callable[[str], None]
 ) -> Dict[str, Any]:
@@ -202,6 +226,7 @@ def run_scenario(
     result["target"] = sc.target
     result["oslo_here"] = sc.oslo_here
     result["met"] = bool(sc.check(result))
+    result["breakdown"] = breakdown(sc, pythons["gm"])
     return result
 
 
@@ -253,6 +278,26 @@ def markdown(results: Dict[str, Any]) -> str:
             f"{floor['reports_per_signal']} "
             f"| {r['target']} | {'yes' if r['met'] else '**no**'} |"
         )
+    lines += [
+        "",
+        "Where gurumeditation's time goes (`breakdown.py`: the same shape in one fresh "
+        "process, first report, ms; the three largest phases):",
+        "",
+        "| scenario | first report | largest phases | second report |",
+        "|---|---|---|---|",
+    ]
+    for name, r in results["scenarios"].items():
+        rows = r.get("breakdown") or []
+        if not rows or "error" in rows[0]:
+            lines.append(f"| {name} | error | | |")
+            continue
+        first = rows[0]
+        parts = sorted(
+            ((k, v) for k, v in first.items() if k != "total"), key=lambda kv: kv[1], reverse=True
+        )
+        top = ", ".join(f"{k} {v:.1f}" for k, v in parts[:3])
+        second = f"{rows[1]['total']:.1f}" if len(rows) > 1 else "-"
+        lines.append(f"| {name} | {first['total']:.1f} | {top} | {second} |")
     imp = results.get("import")
     if imp:
         gm, oslo = imp["gm"], imp.get("oslo")
@@ -316,6 +361,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "scenarios": {},
     }
     log(f"benchmarks: {pairs} rounds per scenario, load average {loadavg()}")
+    warm_up(pythons, log)
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     for sc in SCENARIOS:
         if sc.name not in wanted:
