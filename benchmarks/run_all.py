@@ -349,6 +349,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     gm_python = import_cost.project_python()
+    import_cost.ensure_bytecode(gm_python)  # as an installed wheel has them
     oslo_python = ensure_oslo_venv()
     pythons = {"gm": gm_python, "oslo": oslo_python, "floor": gm_python}
     shutil.rmtree(os.path.join(WORK, "reports"), ignore_errors=True)
