@@ -16,6 +16,12 @@ directory of an editable install).  That is what
 its cost (it parses every ``RECORD`` into path objects: ~180 ms for 100
 distributions here, and importing ``importlib.metadata`` costs ~35 ms more).
 
+Redaction: the section redacts itself (``redacted=True``).  Distribution
+names, versions and module names are identifiers, shown as they are; a file
+path or install location goes through the redactor when it contains ``=`` or
+``@`` (the marks of a ``key=value`` pair or URL credentials) — searching
+every path for bare token formats would cost more than the section.
+
 Data (``section.data``)::
 
     {
@@ -244,6 +250,12 @@ def _is_stdlib(name: str, file: Optional[str]) -> bool:
     return False
 
 
+def _redact_path(ctx: Context, path: Optional[str]) -> Optional[str]:
+    if path and ("=" in path or "@" in path):
+        return ctx.redactor.text(path)
+    return path
+
+
 def collect(ctx: Context) -> Dict[str, Any]:
     notes: List[str] = []
     index = _INDEX
@@ -289,6 +301,10 @@ def collect(ctx: Context) -> Dict[str, Any]:
         for dist, mods in by_dist.values()
     ]
     distributions.sort(key=lambda d: (d["name"].lower(), d["location"]))
+    for item in distributions:
+        item["location"] = _redact_path(ctx, item["location"])
+    for item in unpackaged + extensions:
+        item["file"] = _redact_path(ctx, item["file"])
     unpackaged.sort(key=lambda u: u["module"])
     extensions.sort(key=lambda e: e["module"])
     return {
@@ -305,4 +321,4 @@ def collect(ctx: Context) -> Dict[str, Any]:
     }
 
 
-SECTION = SectionSpec("packages", "Packages", collect)
+SECTION = SectionSpec("packages", "Packages", collect, redacted=True)

@@ -1,5 +1,10 @@
 """Python Runtime: which interpreter, started how, tuned how.
 
+Redaction: the section redacts itself (``redacted=True``): every
+free-form string an application or its command line could set (executable,
+prefixes, ``sys.path`` entries, ``-X`` and ``-W`` options, hook names) goes
+through the redactor; flags and numbers are shown as they are.
+
 Everything comes from ``sys`` and from modules the process already loaded
 (``faulthandler``, ``tracemalloc``, ``asyncio`` are looked up in
 ``sys.modules``, never imported here).
@@ -115,19 +120,20 @@ def collect(ctx: Context) -> Dict[str, Any]:
         str(k): ctx.redactor.value(str(k), v if isinstance(v, (bool, str)) else safe_repr(v))
         for k, v in getattr(sys, "_xoptions", {}).items()
     }
-    path: List[str] = [str(p) for p in sys.path]
+    text = ctx.redactor.text
+    path: List[str] = [text(str(p)) for p in sys.path]
     data: Dict[str, Any] = {
         "implementation": sys.implementation.name,
         "version": first,
         "build": build.strip(),
-        "executable": sys.executable or "",
-        "prefix": sys.prefix,
-        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "executable": text(sys.executable or ""),
+        "prefix": text(sys.prefix),
+        "base_prefix": text(getattr(sys, "base_prefix", sys.prefix)),
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
         "platform": sys.platform,
         "flags": struct_fields(sys.flags),
         "xoptions": xoptions,
-        "warnoptions": [ctx.redactor.text(str(w)) for w in sys.warnoptions],
+        "warnoptions": [text(str(w)) for w in sys.warnoptions],
         "path": path,
         "switch_interval_s": sys.getswitchinterval(),
         "recursion_limit": sys.getrecursionlimit(),
@@ -138,9 +144,10 @@ def collect(ctx: Context) -> Dict[str, Any]:
     data["faulthandler"] = bool(faulthandler is not None and faulthandler.is_enabled())
     data["tracemalloc"] = bool(tracemalloc_c is not None and tracemalloc_c.is_tracing())
     data["asyncio_debug"] = asyncio_debug()
-    data["trace_hook"] = _hook_name(sys.gettrace())
-    data["profile_hook"] = _hook_name(sys.getprofile())
+    for key, hook in (("trace_hook", sys.gettrace()), ("profile_hook", sys.getprofile())):
+        name = _hook_name(hook)
+        data[key] = None if name is None else text(name)
     return data
 
 
-SECTION = SectionSpec("python_runtime", "Python Runtime", collect)
+SECTION = SectionSpec("python_runtime", "Python Runtime", collect, redacted=True)
