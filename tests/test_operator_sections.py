@@ -37,6 +37,9 @@ unix_srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 unix_srv.bind(os.path.join(os.getcwd(), "known.sock"))
 unix_srv.listen()
 pair = socket.socketpair()
+# secrets where an application might put them: a path, a sys.path entry
+secret_file = open(os.path.join(os.getcwd(), "db password=Hunter2Secret.txt"), "w")
+sys.path.append("https://svc:Sup3rSecretPw@pypi.invalid/simple")
 import jsonschema  # an installed distribution (with an extension module dependency)
 import mylocalmod  # a module of no distribution
 tracemalloc.start()
@@ -179,6 +182,16 @@ def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
         for line in body
     )
     assert any(f"tcp LISTEN {facts['srv']}" in line for line in body)
+
+
+def test_secrets_in_paths_are_masked(known: Dict[str, Any]) -> None:
+    everything = json.dumps(known["doc"]) + known["text"]
+    assert "Hunter2Secret" not in everything
+    assert "Sup3rSecretPw" not in everything
+    files = data_of(known["doc"], "open_files")["fds"]
+    assert any(e["target"].endswith("db password=***") for e in files)
+    path = data_of(known["doc"], "python_runtime")["path"]
+    assert "https://svc:***@pypi.invalid/simple" in path
 
 
 def test_socket_tables_agree_with_asking_the_sockets(known: Dict[str, Any]) -> None:
