@@ -304,7 +304,7 @@ def test_diff_tells_stuck_from_moving(service, xdg: Path, tmp_path: Path) -> Non
         assert len(found) == 1, (kind, name, out.stdout)
         return found[0]
 
-    assert "wait" in line_of("same  ", "stuck")
+    assert " in stuck_forever (" in line_of("same  ", "stuck")
     moved = line_of("moved ", "busy")
     assert "stage_one" in moved.split("->")[0] and "stage_two" in moved.split("->")[1]
     line_of("new   ", "newcomer")

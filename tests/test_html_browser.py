@@ -34,6 +34,13 @@ def green_worker(n):
         eventlet.sleep(0.05)
 for i in range(5):
     eventlet.spawn(green_worker, i)
+import asyncio
+async def task_worker():
+    await asyncio.sleep(3600)
+async def loop_main():
+    tasks = [asyncio.create_task(task_worker(), name=f'job-{i}') for i in range(4)]
+    await asyncio.gather(*tasks)
+threading.Thread(target=asyncio.run, args=(loop_main(),), name='loop-thread', daemon=True).start()
 TextGuruMeditation.register_section(
     'Hostile', lambda: {'name': '</script><img src=x onerror=alert(1)>', 'ok': True})
 TextGuruMeditation.register_section('Notes', lambda: 'plain <b>text</b>')
@@ -125,7 +132,8 @@ def test_html_report_in_chromium(service, browser: Any, tmp_path: Path) -> None:
 
     # the counts shown are those of the JSON
     stacks = stack_sections(report)
-    assert {"threads", "green_threads"} <= set(stacks)
+    assert {"threads", "green_threads", "asyncio_tasks"} <= set(stacks)
+    assert stacks["asyncio_tasks"]["total"] >= 5  # 4 jobs and the main task
     for sid, data in stacks.items():
         chip = browser.find_element(By.CSS_SELECTOR, f'.chip[data-count-of="{sid}"]')
         assert int(chip.get_attribute("data-total")) == data["total"]
@@ -172,6 +180,11 @@ def test_html_report_in_chromium(service, browser: Any, tmp_path: Path) -> None:
     box.send_keys("green_worker")
     assert green.find_element(By.CSS_SELECTOR, ".shown-count").text == "5"
     assert threads.find_element(By.CSS_SELECTOR, ".shown-count").text == "0"
+    box.clear()
+    box.send_keys("job-")
+    tasks = browser.find_element(By.CSS_SELECTOR, 'details.section[data-id="asyncio_tasks"]')
+    assert tasks.find_element(By.CSS_SELECTOR, ".shown-count").text == "4"
+    assert green.find_element(By.CSS_SELECTOR, ".shown-count").text == "0"
 
     # collapse all closes every section
     browser.find_element(By.ID, "collapse-all").click()

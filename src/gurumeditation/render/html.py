@@ -88,6 +88,20 @@ def stack_total(data: Dict[str, Any]) -> int:
 # -- generic data --------------------------------------------------------------
 
 
+def table_columns(rows: List[Any]) -> List[str]:
+    """The columns when ``rows`` is a list of flat records (mappings of
+    scalars, such as environment variables or descriptors), else ``[]``."""
+    columns: Dict[str, None] = {}
+    for row in rows:
+        if not isinstance(row, dict) or not row:
+            return []
+        for key, value in row.items():
+            if isinstance(value, (dict, list)):
+                return []
+            columns.setdefault(str(key), None)
+    return list(columns) if len(columns) <= 12 else []
+
+
 def generic(value: Any) -> str:
     """Nested data as nested tables and lists, in the order given."""
     if isinstance(value, dict):
@@ -100,6 +114,16 @@ def generic(value: Any) -> str:
     if isinstance(value, list):
         if not value:
             return '<span class="empty">(none)</span>'
+        columns = table_columns(value)
+        if columns:
+            head = "".join(f'<th scope="col">{esc(c)}</th>' for c in columns)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{generic(row.get(c, ''))}</td>" for c in columns) + "</tr>"
+                for row in value
+            )
+            return (
+                f'<table class="grid"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            )
         return '<ol class="list">' + "".join(f"<li>{generic(v)}</li>" for v in value) + "</ol>"
     if isinstance(value, str) and "\n" in value:
         return f'<pre class="text">{esc(value)}</pre>'
@@ -152,6 +176,29 @@ def frames_html(stack: List[Dict[str, Any]]) -> str:
     return '<ol class="stack">' + "".join(items) + "</ol>"
 
 
+#: Path parts of library code: a stack parked there is told with the
+#: application frame that called into it too.
+LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
+
+
+def where_parked(stack: List[Dict[str, Any]]) -> str:
+    if not stack:
+        return ""
+
+    def loc(frame: Dict[str, Any]) -> str:
+        return f"{frame.get('function', '')} ({frame.get('file', '')}:{frame.get('line', '')})"
+
+    def library(frame: Dict[str, Any]) -> bool:
+        return any(m in str(frame.get("file", "")) for m in LIBRARY_MARKERS)
+
+    text = loc(stack[-1])
+    if library(stack[-1]):
+        for frame in reversed(stack[:-1]):
+            if not library(frame):
+                return f"{text} in {loc(frame)}"
+    return text
+
+
 def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
     words: List[str] = list(labels)
     for member in entry.get("members") or []:
@@ -183,8 +230,7 @@ def stack_section_html(section_id: str, data: Dict[str, Any]) -> str:
             title = labels[0] if labels else names[0]
             facts = member_facts(members[0]) if members else ""
             detail = f'<p class="facts">{facts}</p>' if facts else ""
-        top = (entry.get("stack") or [{}])[-1]
-        where = f"{top.get('function', '')} ({top.get('file', '')}:{top.get('line', '')})"
+        where = where_parked(entry.get("stack") or [])
         parts.append(
             f'<details class="unit"{opened} data-count="{count}" '
             f'data-search="{esc(search_text(entry, labels))}">'
@@ -397,6 +443,10 @@ table.kv{border-collapse:collapse;font-size:13px}
 table.kv th{text-align:left;vertical-align:top;font-weight:normal;color:var(--muted);
  padding:1px 14px 1px 0;white-space:nowrap}
 table.kv td{padding:1px 0;word-break:break-word}
+table.grid{border-collapse:collapse;font-size:12.5px;margin:2px 0}
+table.grid th{text-align:left;color:var(--muted);font-weight:normal;
+ border-bottom:1px solid var(--line);padding:1px 12px 1px 0}
+table.grid td{padding:1px 12px 1px 0;vertical-align:top;word-break:break-word}
 pre.text{white-space:pre-wrap;background:var(--panel);padding:6px;font-size:12.5px}
 .secret{font-size:11px;color:var(--accent);border:1px solid var(--accent);border-radius:3px;
  padding:0 3px}
