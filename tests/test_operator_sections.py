@@ -414,3 +414,28 @@ def test_children_from_children_files_and_from_a_full_scan(
     finally:
         child.kill()
         child.wait()
+
+
+def test_record_tops_reads_every_kind_of_record_line() -> None:
+    from gurumeditation.sections import packages
+
+    record = "\n".join(
+        [
+            "alpha/__init__.py,sha256=x,10",
+            "alpha/sub/mod.py,sha256=x,10",
+            "alpha/sub/data.json,sha256=x,10",
+            "beta.py,sha256=x,10",
+            '"gamma/odd,name.py",sha256=x,10',
+            f"_delta{packages._EXTENSION_SUFFIXES[0]},sha256=x,10",
+            "__pycache__/beta.cpython-311.pyc,,",
+            "alpha/zeta.py,sha256=x,10",  # alpha again, after other names
+            "dist-1.0.dist-info/RECORD,,",
+            "dist-1.0.data/scripts/tool,sha256=x,10",
+            "../../../bin/tool,sha256=x,10",
+            "_dist_editable.pth,sha256=x,10",
+            "README.txt,sha256=x,10",
+        ]
+    )
+    tops, pths = packages.record_tops(record)
+    assert tops == {"alpha", "beta", "gamma", "_delta"}
+    assert pths == ["_dist_editable.pth"]
