@@ -259,6 +259,8 @@ def test_memory_and_tracemalloc(known: Dict[str, Any]) -> None:
     gc_data = data["gc"]
     assert gc_data["enabled"] is True  # though the report pauses it while it runs
     assert gc_data["thresholds"] == [901, 12, 13]
+    # counts from before the report (which pauses the collector and allocates)
+    assert 0 <= gc_data["counts"][0] <= 902
     assert gc_data["garbage"] == 1
     assert len(gc_data["generations"]) == len(gc_data["counts"])
     assert gc_data["tracked"][0] is not None and gc_data["tracked_total"] is None
@@ -439,3 +441,29 @@ def test_record_tops_reads_every_kind_of_record_line() -> None:
     tops, pths = packages.record_tops(record)
     assert tops == {"alpha", "beta", "gamma", "_delta"}
     assert pths == ["_dist_editable.pth"]
+
+
+EVENTLET = """
+import eventlet
+eventlet.monkey_patch()
+import json, socket
+from gurumeditation import GuruMeditation
+print(json.dumps(GuruMeditation("1.0").report()))
+"""
+
+
+def test_packages_under_eventlet_ignores_its_module_aliases(tmp_path: Path) -> None:
+    script = tmp_path / "green.py"
+    script.write_text(EVENTLET)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    data = data_of(json.loads(out.stdout), "packages")
+    assert "eventlet" in {d["name"] for d in data["distributions"]}
+    names = [u["module"] for u in data["unpackaged"]] + [e["module"] for e in data["extensions"]]
+    assert not [n for n in names if n.startswith("__")]
+    assert (
+        "select" in [e["module"] for e in data["extensions"]]
+        or "select" in sys.builtin_module_names
+    )

@@ -152,7 +152,9 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
     started = time.perf_counter()
     if not ctx.producer_ident:
         ctx.producer_ident = threading.get_ident()
-    ctx.scratch["gc_was_enabled"] = gc.isenabled()  # shown by Memory and GC
+    # shown by Memory and GC as they were before the report paused and allocated
+    ctx.scratch["gc_was_enabled"] = gc.isenabled()
+    ctx.scratch["gc_counts"] = gc.get_count()
     with _GCPaused():
         try:
             header = build_header(ctx)

@@ -54,6 +54,10 @@ from ..report import Context, SectionSpec
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 _SKIP_TOP = {"..", "__pycache__", ""}
 _HIDDEN_MODULES = {"__main__", "__mp_main__"}
+#: sys.modules aliases made by monkey patchers (eventlet's
+#: ``__original_module_select``, ``__patched_module_dns``): not modules of
+#: their own.
+_ALIAS_PREFIXES = ("__original_module_", "__patched_module_")
 _STDLIB_NAMES: Set[str] = set(getattr(sys, "stdlib_module_names", ()))
 _STDLIB_DIR = os.path.dirname(os.__file__) if getattr(os, "__file__", None) else ""
 
@@ -285,7 +289,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
     unpackaged: List[Dict[str, Any]] = []
     extensions: List[Dict[str, Any]] = []
     for name, module in modules:
-        if module is None:
+        if module is None or name.startswith(_ALIAS_PREFIXES):
             continue
         file = _file_of(module)
         if file and file.endswith(_EXTENSION_SUFFIXES):
