@@ -25,6 +25,11 @@ import tempfile
 import time
 from typing import Any, Dict, List, Tuple
 
+try:
+    import gurumeditation  # noqa: F401
+except ImportError:  # run from a checkout without installing: use its src/
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
 #: Sections that issue 7 budgets at 5 ms each.
 BUDGETED = ("processes", "open_files", "python_runtime", "packages", "memory")
 BUDGET_MS = 5.0

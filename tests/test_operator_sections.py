@@ -467,3 +467,65 @@ def test_packages_under_eventlet_ignores_its_module_aliases(tmp_path: Path) -> N
         "select" in [e["module"] for e in data["extensions"]]
         or "select" in sys.builtin_module_names
     )
+
+
+@pytest.mark.parametrize(
+    "cgroup_file, files, expected",
+    [
+        (  # cgroup v2, a limited pod
+            "0::/kubepods/pod1\n",
+            {"kubepods/pod1/memory.max": "536870912\n", "kubepods/pod1/memory.current": "1234\n"},
+            {"version": 2, "path": "/kubepods/pod1", "limit": 536870912, "usage": 1234},
+        ),
+        (  # cgroup v2 inside a cgroup namespace: our cgroup is the mount's root
+            "0::/\n",
+            {"memory.max": "max\n", "memory.current": "99\n"},
+            {"version": 2, "path": "/", "limit": None, "usage": 99},
+        ),
+        (  # cgroup v1 (hybrid), the kernel's "no limit"
+            "12:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n",
+            {
+                "memory/docker/abc/memory.limit_in_bytes": "9223372036854771712\n",
+                "memory/docker/abc/memory.usage_in_bytes": "4096\n",
+            },
+            {"version": 1, "path": "/docker/abc", "limit": None, "usage": 4096},
+        ),
+        (  # cgroup v1 seen from inside the container: files at the root
+            "4:cpu,memory:/docker/abc\n",
+            {
+                "memory/memory.limit_in_bytes": "1073741824\n",
+                "memory/memory.usage_in_bytes": "2048\n",
+            },
+            {"version": 1, "path": "/docker/abc", "limit": 1073741824, "usage": 2048},
+        ),
+        ("0::/user.slice\n", {}, None),  # no memory files: nothing to show
+    ],
+)
+def test_cgroup_memory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cgroup_file: str,
+    files: Dict[str, str],
+    expected: Any,
+) -> None:
+    proc = tmp_path / "proc"
+    (proc / "self").mkdir(parents=True)
+    (proc / "self" / "cgroup").write_text(cgroup_file)
+    root = tmp_path / "cgroup"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    monkeypatch.setattr(processes, "PROC", str(proc))
+    monkeypatch.setattr(processes, "CGROUP_ROOT", str(root))
+    notes: List[str] = []
+    found = processes.cgroup_memory(notes)
+    if expected is None:
+        assert found is None
+    else:
+        assert found == {
+            "version": expected["version"],
+            "path": expected["path"],
+            "memory_limit_bytes": expected["limit"],
+            "memory_usage_bytes": expected["usage"],
+        }
+    assert notes == []
