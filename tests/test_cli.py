@@ -185,21 +185,16 @@ def test_error_cases_have_their_exit_codes(service, xdg: Path, tmp_path: Path) -
     out = gm(xdg, "report", str(plain.pid))
     assert out.returncode == 4 and "not enabled" in out.stderr
 
-    # armed, but the signal never gets through: blocked in every thread
-    blocked = service(
-        "import signal, time\n"
-        "from gurumeditation import TextGuruMeditation\n"
-        "TextGuruMeditation.setup_autorun('1', service_name='blocked')\n"
-        "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
-        "print('READY', flush=True)\n"
-        "time.sleep(600)\n",
-        env=env_for(xdg),
-        name="blocked",
-    )
-    started = time.monotonic()
-    out = gm(xdg, "report", str(blocked.pid), "--timeout", "1")
-    assert out.returncode == 6 and "timed out" in out.stderr
-    assert time.monotonic() - started < 30
+    # armed, but it cannot answer: stopped (SIGSTOP), whatever thread would handle the signal
+    blocked = service(STDERR_SERVICE, env=env_for(xdg), name="stopped")
+    os.kill(blocked.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        out = gm(xdg, "report", str(blocked.pid), "--timeout", "1")
+        assert out.returncode == 6 and "timed out" in out.stderr
+        assert time.monotonic() - started < 30
+    finally:
+        os.kill(blocked.pid, signal.SIGCONT)
     # the unanswered request was taken back
     assert not [n for n in os.listdir(xdg / "gurumeditation") if ".request." in n]
 
@@ -247,6 +242,8 @@ def test_stale_entries_are_ignored_and_cleaned(service, xdg: Path) -> None:
     fake["pid"] = os.getpid()
     fake["startTicks"] = (discovery.start_ticks(os.getpid()) or 0) + 12345
     (directory / f"{os.getpid()}.json").write_text(json.dumps(fake))
+    # a request nobody will answer (its process died)
+    (directory / f"{svc.pid}.request.1-2.json").write_text("{}")
     assert listing(xdg) == []
     assert sorted(os.listdir(directory)) == []
     out = gm(xdg, "report", str(os.getpid()))

@@ -227,6 +227,8 @@ def entries(directory: Optional[str] = None, clean: bool = True) -> List[Dict[st
     found = []
     for name in names:
         stem = name[: -len(ENTRY_SUFFIX)]
+        if clean and ".request." in name:
+            _drop_if_unanswerable(os.path.join(directory, name), name.split(".", 1)[0])
         if not name.endswith(ENTRY_SUFFIX) or not stem.isdigit():
             continue
         path = os.path.join(directory, name)
@@ -240,6 +242,21 @@ def entries(directory: Optional[str] = None, clean: bool = True) -> List[Dict[st
                 pass
     found.sort(key=lambda e: int(e["pid"]))
     return found
+
+
+#: A request file is dropped once its process is gone, or after this long.
+REQUEST_MAX_AGE_S = 300.0
+
+
+def _drop_if_unanswerable(path: str, pid_text: str) -> None:
+    """Remove a report request left behind (its process died, or nobody
+    answered it for a long time)."""
+    try:
+        old = time.time() - os.lstat(path).st_mtime > REQUEST_MAX_AGE_S
+        if old or not pid_text.isdigit() or not pid_alive(int(pid_text)):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def find(pid: int, directory: Optional[str] = None) -> Optional[Dict[str, Any]]:
