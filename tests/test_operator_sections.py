@@ -333,6 +333,13 @@ def test_max_fds_and_gc_scan_options() -> None:
     full = memory.collect(Context(gc_scan=True))["gc"]
     assert full["tracked_total"] is not None and None not in full["tracked"]
     assert full["tracked_total"] == sum(full["tracked"])
+    # the same options through the facade
+    from gurumeditation import GuruMeditation
+
+    doc = GuruMeditation("1.0", max_fds=3, gc_scan=True).report()
+    assert len(data_of(doc, "open_files")["fds"]) == 3
+    assert data_of(doc, "memory")["gc"]["tracked_total"] is not None
+    assert data_of(GuruMeditation("1.0").report(), "memory")["gc"]["tracked_total"] is None
 
 
 def test_unreadable_proc_gives_notes_not_a_lost_section(

@@ -46,6 +46,12 @@ from typing import Any, Dict, List, Optional
 from ..model import safe_repr
 from ..report import Context, SectionSpec
 
+try:  # built into CPython (tracing may be on from -X tracemalloc without the
+    # tracemalloc module ever imported); imported here, at setup
+    import _tracemalloc
+except ImportError:  # pragma: no cover  (PyPy)
+    _tracemalloc = None  # type: ignore[assignment]
+
 #: Attributes of a struct sequence such as ``sys.flags`` that are not fields.
 _NOT_FIELDS = {"count", "index", "n_fields", "n_sequence_fields", "n_unnamed_fields"}
 
@@ -113,7 +119,7 @@ def gil_facts() -> Dict[str, bool]:
 
 def collect(ctx: Context) -> Dict[str, Any]:
     faulthandler = sys.modules.get("faulthandler")
-    tracemalloc_c = sys.modules.get("_tracemalloc")
+    tracemalloc_c = _tracemalloc
     version_text = sys.version.split("\n")
     first, _, build = " ".join(version_text).partition(" ")
     xoptions: Dict[str, Any] = {
