@@ -1,0 +1,75 @@
+"""``gurumeditation diff`` is a function of two documents: green threads and
+asyncio tasks are compared like threads, grouped members too."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from gurumeditation import diff
+
+
+def frame(fn: str, line: int, file: str = "/srv/app/work.py") -> Dict[str, Any]:
+    return {"file": file, "line": line, "function": fn, "code": ""}
+
+
+def doc(sections: List[Dict[str, Any]], ts: str) -> Dict[str, Any]:
+    return {
+        "reportVersion": 1,
+        "header": {"pid": 42, "service": "svc", "timestamp": ts},
+        "sections": sections,
+    }
+
+
+def entry(members: List[Dict[str, Any]], stack: List[Dict[str, Any]], more: int = 0) -> Any:
+    return {"count": len(members) + more, "members": members, "more": more, "stack": stack}
+
+
+def test_green_threads_and_tasks() -> None:
+    hub = frame("switch", 310, "/venv/lib/python3.11/site-packages/eventlet/hubs/hub.py")
+    old = doc(
+        [
+            {"id": "green_threads", "title": "Green Threads", "data": {"total": 4, "entries": [
+                entry([{"id": 1, "state": "suspended"}, {"id": 2, "state": "suspended"}],
+                      [frame("poll", 10), hub], more=3),
+                entry([{"id": 3, "state": "suspended"}], [frame("fetch", 20)]),
+            ]}},
+            {"id": "asyncio_tasks", "title": "Asyncio Tasks", "data": {"total": 2, "entries": [
+                entry([{"id": 7, "name": "t-7", "state": "pending"}], [frame("consume", 5)]),
+                entry([{"id": 8, "name": "t-8", "state": "pending"}], [frame("produce", 6)]),
+            ]}},
+        ],
+        "2026-01-01T00:00:00.000000Z",
+    )  # fmt: skip
+    new = doc(
+        [
+            {"id": "green_threads", "title": "Green Threads", "data": {"total": 3, "entries": [
+                entry([{"id": 1, "state": "suspended"}, {"id": 2, "state": "suspended"}],
+                      [frame("poll", 10), hub]),
+                entry([{"id": 3, "state": "suspended"}], [frame("fetch", 24)]),
+            ]}},
+            {"id": "asyncio_tasks", "title": "Asyncio Tasks", "data": {"total": 2, "entries": [
+                entry([{"id": 7, "name": "t-7", "state": "pending"}], [frame("consume", 5)]),
+                entry([{"id": 9, "name": "t-9", "state": "pending"}], [frame("produce", 6)]),
+            ]}},
+        ],
+        "2026-01-01T00:00:05.000000Z",
+    )  # fmt: skip
+    result = diff.compare(old, new)  # type: ignore[arg-type]
+    green, tasks = result["sections"]
+    assert [s["unit"] for s in green["same"]] == ["Green thread 0x1", "Green thread 0x2"]
+    # parked in a library: told with the application frame that called it
+    assert green["same"][0]["at"] == (
+        "switch (/venv/lib/python3.11/site-packages/eventlet/hubs/hub.py:310) "
+        "in poll (/srv/app/work.py:10)"
+    )
+    assert [m["unit"] for m in green["moved"]] == ["Green thread 0x3"]
+    assert green["unlisted"] == {"old": 3, "new": 0}
+    assert [s["unit"] for s in tasks["same"]] == ["Task 7 (t-7)"]
+    assert [s["unit"] for s in tasks["new"]] == ["Task 9 (t-9)"]
+    assert [s["unit"] for s in tasks["gone"]] == ["Task 8 (t-8)"]
+    assert result["notes"] == []
+    text = diff.render_text(result)
+    assert "Green Threads: 2 same stack (likely stuck), 1 moved, 0 new, 0 gone" in text
+    assert "(3 in OLD and 0 in NEW were grouped without being listed" in text
+    swapped = diff.compare(new, old)  # type: ignore[arg-type]
+    assert swapped["notes"] == ["OLD is newer than NEW: swapped?"]
