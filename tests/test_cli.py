@@ -373,3 +373,35 @@ def test_help_and_version() -> None:
     from gurumeditation import __version__
 
     assert out.stdout.strip() == f"gurumeditation {__version__}"
+
+
+FORKING_SERVICE = """
+import os, threading, time
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.setup_autorun('1.0', service_name='forker')
+child = os.fork()
+if child == 0:
+    threading.Thread(target=threading.Event().wait, name='child-worker', daemon=True).start()
+    while True:
+        time.sleep(0.05)
+print('READY', child, flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_forked_child_is_listed_and_answers(service, xdg: Path) -> None:
+    svc = service(FORKING_SERVICE, env=env_for(xdg))
+    child = int(svc.ready_line.split()[1])
+    try:
+        deadline = time.monotonic() + 20
+        while len(listing(xdg)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(e["pid"] for e in listing(xdg)) == sorted([svc.pid, child])
+        out = gm(xdg, "report", str(child), "-f", "json")
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert report["header"]["pid"] == child and report["header"]["ppid"] == svc.pid
+        assert "child-worker" in out.stdout
+    finally:
+        os.kill(child, signal.SIGKILL)

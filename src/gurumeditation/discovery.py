@@ -153,7 +153,34 @@ def register(
         "executable": sys.executable or "",
         "argv0": sys.argv[0] if getattr(sys, "argv", None) else "",
     }
-    path = entry_path(directory, pid)
+    write_entry(directory, entry)
+    first = not _registered
+    _registered.update(dir=directory, pid=pid, path=entry_path(directory, pid), entry=entry)
+    if first:
+        atexit.register(unregister)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_register_forked_child)
+    return entry_path(directory, pid)
+
+
+def _register_forked_child() -> None:
+    """A forked child of a registered process is armed too (same handlers,
+    same settings): list it under its own pid.  Never raises."""
+    try:
+        saved = _registered.get("entry")
+        if not saved or _registered.get("pid") == os.getpid():
+            return
+        pid = os.getpid()
+        entry = dict(saved, pid=pid, startTicks=start_ticks(pid), armedAt=time.time())
+        write_entry(_registered["dir"], entry)
+        _registered.update(pid=pid, path=entry_path(_registered["dir"], pid), entry=entry)
+    except Exception:
+        pass
+
+
+def write_entry(directory: str, entry: Dict[str, Any]) -> None:
+    """Write ``entry`` as ``<pid>.json``, atomically, 0600."""
+    path = entry_path(directory, int(entry["pid"]))
     tmp = f"{path}.{time.monotonic_ns()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
@@ -166,11 +193,6 @@ def register(
         except OSError:
             pass
         raise
-    first = not _registered
-    _registered.update(dir=directory, pid=pid, path=path)
-    if first:
-        atexit.register(unregister)
-    return path
 
 
 def unregister() -> None:
