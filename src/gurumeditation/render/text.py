@@ -140,6 +140,8 @@ def green_facts(member: Dict[str, Any]) -> str:
         parts.append(f"state: {member['state']}")
     if member.get("thread") is not None:
         parts.append(f"thread: {_thread_ref(member)}")
+    if member.get("thread_object"):
+        parts.append(f"runs threading.Thread {member['thread_object']!r}")
     if member.get("hub"):
         parts.append("hub")
     if member.get("main"):

@@ -152,33 +152,58 @@ def _inner_awaitable(obj: Any) -> Any:
     return None
 
 
+class ChainReader:
+    """Reads await chains; the (file, line, function) of a frame is computed
+    once per (code object, instruction offset) for the whole section, so
+    10,000 tasks parked at the same places cost a look-up per level."""
+
+    def __init__(self) -> None:
+        self._triples: Dict[Tuple[int, int], Optional[Tuple[str, int, str]]] = {}
+        self._codes: Dict[int, Any] = {}  # keeps the code objects (and their ids) alive
+
+    def chain(self, coro: Any) -> Tuple[StackKey, Any]:
+        """The frames of ``coro`` and of everything it awaits, outermost
+        first, and the frameless awaitable ending the chain (or ``None``)."""
+        triples: List[Tuple[str, int, str]] = []
+        cache = self._triples
+        links = _LINK_OF_TYPE
+        obj = coro
+        hops = 0
+        while obj is not None and hops < MAX_DEPTH:
+            hops += 1
+            kind = type(obj)
+            link = links[kind] if kind in links else _link_of(obj)
+            if link is None:
+                inner = _inner_awaitable(obj)
+                if inner is None or hasattr(inner, "_asyncio_future_blocking"):
+                    return tuple(triples), inner if inner is not None else obj
+                obj = inner
+                continue
+            frame = getattr(obj, link[0])
+            if frame is not None:
+                code = frame.f_code
+                where = (id(code), frame.f_lasti)
+                if where in cache:
+                    triple = cache[where]
+                else:
+                    triple = cache[where] = self._triple(frame, code)
+                if triple is not None:
+                    triples.append(triple)
+            obj = getattr(obj, link[1])
+        return tuple(triples), None
+
+    def _triple(self, frame: FrameType, code: Any) -> Optional[Tuple[str, int, str]]:
+        self._codes[id(code)] = code
+        filename = code.co_filename
+        if filename.startswith(PACKAGE_DIR):
+            return None
+        lineno = frame.f_lineno
+        return (filename, lineno if lineno is not None else 0, code.co_name)
+
+
 def await_chain(coro: Any) -> Tuple[StackKey, Any]:
-    """The frames of ``coro`` and of everything it awaits, outermost first,
-    and the last awaitable of the chain that has no frame (a future, or
-    ``None``)."""
-    triples: List[Tuple[str, int, str]] = []
-    obj = coro
-    seen: Set[int] = set()
-    while obj is not None and len(triples) < MAX_DEPTH:
-        if id(obj) in seen:
-            break
-        seen.add(id(obj))
-        link = _link_of(obj)
-        if link is None:
-            inner = _inner_awaitable(obj)
-            if inner is None or hasattr(inner, "_asyncio_future_blocking"):
-                return tuple(triples), inner if inner is not None else obj
-            obj = inner
-            continue
-        frame: Optional[FrameType] = getattr(obj, link[0], None)
-        if frame is not None:
-            code = frame.f_code
-            filename = code.co_filename
-            if not filename.startswith(PACKAGE_DIR):
-                lineno = frame.f_lineno
-                triples.append((filename, lineno if lineno is not None else 0, code.co_name))
-        obj = getattr(obj, link[1], None)
-    return tuple(triples), None
+    """:meth:`ChainReader.chain` for one coroutine."""
+    return ChainReader().chain(coro)
 
 
 # -- facts ----------------------------------------------------------------------
@@ -347,13 +372,14 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     edges: Dict[int, List[int]] = {}
     awaited_by: Dict[int, List[int]] = {}
     by_id = {id(t): t for t in tasks}
+    reader = ChainReader()
     for task in tasks:
         tid = id(task)
         try:
             coro = task.get_coro()
         except Exception:
             coro = getattr(task, "_coro", None)
-        key, tail = await_chain(coro) if coro is not None else ((), None)
+        key, tail = reader.chain(coro) if coro is not None else ((), None)
         chains[tid] = key
         labels: List[Dict[str, Any]] = []
         for obj in awaited_objects(task, tail):

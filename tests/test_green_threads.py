@@ -1,0 +1,291 @@
+"""Green Threads and Threads under eventlet and gevent, plain and monkey
+patched: every unit listed with its innermost frame, counts as started,
+groups with their members, the hub and the current greenlet marked, real OS
+threads (never greenlets) in the Threads section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from concurrency_helpers import ARM, functions, innermost, members, section, signal_and_read
+
+EVENTLET = (
+    """
+import sys, warnings
+warnings.simplefilter('ignore')
+import eventlet
+PATCH = 'patch' in sys.argv
+if PATCH:
+    eventlet.monkey_patch()
+"""
+    + ARM
+    + """
+import threading, time
+import eventlet.event, eventlet.patcher
+
+never = eventlet.event.Event()
+
+def park_green(level):
+    if level > 1:
+        return park_green(level - 1)
+    never.wait()
+
+def nap_green():
+    eventlet.sleep(1000)
+
+for _ in range(25):
+    eventlet.spawn(park_green, 4)
+for _ in range(3):
+    eventlet.spawn(nap_green)
+later = eventlet.spawn_after(1000, nap_green)  # not started
+
+real_threading = eventlet.patcher.original('threading') if PATCH else threading
+stop = real_threading.Event()
+
+def park_thread(level):
+    if level > 1:
+        return park_thread(level - 1)
+    stop.wait()
+
+for i in range(4):
+    real_threading.Thread(target=park_thread, args=(3,), name=f'real-{i}', daemon=True).start()
+if PATCH:
+    # after monkey patching, threading.Thread makes a greenthread, not an OS thread
+    threading.Thread(target=nap_green, name='posing-as-thread', daemon=True).start()
+eventlet.sleep(0.1)
+print('READY', flush=True)
+while True:
+    eventlet.sleep(0.05)
+"""
+)
+
+
+def _green(doc):
+    data = section(doc, "green_threads")
+    assert data is not None
+    return data
+
+
+def _threads(doc):
+    data = section(doc, "threads")
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize("patch", [False, True], ids=["plain", "monkey_patched"])
+def test_eventlet_every_greenthread_and_real_threads(service, tmp_path: Path, patch: bool) -> None:
+    log_dir = tmp_path / "r"
+    args = [str(log_dir), "group"] + (["patch"] if patch else [])
+    svc = service(EVENTLET, args=args)
+    doc, text = signal_and_read(svc, log_dir)
+    green = _green(doc)
+    entries = green["entries"]
+    # 25 parked + 3 napping + 1 not started + hub + main greenlet (+ the posing thread)
+    assert green["total"] == 25 + 3 + 1 + 2 + (1 if patch else 0)
+
+    parked = [e for e in entries if "park_green" in functions(e)]
+    assert len(parked) == 1
+    assert parked[0]["count"] == 25
+    assert len(parked[0]["members"]) == 20 and parked[0]["more"] == 5
+    assert functions(parked[0]).count("park_green") == 4
+    assert innermost(parked[0]) == "switch:return self.greenlet.switch()"
+    assert all(m["state"] == "suspended" for m in parked[0]["members"])
+    assert all(m["name"] == "park_green" for m in parked[0]["members"])
+    assert all(m["type"] == "GreenThread" for m in parked[0]["members"])
+    assert all(m.get("thread_name") == "MainThread" for m in parked[0]["members"])
+    assert "------            Green Thread (x25 identical)            ------" not in text
+    assert "------                Green Thread (x25 identical)                ------" in text
+    assert "25 green threads: " in text and " and 5 more" in text
+
+    nap = [e for e in entries if "nap_green" in functions(e) and e["count"] == 3]
+    assert len(nap) == 1
+    not_started = [m for m, _ in members(green) if m["state"] == "not started"]
+    assert len(not_started) == 1
+    hubs = [(m, e) for m, e in members(green) if m.get("hub")]
+    assert len(hubs) == 1 and hubs[0][1]["count"] == 1
+    current = [(m, e) for m, e in members(green) if m.get("current")]
+    assert len(current) == 1
+    assert current[0][0]["state"] == "running"
+    assert current[0][1]["count"] == 1  # never folded
+    assert green["entries"][0]["members"][0].get("current")  # listed first
+
+    threads = _threads(doc)
+    names = sorted(m.get("name", "?") for m, _ in members(threads))
+    assert names == ["MainThread", "real-0", "real-1", "real-2", "real-3"]
+    assert threads["total"] == 5
+    real = [e for e in threads["entries"] if e["count"] == 4]
+    assert len(real) == 1 and innermost(real[0]).startswith("wait:")
+    main = threads["entries"][0]["members"][0]
+    assert main["name"] == "MainThread" and main.get("main") and main.get("current")
+    assert "posing-as-thread" not in [m.get("name") for m, _ in members(threads)]
+    if patch:
+        posing = [m for m, _ in members(green) if m.get("thread_object") == "posing-as-thread"]
+        assert len(posing) == 1
+    assert svc.alive()
+
+
+def test_eventlet_group_false_lists_every_greenthread(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "r"
+    svc = service(EVENTLET, args=[str(log_dir), "nogroup"])
+    doc, text = signal_and_read(svc, log_dir)
+    green = _green(doc)
+    assert len(green["entries"]) == green["total"] == 31
+    assert all(e["count"] == 1 and e["more"] == 0 for e in green["entries"])
+    assert sum(1 for e in green["entries"] if "park_green" in functions(e)) == 25
+    assert "identical" not in text
+    threads = _threads(doc)
+    assert len(threads["entries"]) == 5
+
+
+GEVENT = (
+    """
+import sys, warnings
+warnings.simplefilter('ignore')
+import gevent
+PATCH = 'patch' in sys.argv
+if PATCH:
+    import gevent.monkey
+    gevent.monkey.patch_all()
+"""
+    + ARM
+    + """
+import threading, time
+import gevent.event, gevent.monkey
+
+never = gevent.event.Event()
+
+def park_green(level):
+    if level > 1:
+        return park_green(level - 1)
+    never.wait()
+
+workers = [gevent.spawn(park_green, 3) for _ in range(12)]
+named = gevent.spawn(gevent.sleep, 1000)
+named.name = 'the-sleeper'
+gevent.sleep(0.05)
+
+if PATCH:
+    start_real = gevent.monkey.get_original('_thread', 'start_new_thread')
+    real_lock = gevent.monkey.get_original('_thread', 'allocate_lock')()
+    real_lock.acquire()
+    def real_worker():
+        real_lock.acquire()
+    start_real(real_worker, ())
+    threading.Thread(target=gevent.sleep, args=(1000,), name='posing-as-thread').start()
+    gevent.sleep(0.05)
+pending = gevent.spawn_later(1000, gevent.sleep, 1)  # spawned, not started
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)  # under patch_all: the hub runs, the main greenlet waits
+"""
+)
+
+
+@pytest.mark.parametrize("patch", [False, True], ids=["plain", "patch_all"])
+def test_gevent_every_greenlet(service, tmp_path: Path, patch: bool) -> None:
+    log_dir = tmp_path / "r"
+    args = [str(log_dir), "group"] + (["patch"] if patch else [])
+    svc = service(GEVENT, args=args)
+    doc, text = signal_and_read(svc, log_dir)
+    green = _green(doc)
+    # 12 parked + named + pending + hub + main (+ the greenlet posing as a thread)
+    assert green["total"] == 12 + 1 + 1 + 2 + (1 if patch else 0)
+    parked = [e for e in green["entries"] if "park_green" in functions(e)]
+    assert len(parked) == 1 and parked[0]["count"] == 12
+    assert len(parked[0]["members"]) == 12 and parked[0]["more"] == 0
+    # gevent's Event.wait is compiled: the innermost Python frame is the caller's
+    assert innermost(parked[0]) == "park_green:never.wait()"
+    assert all(m["type"] == "Greenlet" for m in parked[0]["members"])
+    assert all(m["name"].startswith("Greenlet-") for m in parked[0]["members"])
+    # gevent records where each greenlet was spawned
+    member = parked[0]["members"][0]
+    assert any(f["function"] == "<module>" for f in member["spawned_at"])
+    sleeper = [(m, e) for m, e in members(green) if m.get("name") == "the-sleeper"]
+    assert len(sleeper) == 1 and sleeper[0][0]["state"] == "suspended"
+    assert "(the-sleeper)" in text or "name: the-sleeper" in text
+    assert "spawned at:" in text
+    hubs = [m for m, _ in members(green) if m.get("hub")]
+    assert len(hubs) == 1 and hubs[0]["type"] == "Hub"
+    assert hubs[0].get("thread_name") == "MainThread"
+    assert len([m for m, _ in members(green) if m["state"] == "not started"]) == 1
+    current = [(m, e) for m, e in members(green) if m.get("current")]
+    assert len(current) == 1 and current[0][1]["count"] == 1
+    if patch:  # the signal arrived while the hub waited in the main thread
+        assert current[0][0].get("hub")
+    else:  # ... or while the main greenlet slept in time.sleep()
+        assert current[0][0].get("main")
+
+    threads = _threads(doc)
+    if patch:
+        # the real OS thread is listed; the greenlet posing as a thread is not
+        assert threads["total"] == 2
+        assert any(innermost(e) == "real_worker:real_lock.acquire()" for e in threads["entries"])
+        assert threads["entries"][0]["members"][0]["name"] == "MainThread"
+        posing = [m for m, _ in members(green) if m.get("thread_object") == "posing-as-thread"]
+        assert len(posing) == 1
+    else:
+        assert threads["total"] == 1
+    assert svc.alive()
+
+
+MIXED = (
+    ARM
+    + """
+import threading, time, warnings
+warnings.simplefilter('ignore')
+import eventlet, eventlet.event, eventlet.hubs
+
+stop = threading.Event()
+def park_thread():
+    stop.wait()
+for i in range(6):
+    threading.Thread(target=park_thread, name=f'pool-{i}', daemon=True).start()
+
+never = eventlet.event.Event()
+def park_green():
+    never.wait()
+
+def eventlet_thread():
+    # a second OS thread with its own eventlet hub and greenthreads
+    for _ in range(4):
+        eventlet.spawn(park_green)
+    while True:
+        eventlet.sleep(0.05)
+
+threading.Thread(target=eventlet_thread, name='green-runner', daemon=True).start()
+for _ in range(9):
+    eventlet.spawn(park_green)
+eventlet.sleep(0.1)
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+)
+
+
+def test_threads_and_eventlet_in_two_threads(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "r"
+    svc = service(MIXED, args=[str(log_dir)])
+    doc, text = signal_and_read(svc, log_dir)
+    threads = _threads(doc)
+    assert threads["total"] == 8  # main + 6 pool + green-runner
+    pool = [e for e in threads["entries"] if e["count"] == 6]
+    assert len(pool) == 1
+    assert sorted(m["name"] for m in pool[0]["members"]) == [f"pool-{i}" for i in range(6)]
+    assert innermost(pool[0]).startswith("wait:")
+    assert "------                   Thread (x6 identical)                    ------" in text
+    assert "6 threads: " in text
+
+    green = _green(doc)
+    parked = [e for e in green["entries"] if "park_green" in functions(e)]
+    assert sum(e["count"] for e in parked) == 13
+    by_thread = {}
+    for entry in parked:
+        for m in entry["members"]:
+            by_thread[m.get("thread_name")] = by_thread.get(m.get("thread_name"), 0) + 1
+    assert by_thread == {"MainThread": 9, "green-runner": 4}
+    hubs = sorted(m.get("thread_name", "?") for m, _ in members(green) if m.get("hub"))
+    assert hubs == ["MainThread", "green-runner"]
+    assert svc.alive()
