@@ -212,10 +212,9 @@ def test_gevent_every_greenlet(service, tmp_path: Path, patch: bool) -> None:
     assert len([m for m, _ in members(green) if m["state"] == "not started"]) == 1
     current = [(m, e) for m, e in members(green) if m.get("current")]
     assert len(current) == 1 and current[0][1]["count"] == 1
-    if patch:  # the signal arrived while the hub waited in the main thread
-        assert current[0][0].get("hub")
-    else:  # ... or while the main greenlet slept in time.sleep()
-        assert current[0][0].get("main")
+    # the signal arrives while the hub waits (patch_all) or the main greenlet
+    # sleeps; under load, the main greenlet may be running in both cases
+    assert current[0][0].get("main") or (patch and current[0][0].get("hub"))
 
     threads = _threads(doc)
     if patch:

@@ -229,6 +229,49 @@ def _thread_of_saved_stack(
     return None
 
 
+def _match_running_mains(
+    candidates: List[Any],
+    thread_of_root: Dict[int, int],
+    frames: Dict[int, FrameType],
+    main: Optional[int],
+) -> None:
+    """A main greenlet running right now in another thread has no saved stack
+    to tell its thread by; that thread's own stack then starts at the thread's
+    first frame.  One such greenlet and one such thread left: they match."""
+    running = [
+        g
+        for g in candidates
+        if g.parent is None and id(g) not in thread_of_root and g.gr_frame is None and not g.dead
+    ]
+    if len(running) != 1:
+        return
+    taken = set(thread_of_root.values())
+    threads = [
+        ident
+        for ident, frame in frames.items()
+        if ident not in taken and _thread_of_saved_stack(frame, frames, main) == ident
+    ]
+    if len(threads) > 1:  # prefer the one thread busy in a greenlet library
+        threads = [ident for ident in threads if _in_greenlet_library(frames[ident])]
+    if len(threads) == 1:
+        thread_of_root[id(running[0])] = threads[0]
+
+
+_LIBRARY_DIRS = ("/eventlet/", "/gevent/", "/greenlet/")
+
+
+def _in_greenlet_library(frame: Optional[FrameType]) -> bool:
+    """Whether a frame of this stack belongs to eventlet, gevent or greenlet."""
+    depth = 0
+    while frame is not None and depth < 256:
+        filename = frame.f_code.co_filename
+        if any(part in filename for part in _LIBRARY_DIRS):
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
+
+
 def _ident_of_native(native: int, frames: Dict[int, FrameType]) -> Optional[int]:
     for ident, thread in thread_objects(frames).items():
         if getattr(thread, "native_id", None) == native:
@@ -342,6 +385,7 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             ident = _thread_of_saved_stack(saved, frames, main) if saved is not None else None
             if ident is not None:
                 thread_of_root[id(glet)] = ident
+    _match_running_mains(firsts, thread_of_root, frames, main)
     if current is not None and current in firsts:
         firsts.remove(current)
         firsts.insert(0, current)
