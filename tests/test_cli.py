@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -405,3 +407,44 @@ def test_forked_child_is_listed_and_answers(service, xdg: Path) -> None:
         assert "child-worker" in out.stdout
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_root_asks_another_users_process(tmp_path: Path) -> None:
+    """Root reaches a service of user ``nobody``: its runtime directory is
+    found from the process, and the answer directory is handed to it."""
+    system_python = "/usr/bin/python3"
+    if os.getuid() != 0 or not os.path.exists(system_python):
+        pytest.skip("needs root and /usr/bin/python3 to start a service as another user")
+    import gurumeditation
+
+    source = str(Path(gurumeditation.__file__).resolve().parent.parent)
+    # a temp dir nobody can reach (pytest's tmp_path is under a 0700 directory of root's)
+    nobody_tmp = Path(tempfile.mkdtemp(prefix="gm-nobody-"))
+    os.chmod(nobody_tmp, 0o755)
+    os.chown(nobody_tmp, 65534, 65534)
+    env = env_for(tmp_path, PYTHONPATH=source, TMPDIR=str(nobody_tmp))
+    env.pop("XDG_RUNTIME_DIR")
+    proc = subprocess.Popen(
+        [system_python, "-c", STDERR_SERVICE],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd="/",
+        preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)),  # type: ignore[func-returns-value]
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            proc.kill()
+            pytest.skip(f"user nobody cannot run this source tree: {proc.communicate()[1][-300:]}")
+        out = subprocess.run(
+            [sys.executable, "-m", "gurumeditation", "report", str(proc.pid), "-f", "json"],
+            capture_output=True, text=True, timeout=60, env=env_for(tmp_path, TMPDIR=str(nobody_tmp)),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["header"]["pid"] == proc.pid
+        # nothing of root's was left in nobody's directory
+        leftovers = os.listdir(nobody_tmp / "gurumeditation-65534")
+        assert leftovers == [f"{proc.pid}.json"], leftovers
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+        shutil.rmtree(nobody_tmp, ignore_errors=True)
