@@ -115,6 +115,14 @@ def test_key_words() -> None:
         ("mysql --password=hunter3 -h db", "mysql --password=*** -h db"),
         ("Authorization: Bearer abc.def", "Authorization: Bearer ***"),
         ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+        ("Cookie: sessionid=abc; csrftoken=def\nAccept: */*", "Cookie: ***\nAccept: */*"),
+        ("curl -H 'Set-Cookie: a=b; c=d' x", "curl -H 'Set-Cookie: ***' x"),
+        ("redis://:RedisPw1@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("b'password=xyz'", "b'password=***'"),
+        (
+            'sasl.jaas.config=PlainLoginModule required username="u" password="p1";',
+            'sasl.jaas.config=PlainLoginModule required username="u" password="***";',
+        ),
         ("curl -H 'Authorization: Token tok123'", "curl -H 'Authorization: Token ***'"),
         ("{'X-Api-Key': 'KKK111', 'user': 'bob'}", "{'X-Api-Key': '***', 'user': 'bob'}"),
         (
@@ -347,3 +355,25 @@ def test_environment_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     section = find_section(TextGuruMeditation("1").report(), "environment")
     assert section is not None
     assert {"name": "PWD", "value": MASK} in section["data"]["variables"]
+
+
+PATHOLOGICAL = {
+    "dotted run before a scheme": "a." * 100000 + "://x@y",
+    "dashed run before a scheme": "a-" * 100000 + "://x@y:z",
+    "many schemes in one run": "a://" * 50000 + "@",
+    "many key:value pairs": "a:" * 100000 + "@x",
+    "one huge key": "x" * 400000 + ":y=@",
+    "many credential URLs": "http://a:b@c " * 20000,
+    "unterminated PEM blocks": "-----BEGIN PRIVATE KEY-----" * 10000,
+    "many flags": "-a " * 100000,
+    "many quotes": 'password="' * 30000,
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_text_does_not_hang(text: str) -> None:
+    """The cost stays linear in the text: a quadratic scan of these would take
+    minutes (no timing asserted; the timeout catches a hang)."""
+    out = Redactor().text(text)
+    assert isinstance(out, str)

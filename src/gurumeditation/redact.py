@@ -96,6 +96,9 @@ QUALIFIER_SUFFIXES: FrozenSet[str] = frozenset(
 #: one: ``max_tokens``, ``num_secrets``, ``min_password_length``.
 QUALIFIER_PREFIXES: FrozenSet[str] = frozenset({"max", "min", "num", "number", "total", "count"})
 
+#: Only the start of a longer key is looked at (a key is a name, not a text).
+_LONGEST_KEY = 256
+
 _KEY_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
@@ -110,7 +113,8 @@ class _KeyRule:
 
     def __init__(self, phrases: Sequence[str], embedded: Sequence[str] = ()) -> None:
         self.single: Set[str] = set()
-        self.multi: List[Tuple[str, ...]] = []
+        #: multi-word phrases by their first word
+        self.multi: Dict[str, List[Tuple[str, ...]]] = {}
         self.embedded: List[str] = [e.lower() for e in embedded]
         for phrase in phrases:
             words = tuple(key_words(phrase))
@@ -119,22 +123,24 @@ class _KeyRule:
             if len(words) == 1:
                 self.single.add(words[0])
             else:
-                self.multi.append(words)
+                self.multi.setdefault(words[0], []).append(words)
                 self.single.add("".join(words))  # run together: apikey
                 if embedded:  # and inside a longer word: XAPIKEY
                     self.embedded.append("".join(words))
+        self.shortest_embedded = min((len(e) for e in self.embedded), default=0)
 
     def find(self, words: Sequence[str]) -> Optional[Tuple[int, int]]:
         """``(first, end)`` indexes of the first secret phrase in ``words``."""
         for i, word in enumerate(words):
             if word in self.single:
                 return i, i + 1
-            for phrase in self.multi:
+            for phrase in self.multi.get(word, ()):
                 if tuple(words[i : i + len(phrase)]) == phrase:
                     return i, i + len(phrase)
-            for part in self.embedded:
-                if part in word:
-                    return i, i + 1
+            if self.embedded and len(word) > self.shortest_embedded:
+                for part in self.embedded:
+                    if part in word:
+                        return i, i + 1
         return None
 
 
@@ -186,6 +192,12 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
         hint="bearer",
     ),
     ValuePattern(
+        "Cookie header",
+        r"\b(?:Set-)?Cookie[ \t]*:[ \t]*(?P<secret>[^\r\n'\"]+)",
+        re.IGNORECASE,
+        hint="cookie",
+    ),
+    ValuePattern(
         "Basic credentials",
         r"\bBasic[ \t]+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])",
         hint="Basic",
@@ -227,7 +239,9 @@ _SHORTEST_CREDENTIAL = 8
 
 # -- free-text structure --------------------------------------------------------
 
-_SCHEME = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://")
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://")
+#: Credentials sit right after ``scheme://``: no need to look further.
+_URL_SCAN = 1024
 _URL_END = re.compile(r"[\s\"'<>`]")
 _PORT_PATH = re.compile(r"^[0-9]+(?:[/?#]|$)")
 
@@ -238,9 +252,13 @@ _BARE_USERINFO = re.compile(
 
 #: ``key=value``, ``key: value``, ``"key": "value"``, ``--key=value``; an HTTP
 #: auth scheme word (``Authorization: Basic xyz``) is kept, what follows masked.
-_PAIR = re.compile(
-    r"(?<![\w.\-/])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]*)(?P=q)"
+_PAIR_KEY = re.compile(
+    r"(?<![\w.\-/])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]{0,127})(?P=q)"
     r"(?P<sep>[ \t]*[=:][ \t]*)"
+)
+#: The value after a secret key (only read for a secret key: the cost stays
+#: linear in the text).
+_PAIR_VALUE = re.compile(
     r"(?P<scheme>(?:Basic|Bearer|Digest|Token|Negotiate|NTLM|ApiKey|SharedKey)[ \t]+)?"
     r"(?P<secret>\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,'\"{}\[\]()<>]+)",
     re.IGNORECASE,
@@ -355,7 +373,7 @@ class Redactor:
     def _decide(self, key: str) -> bool:
         if self.is_allowed(key) or self.is_allowed(key.lstrip("-")):
             return False
-        words = key_words(key)
+        words = key_words(key[:_LONGEST_KEY])
         for rule in (_BUILTIN_KEYS, self._extra_keys):
             if rule is None:
                 continue
@@ -418,24 +436,28 @@ class Redactor:
         value of any other key is searched again (``url=http://h/?token=x``)."""
         pieces: List[str] = []
         pos = 0
-        search = _PAIR.search
+        search = _PAIR_KEY.search
         m = search(s, pos)
         while m is not None:
-            secret = m.group("secret")
-            if not self.is_secret_key(m.group("key")) or secret in _MASKED:
-                m = search(s, m.end("sep"))
+            if not self.is_secret_key(m.group("key")):
+                m = search(s, m.end())
                 continue
-            if secret[:1] in "\"'" and len(secret) >= 2 and secret[-1] == secret[0]:
-                if len(secret) == 2:  # password="" shows nothing
-                    m = search(s, m.end())
-                    continue
+            v = _PAIR_VALUE.match(s, m.end())
+            if v is None:
+                m = search(s, m.end())
+                continue
+            secret = v.group("secret")
+            if secret in _MASKED or (secret[:1] in "\"'" and len(secret) == 2):
+                m = search(s, v.end())  # masked already, or password="" (nothing)
+                continue
+            if secret[:1] in "\"'" and secret[-1] == secret[0] and len(secret) >= 2:
                 masked = secret[0] + MASK + secret[0]
             else:
                 masked = MASK
             self.count += 1
-            pieces.append(s[pos : m.start("secret")])
+            pieces.append(s[pos : v.start("secret")])
             pieces.append(masked)
-            pos = m.end()
+            pos = v.end()
             m = search(s, pos)
         if not pieces:
             return s
@@ -456,12 +478,15 @@ class Redactor:
         if "://" in s:
             pieces: List[str] = []
             pos = 0
+            run_end = -1  # end of the current run of characters a URL can hold
             for m in _SCHEME.finditer(s):
                 start = m.end()
                 if start < pos:
                     continue
-                end_m = _URL_END.search(s, start)
-                rest = s[start : end_m.start() if end_m else len(s)]
+                if start > run_end:
+                    end_m = _URL_END.search(s, start)
+                    run_end = end_m.start() if end_m else len(s)
+                rest = s[start : min(run_end, start + _URL_SCAN)]
                 for a, b in self._userinfo_spans(rest):
                     a += start
                     b += start
