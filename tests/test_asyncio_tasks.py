@@ -145,3 +145,50 @@ def test_no_tasks_no_section(service, tmp_path: Path) -> None:
     doc, text = signal_and_read(svc, log_dir)
     assert section(doc, "asyncio_tasks") is None
     assert "Asyncio Tasks" not in text
+
+
+API_SERVICE = """
+import asyncio, json, sys, threading
+from gurumeditation import TextGuruMeditation
+
+async def same_place(ev):
+    await ev.wait()
+
+async def main():
+    ev = asyncio.Event()
+    tasks = []
+    for i in range(6):
+        tasks.append(asyncio.create_task(same_place(ev), name=f'same-{i}'))
+    await asyncio.sleep(0.05)
+    grouped = TextGuruMeditation('1').run()
+    listed = TextGuruMeditation('1', group=False).run()
+    doc = TextGuruMeditation('1', group=False).report()
+    print('READY', flush=True)
+    print(json.dumps({'grouped': grouped, 'listed': listed, 'doc': doc}), flush=True)
+    ev.set()
+
+asyncio.run(main(), debug=True)
+"""
+
+
+def test_api_group_false_and_debug_mode_creation_stacks(service) -> None:
+    svc = service(API_SERVICE)
+    import json
+
+    out = json.loads(svc.readline())
+    assert (
+        "------                    Task (x6 identical)                     ------" in out["grouped"]
+    )
+    assert "6 tasks: same-0, same-1, same-2, same-3, same-4, same-5" in out["grouped"]
+    assert "identical" not in out["listed"]
+    assert sum(1 for line in out["listed"].splitlines() if "  Task same-" in line) == 6
+    data = section(out["doc"], "asyncio_tasks")
+    assert data is not None
+    same = [m for m, _ in members(data) if m["name"].startswith("same-")]
+    assert len(same) == 6
+    # debug mode recorded where each task and each awaited future was made
+    for member in same:
+        assert member["created_at"][-1]["function"] == "main"
+        assert member["created_at"][-1]["code"].startswith("tasks.append(asyncio.create_task(")
+        assert member["awaits"][0]["created_at"].endswith(" in same_place")
+    assert "created at:" in out["listed"]

@@ -204,6 +204,10 @@ def task_facts(member: Dict[str, Any]) -> str:
         lines.append(f"awaited by: {who}")
     if member.get("cycle"):
         lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
+    if member.get("created_at"):
+        lines.append("created at:")
+        for frame in member["created_at"]:
+            lines.append(f"    {frame['file']}:{frame['line']} in {frame['function']}")
     return "\n".join(lines)
 
 

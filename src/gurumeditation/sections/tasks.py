@@ -20,6 +20,7 @@ has not imported ``asyncio`` or has no task; this module never imports it.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from types import FrameType
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
@@ -29,6 +30,11 @@ from ..realthreads import thread_objects
 from ..report import Context, SectionSpec
 from ..stacks import MAX_DEPTH, PACKAGE_DIR, StackKey, Unit, build_entries
 from .threads import sources
+
+_ASYNCIO_DIR = os.sep + "asyncio" + os.sep
+
+#: Frames of a task's creation stack (debug mode) kept per listed task.
+CREATION_DEPTH = 10
 
 #: How many times a registry is re-read when another thread changes it while
 #: it is being copied.
@@ -253,7 +259,8 @@ def _future_label(fut: Any) -> Dict[str, Any]:
     source = getattr(fut, "_source_traceback", None)  # debug mode only
     if source:
         try:
-            last = source[-1]
+            outside = [f for f in source if _ASYNCIO_DIR not in str(f[0])] or list(source)
+            last = outside[-1]  # the application's line, not asyncio's own
             label["created_at"] = f"{last[0]}:{last[1]} in {last[2]}"
         except Exception:
             pass
@@ -429,12 +436,45 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
         units.append(Unit(facts, chains[tid], pinned=tid in running_ids))
 
     entries = build_entries(units, sources(ctx), group=ctx.group)
+    _add_creation_stacks(entries, by_id)
     return {
         "total": len(units),
         "loops": list(loop_facts.values()),
         "cycles": [[names.get(m, str(m)) for m in ring] for ring in cycles],
         "entries": entries,
     }
+
+
+def _add_creation_stacks(entries: List[Any], by_id: Dict[int, Any]) -> None:
+    """Where each listed task was created, when asyncio debug mode recorded it
+    (``_source_traceback``); nothing is recorded without debug mode."""
+    for entry in entries:
+        for member in entry["members"]:
+            task = by_id.get(member.get("id"))
+            source = getattr(task, "_source_traceback", None)
+            if not source:
+                continue
+            frames: List[Dict[str, Any]] = []
+            try:
+                items = list(source)
+                while items and _ASYNCIO_DIR in str(items[-1][0]):
+                    items.pop()  # asyncio's own create_task() frames
+                for item in items[-CREATION_DEPTH:]:
+                    filename, lineno, function, code = item[0], item[1], item[2], item[3]
+                    if str(filename).startswith(PACKAGE_DIR):
+                        continue
+                    frames.append(
+                        {
+                            "file": str(filename),
+                            "line": int(lineno or 0),
+                            "function": str(function),
+                            "code": str(code or ""),
+                        }
+                    )
+            except Exception:
+                continue
+            if frames:
+                member["created_at"] = frames
 
 
 SECTION = SectionSpec("asyncio_tasks", "Asyncio Tasks", collect)
