@@ -4,7 +4,7 @@ structure, the knobs (extra keys, extra values, allow-list) and the count."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -377,3 +377,56 @@ def test_pathological_text_does_not_hang(text: str) -> None:
     minutes (no timing asserted; the timeout catches a hang)."""
     out = Redactor().text(text)
     assert isinstance(out, str)
+
+
+def test_sections_without_their_own_redaction_pass_through_the_net() -> None:
+    """Asyncio task names, thread names: sections that do not redact their own
+    data are redacted by the report run (stack frames excepted)."""
+    import asyncio
+    import threading
+
+    from gurumeditation import TextGuruMeditation
+    from gurumeditation.render import render
+
+    ready = threading.Event()
+    stop: Optional[asyncio.Future[None]] = None
+    loop = asyncio.new_event_loop()
+
+    async def main() -> None:
+        nonlocal stop
+        stop = loop.create_future()
+        task = asyncio.ensure_future(asyncio.sleep(60))
+        task.set_name("fetch https://svc:TaskNamePw-1@api.example/")
+        ready.set()
+        await stop
+        task.cancel()
+
+    worker = threading.Thread(
+        target=loop.run_until_complete, args=(main(),), name="poll redis://:ThreadPw-2@cache"
+    )
+    worker.start()
+    try:
+        assert ready.wait(10)
+        doc = TextGuruMeditation("1").report()
+    finally:
+        loop.call_soon_threadsafe(lambda: stop is not None and stop.set_result(None))
+        worker.join(10)
+        loop.close()
+    for fmt in ("text", "json", "html"):
+        out = render(doc, fmt)
+        assert "TaskNamePw-1" not in out and "ThreadPw-2" not in out, fmt
+    text = render(doc, "text")
+    assert "fetch https://svc:***@api.example/" in text
+    assert "poll redis://:***@cache" in text
+
+
+def test_named_tuple_keeps_its_field_names() -> None:
+    from collections import namedtuple
+
+    from gurumeditation.model import to_plain
+
+    Creds = namedtuple("Creds", "user password")
+    r = Redactor()
+    assert r.data(to_plain({"db": Creds("svc", "TuplePw-1")})) == {
+        "db": {"user": "svc", "password": MASK}
+    }
