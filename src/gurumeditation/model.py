@@ -124,10 +124,11 @@ def to_plain(value: object, _depth: int = 0) -> Plain:
         except Exception as exc:
             return f"<unreadable mapping: {_describe(exc)}>"
         return {safe_str(k): to_plain(v, _depth + 1) for k, v in items}
-    fields = getattr(value, "_fields", None) if isinstance(value, tuple) else None
-    if isinstance(fields, tuple) and len(fields) == len(value):
-        # a named tuple keeps its field names (``password`` must stay a key to be masked)
-        return {safe_str(k): to_plain(v, _depth + 1) for k, v in zip(fields, value)}
+    if isinstance(value, tuple):
+        fields = getattr(value, "_fields", None)
+        if isinstance(fields, tuple) and len(fields) == len(value):
+            # a named tuple keeps its field names (``password`` must stay a key to be masked)
+            return {safe_str(k): to_plain(v, _depth + 1) for k, v in zip(fields, value)}
     if isinstance(value, (list, tuple, set, frozenset)):
         seq = list(value)
         if isinstance(value, (set, frozenset)):
