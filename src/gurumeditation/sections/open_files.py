@@ -56,6 +56,7 @@ import os
 import socket
 import stat
 import sys
+from collections import Counter
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..report import Context, SectionSpec
@@ -96,20 +97,22 @@ _ANON_KINDS = {
 _NAMESPACES = ("net:", "mnt:", "pid:", "uts:", "ipc:", "user:", "cgroup:", "time:")
 
 
+#: Kind by the text before the first ":" of a link that is not a path.
+_PREFIX_KINDS = {"socket": "socket", "pipe": "pipe"}
+_PREFIX_KINDS.update((ns.rstrip(":"), "namespace") for ns in _NAMESPACES)
+
+
 def classify(target: str) -> str:
     """The kind of descriptor from its ``/proc/self/fd`` link text (a path
     under ``/dev`` is refined to a device kind by the caller)."""
-    if target.startswith("/"):
+    if target[:1] == "/":
         return "memfd" if target.startswith("/memfd:") else "file"
-    if target.startswith("socket:["):
-        return "socket"
-    if target.startswith("pipe:["):
-        return "pipe"
-    if target.startswith("anon_inode:"):
-        return _ANON_KINDS.get(target[11:], "anon")
-    if target.startswith(_NAMESPACES):
-        return "namespace"
-    return "unknown"
+    prefix, sep, rest = target.partition(":")
+    if not sep:
+        return "unknown"
+    if prefix == "anon_inode":
+        return _ANON_KINDS.get(rest, "anon")
+    return _PREFIX_KINDS.get(prefix, "unknown")
 
 
 def _inode(target: str) -> Optional[int]:
@@ -320,9 +323,7 @@ def socket_details(inodes: Set[int], notes: List[str]) -> Dict[int, Dict[str, An
 
 
 def _by_kind(kinds: List[str]) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for kind in kinds:
-        counts[kind] = counts.get(kind, 0) + 1
+    counts = Counter(kinds)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -371,15 +372,13 @@ def collect_proc(limit: int) -> Dict[str, Any]:
             "more": 0,
             "notes": [f"descriptors not listed: cannot read {fd_dir}: {exc}"],
         }
-    kinds: List[str] = []
-    hidden = sum(1 for _, target in links if not target)
+    kinds = [classify(target) for _, target in links]
+    for i, (fd, target) in enumerate(links):
+        if target.startswith("/dev/") and kinds[i] == "file":
+            kinds[i] = _device_kind(f"{fd_dir}/{fd}")
+    hidden = kinds.count("unknown") and sum(1 for _, target in links if not target)
     if hidden:
         notes.append(f"{hidden} descriptors whose target could not be read (permission)")
-    for fd, target in links:
-        kind = classify(target)
-        if kind == "file" and target.startswith("/dev/"):
-            kind = _device_kind(f"{fd_dir}/{fd}")
-        kinds.append(kind)
     listed: List[Dict[str, Any]] = []
     socket_inodes = False
     for (fd, target), kind in zip(links[:limit], kinds[:limit]):
