@@ -120,6 +120,9 @@ def test_eventlet_every_greenthread_and_real_threads(service, tmp_path: Path, pa
     main = threads["entries"][0]["members"][0]
     assert main["name"] == "MainThread" and main.get("main") and main.get("current")
     assert "posing-as-thread" not in [m.get("name") for m, _ in members(threads)]
+    producer = doc["header"]["producer"]
+    assert producer["main"] is True and producer["thread"] == "MainThread"
+    assert producer["ident"] == main["ident"]
     if patch:
         posing = [m for m, _ in members(green) if m.get("thread_object") == "posing-as-thread"]
         assert len(posing) == 1
@@ -226,6 +229,9 @@ def test_gevent_every_greenlet(service, tmp_path: Path, patch: bool) -> None:
         assert len(posing) == 1
     else:
         assert threads["total"] == 1
+    producer = doc["header"]["producer"]
+    assert producer["main"] is True and producer["thread"] == "MainThread"
+    assert producer["ident"] == threads["entries"][0]["members"][0]["ident"]
     assert svc.alive()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 import traceback as _traceback
 from dataclasses import dataclass, field
 from types import FrameType
@@ -28,6 +27,7 @@ from . import discovery as _discovery
 from . import render as _render
 from . import sections as _sections
 from .model import Report
+from .realthreads import this_thread_ident
 from .redact import Redactor, check_options
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
@@ -186,7 +186,7 @@ class GuruMeditation:
                 allow_keys=tuple(redact.get("allow", ())),
             ),
             own_threads=frozenset(OWN_THREADS),
-            producer_ident=self.producer_ident or threading.get_ident(),
+            producer_ident=self.producer_ident or this_thread_ident(),
             max_fds=self.max_fds,
             gc_scan=self.gc_scan,
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from . import realthreads
 from .model import REPORT_VERSION, Header, Report, Section, error_of, python_facts, to_plain
 from .redact import Redactor
 
@@ -75,6 +76,8 @@ class SectionSpec:
 
 def _producer_name(ident: int) -> str:
     thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    if thread is None:  # monkey patched: look among the real threads' objects
+        thread = realthreads.thread_objects(sys._current_frames()).get(ident)
     if thread is not None:
         try:
             return str(thread.name)
@@ -99,7 +102,8 @@ def build_header(ctx: Context) -> Header:
         "producer": {
             "thread": _producer_name(ctx.producer_ident),
             "ident": ctx.producer_ident,
-            "main": ctx.producer_ident == threading.main_thread().ident,
+            "main": ctx.producer_ident
+            in (threading.main_thread().ident, realthreads.main_ident(sys._current_frames())),
             "reason": ctx.reason,
         },
     }
@@ -151,7 +155,7 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
     ``KeyboardInterrupt``/``SystemExit``."""
     started = time.perf_counter()
     if not ctx.producer_ident:
-        ctx.producer_ident = threading.get_ident()
+        ctx.producer_ident = realthreads.this_thread_ident()
     # shown by Memory and GC as they were before the report paused and allocated
     ctx.scratch["gc_was_enabled"] = gc.isenabled()
     ctx.scratch["gc_counts"] = gc.get_count()
