@@ -118,6 +118,13 @@ def test_key_words() -> None:
         ("Cookie: sessionid=abc; csrftoken=def\nAccept: */*", "Cookie: ***\nAccept: */*"),
         ("curl -H 'Set-Cookie: a=b; c=d' x", "curl -H 'Set-Cookie: ***' x"),
         ("redis://:RedisPw1@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("machine h login bob password NetrcPw1", "machine h login bob password ***"),
+        ("mysql -uroot -pGluedPw2 db", "mysql -uroot -p*** db"),
+        ('"password":"a\\"b EscQuote"', '"password":"***"'),
+        ("AccountKey=AzureKey9==;EndpointSuffix=x", "AccountKey=***;EndpointSuffix=x"),
+        ("<password>XmlPw14</password><user>u</user>", "<password>***</password><user>u</user>"),
+        ("password => 'PerlPw15'", "password => '***'"),
+        ("{'token': b'BytesTok27'}", "{'token': b'***'}"),
         ("b'password=xyz'", "b'password=***'"),
         (
             'sasl.jaas.config=PlainLoginModule required username="u" password="p1";',
@@ -164,6 +171,9 @@ def test_text(text: str, expected: str) -> None:
         'password=""',
         "a = b",
         "git@github.com:org/repo.git",
+        "SharedAccessKeyName=root",
+        "ssh -p 2222 host",
+        "<note>ok</note>",
         "auth_url = http://keystone:5000/v3",
     ],
 )
@@ -240,6 +250,13 @@ def test_argv() -> None:
         "--verbose",
     ]
     assert r.count == 6
+    assert r.argv(["/usr/bin/mysql", "-uroot", "-pGlued29", "db"]) == [
+        "/usr/bin/mysql",
+        "-uroot",
+        "-p***",
+        "db",
+    ]
+    assert r.argv(["ssh", "-p2222", "host"]) == ["ssh", "-p2222", "host"]
 
 
 def test_extra_keys_values_and_allow() -> None:

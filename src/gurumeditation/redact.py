@@ -36,6 +36,7 @@ webhook URLs).
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
@@ -55,6 +56,7 @@ SECRET_WORDS: Tuple[str, ...] = (
     "token",
     "api_key",
     "access_key",
+    "account_key",
     "private_key",
     "auth_key",
     "encryption_key",
@@ -223,6 +225,16 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
     ValuePattern("OpenAI-style key", r"\bsk-[A-Za-z0-9_\-]{20,}", hint="sk-"),
     ValuePattern("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])", hint="AIza"),
     ValuePattern(
+        "netrc password",
+        r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<secret>\S+)",
+        hint="machine",
+    ),
+    ValuePattern(
+        "MySQL -p<password>",
+        r"(?<![\w\-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?[ \t]-p(?P<secret>[^\s]+)",
+        hint="-p",
+    ),
+    ValuePattern(
         "Slack webhook",
         r"hooks\.slack\.com/services/(?P<secret>[A-Za-z0-9/_\-]+)",
         hint="hooks.slack.com",
@@ -254,17 +266,20 @@ _BARE_USERINFO = re.compile(
 #: auth scheme word (``Authorization: Basic xyz``) is kept, what follows masked.
 _PAIR_KEY = re.compile(
     r"(?<![\w.\-/])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]{0,127})(?P=q)"
-    r"(?P<sep>[ \t]*[=:][ \t]*)"
+    r"(?P<sep>[ \t]*(?:=>|[=:])[ \t]*)"
 )
 #: The value after a secret key (only read for a secret key: the cost stays
 #: linear in the text).
 _PAIR_VALUE = re.compile(
     r"(?P<scheme>(?:Basic|Bearer|Digest|Token|Negotiate|NTLM|ApiKey|SharedKey)[ \t]+)?"
-    r"(?P<secret>\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,'\"{}\[\]()<>]+)",
+    r"(?P<secret>[bB]?\"(?:[^\"\\\n]|\\.)*\"|[bB]?'(?:[^'\\\n]|\\.)*'|[^\s&;,'\"{}\[\]()<>]+)",
     re.IGNORECASE,
 )
 
-_MASKED = (MASK, f'"{MASK}"', f"'{MASK}'")
+#: ``<password>value</password>`` (XML, HTML forms).
+_XML_ELEMENT = re.compile(r"<(?P<key>[A-Za-z_][\w.:\-]{0,127})>(?P<secret>[^<\n]+)</(?P=key)>")
+
+_MASKED = (MASK, f'"{MASK}"', f"'{MASK}'", f'b"{MASK}"', f"b'{MASK}'")
 
 #: ``--password value`` / ``-token value`` inside one string (a command line).
 _FLAG = re.compile(
@@ -274,6 +289,12 @@ _FLAG = re.compile(
 
 #: Command-line options whose argument is ``user:password`` (curl, wget...).
 USER_PASSWORD_FLAGS: FrozenSet[str] = frozenset({"-u", "--user", "--proxy-user", "-U"})
+
+
+#: Programs whose ``-pPASSWORD`` carries the password glued to the flag.
+MYSQL_PROGRAMS: FrozenSet[str] = frozenset(
+    {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mariadb", "mariadb-dump", "mariadb-admin"}
+)
 
 
 def _token_like(text: str) -> bool:
@@ -412,6 +433,8 @@ class Redactor:
                 out = pattern.regex.sub(functools.partial(self._sub_value, pattern=pattern), out)
         if "=" in out or ":" in out:
             out = self._pairs(out)
+        if "</" in out:
+            out = _XML_ELEMENT.sub(self._sub_element, out)
         if "-" in out:
             out = _FLAG.sub(self._sub_flag, out)
         return out
@@ -447,11 +470,12 @@ class Redactor:
                 m = search(s, m.end())
                 continue
             secret = v.group("secret")
-            if secret in _MASKED or (secret[:1] in "\"'" and len(secret) == 2):
+            if secret in _MASKED or secret.lstrip("bB") in ('""', "''"):
                 m = search(s, v.end())  # masked already, or password="" (nothing)
                 continue
-            if secret[:1] in "\"'" and secret[-1] == secret[0] and len(secret) >= 2:
-                masked = secret[0] + MASK + secret[0]
+            quote = secret[1:2] if secret[:1] in "bB" and len(secret) > 1 else secret[:1]
+            if quote in ("'", '"') and secret[-1] == quote:
+                masked = secret[: secret.index(quote) + 1] + MASK + quote
             else:
                 masked = MASK
             self.count += 1
@@ -463,6 +487,12 @@ class Redactor:
             return s
         pieces.append(s[pos:])
         return "".join(pieces)
+
+    def _sub_element(self, m: re.Match[str]) -> str:
+        if m.group("secret") == MASK or not self.is_secret_key(m.group("key")):
+            return m.group(0)
+        self.count += 1
+        return f"<{m.group('key')}>{MASK}</{m.group('key')}>"
 
     def _sub_flag(self, m: re.Match[str]) -> str:
         secret = m.group("secret")
@@ -593,9 +623,10 @@ class Redactor:
 
     def argv(self, args: Sequence[str]) -> List[str]:
         """Mask a command line: the argument after a secret flag (``--password
-        X``), the password of ``-u user:password``, ``--password=X`` and
-        credentials inside any argument."""
+        X``), the password of ``-u user:password``, ``--password=X``, MySQL's
+        ``-pX`` and credentials inside any argument."""
         out: List[str] = []
+        mysql = bool(args) and os.path.basename(str(args[0])) in MYSQL_PROGRAMS
         mask_next = False
         userpass_next = False
         for arg in args:
@@ -610,6 +641,9 @@ class Redactor:
                 if colon and password and password != MASK:
                     out.append(user + ":" + self.mask())
                     continue
+            if mysql and arg.startswith("-p") and len(arg) > 2 and arg[2:] != MASK:
+                out.append("-p" + self.mask())
+                continue
             if arg.startswith("-") and "=" not in arg:
                 if arg in USER_PASSWORD_FLAGS:
                     userpass_next = True
