@@ -231,7 +231,8 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
     ),
     ValuePattern(
         "MySQL -p<password>",
-        r"(?<![\w\-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?[ \t]-p(?P<secret>[^\s]+)",
+        r"(?<![\w\-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b"
+        r"[^\n]*?[ \t]-p(?P<secret>[^\s]+)",
         hint="-p",
     ),
     ValuePattern(
