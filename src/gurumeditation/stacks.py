@@ -56,13 +56,36 @@ class FrameReader:
     stacks parked in the same dozen functions costs one dictionary look-up
     per frame instead of a line-table decode (``f_lineno``) per frame."""
 
-    __slots__ = ("_codes", "_triples")
+    __slots__ = ("_codes", "_keys", "_triples")
 
     def __init__(self) -> None:
         self._triples: Dict[Tuple[int, int], Optional[Tuple[str, int, str]]] = {}
         self._codes: Dict[int, Any] = {}  # keeps each code object (and its id) alive
+        self._keys: Dict[Tuple[int, ...], StackKey] = {}
 
     def key(self, frame: Any, limit: int = MAX_DEPTH) -> StackKey:
+        """The stack key of ``frame``: first a bare pass collecting (code id,
+        instruction offset) pairs, looked up whole; only a stack not seen yet
+        in this run is read frame by frame."""
+        raw: List[int] = []
+        append = raw.append
+        top = frame
+        hops = 0
+        while frame is not None and hops < limit:
+            code = frame.f_code
+            append(id(code))
+            append(frame.f_lasti)
+            frame = frame.f_back
+            hops += 1
+        if frame is not None:  # deeper than the limit: no shortcut
+            return self.read(top, limit)
+        bare = tuple(raw)
+        known = self._keys.get(bare)
+        if known is None:
+            known = self._keys[bare] = self.read(top, limit)
+        return known
+
+    def read(self, frame: Any, limit: int = MAX_DEPTH) -> StackKey:
         triples: List[Tuple[str, int, str]] = []
         append = triples.append
         cache = self._triples

@@ -292,6 +292,9 @@ def _threads_posing(frames: Dict[int, FrameType]) -> Dict[int, Any]:
         return {}
 
 
+_NO_NAME: Any = object()
+
+
 def _eventlet_function(key: StackKey) -> Optional[str]:
     """The function an eventlet greenthread runs: the frame its
     ``GreenThread.main`` called."""
@@ -403,6 +406,9 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     type_names = {t: t.__name__ for t in glet_types}
     units: List[Unit] = []
     spawns: Dict[int, Any] = {}
+    root_of = roots.root_of
+    functions: Dict[int, Optional[str]] = {}  # by id() of a shared stack key
+    keep: List[StackKey] = []  # ... kept alive while their ids are used
     for glet in itertools.chain(firsts, rest):
         gid = id(glet)
         kind = type(glet)
@@ -423,13 +429,16 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             else:
                 state = "not started"
         facts["state"] = state
-        root_id = id(roots.root(glet))
-        where = thread_facts.get(root_id)
+        parent = glet.parent
+        root = root_of.get(id(parent)) if parent is not None else glet
+        if root is None:
+            root = roots.root(glet)
+        where = thread_facts.get(id(root))
         if where is not None:
             facts.update(where)
             if state == "running" and frame is None:
                 frame = frames.get(where["thread"])  # running now in its own thread
-        if glet.parent is None:
+        if parent is None:
             facts["main"] = True
         if gid in hub_ids:
             facts["hub"] = True
@@ -442,7 +451,10 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             except Exception:
                 pass
         else:
-            function = _eventlet_function(key)
+            function = functions.get(id(key), _NO_NAME)
+            if function is _NO_NAME:
+                function = functions[id(key)] = _eventlet_function(key)
+                keep.append(key)
             if function:
                 facts["name"] = function
         if posing_threads:
