@@ -166,14 +166,16 @@ class ChainReader:
     def __init__(self) -> None:
         self._triples: Dict[Tuple[int, int], Optional[Tuple[str, int, str]]] = {}
         self._codes: Dict[int, Any] = {}  # keeps the code objects (and their ids) alive
+        self._keys: Dict[Tuple[int, ...], StackKey] = {}
 
     def chain(self, coro: Any) -> Tuple[StackKey, Any]:
         """The frames of ``coro`` and of everything it awaits, outermost
         first, and the frameless awaitable ending the chain (or ``None``)."""
-        triples: List[Tuple[str, int, str]] = []
-        cache = self._triples
+        raw: List[int] = []
+        seen: List[FrameType] = []
         links = _LINK_OF_TYPE
         obj = coro
+        tail = None
         hops = 0
         while obj is not None and hops < MAX_DEPTH:
             hops += 1
@@ -182,21 +184,35 @@ class ChainReader:
             if link is None:
                 inner = _inner_awaitable(obj)
                 if inner is None or hasattr(inner, "_asyncio_future_blocking"):
-                    return tuple(triples), inner if inner is not None else obj
+                    tail = inner if inner is not None else obj
+                    break
                 obj = inner
                 continue
             frame = getattr(obj, link[0])
             if frame is not None:
-                code = frame.f_code
-                where = (id(code), frame.f_lasti)
-                if where in cache:
-                    triple = cache[where]
-                else:
-                    triple = cache[where] = self._triple(frame, code)
-                if triple is not None:
-                    triples.append(triple)
+                raw.append(id(frame.f_code))
+                raw.append(frame.f_lasti)
+                seen.append(frame)
             obj = getattr(obj, link[1])
-        return tuple(triples), None
+        bare = tuple(raw)
+        key = self._keys.get(bare)
+        if key is None:
+            key = self._keys[bare] = self._read(seen)
+        return key, tail
+
+    def _read(self, frames: List[FrameType]) -> StackKey:
+        cache = self._triples
+        triples: List[Tuple[str, int, str]] = []
+        for frame in frames:
+            code = frame.f_code
+            where = (id(code), frame.f_lasti)
+            if where in cache:
+                triple = cache[where]
+            else:
+                triple = cache[where] = self._triple(frame, code)
+            if triple is not None:
+                triples.append(triple)
+        return tuple(triples)
 
     def _triple(self, frame: FrameType, code: Any) -> Optional[Tuple[str, int, str]]:
         self._codes[id(code)] = code
