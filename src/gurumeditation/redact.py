@@ -25,12 +25,16 @@ not a secret.  Booleans and ``None`` are never masked.
 
 *Values.*  Inside any string: credentials in URLs (``scheme://user:***@host``,
 several hosts, ``user:***@host`` without a scheme), ``key=value`` / ``key:
-value`` pairs whose key names a secret (query strings, connection strings,
-command lines, ``repr`` of dicts), ``--secret-flag value``, and well-known
-credential formats whatever their key (:data:`VALUE_PATTERNS`: PEM private
-keys, ``Bearer``/``Basic`` credentials, AWS access key ids, JWTs, GitHub,
-GitLab, Slack, Stripe, OpenAI-style and Google API keys, Slack/Discord
-webhook URLs).
+value`` / ``key => value`` pairs whose key names a secret (query strings,
+connection strings, command lines, ``repr`` of dicts), ``<password>…</password>``
+elements, ``--secret-flag value``, and well-known credential formats whatever
+their key (:data:`VALUE_PATTERNS`: PEM private keys, ``Bearer``/``Basic``
+credentials, ``Cookie:`` headers, AWS access key ids, JWTs, GitHub, GitLab,
+Slack, Stripe, OpenAI-style and Google API keys, ``.netrc`` lines, MySQL's
+``-pPASSWORD``, Slack/Discord webhook URLs).
+
+The cost stays linear in the length of the text (no pattern rescans what it
+has read); user-supplied value patterns are the user's to keep that way.
 """
 
 from __future__ import annotations
