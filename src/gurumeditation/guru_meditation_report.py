@@ -15,9 +15,11 @@ them are this library's own additions.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
+import time
 import traceback as _traceback
 from dataclasses import dataclass, field
 from types import FrameType
@@ -25,7 +27,9 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tupl
 
 from . import discovery as _discovery
 from . import render as _render
+from . import report as _report
 from . import sections as _sections
+from . import unpatched
 from .model import Report
 from .realthreads import this_thread_ident
 from .redact import Redactor, check_options
@@ -33,12 +37,16 @@ from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, StderrSink, deliver, write_stderr
 from .triggers import cli_request as _cli_request
+from .triggers.file import FileTrigger, poll_interval
+from .triggers.gate import ReportGate
+from .triggers.native_dump import NativeDump
 from .triggers.signal import SignalTrigger, signal_name
+from .triggers.watcher import Watcher
 
 Generator = Callable[[], Any]
 
 #: Thread idents of this library's own helper threads: never shown in a report.
-OWN_THREADS: set = set()  # type: ignore[type-arg]
+OWN_THREADS = unpatched.OWN_THREADS
 
 
 def default_service_name() -> str:
@@ -103,6 +111,15 @@ class Settings:
     max_fds: int = 200
     #: Memory and GC counts every tracked object (walks the whole heap).
     gc_scan: bool = False
+    #: Reports kept per service in ``log_dir`` (0: all).
+    max_reports: int = 50
+    #: Seconds a registered section may take (0: no budget).
+    section_timeout: float = 2.0
+    #: The watched file of the file trigger ("" when none).
+    file_event_handler: str = ""
+    file_event_handler_interval: float = 1.0
+    #: Whether the signal trigger is armed.
+    setup_signal: bool = True
 
 
 class GuruMeditation:
@@ -119,6 +136,14 @@ class GuruMeditation:
     #: Set by :meth:`setup_autorun`.
     settings: ClassVar[Optional[Settings]] = None
     _signal_trigger: ClassVar[Optional[SignalTrigger]] = None
+    _native_dump: ClassVar[Optional[NativeDump]] = None
+    _watcher: ClassVar[Optional[Watcher]] = None
+    _file_trigger: ClassVar[Optional[FileTrigger]] = None
+    #: One report in flight, at most one queued, for every trigger.
+    _gate: ClassVar[Optional[ReportGate]] = None
+    _fork_hook: ClassVar[bool] = False
+    #: The real thread that writes the report when the main thread is stuck.
+    _stuck_runner: ClassVar[Optional[unpatched.Runner]] = None
     #: The class whose ``setup_autorun`` armed the process (makes triggered reports).
     _report_class: ClassVar[Optional[type]] = None
     #: The report format :meth:`run` returns.
@@ -136,6 +161,7 @@ class GuruMeditation:
         include_env: Optional[bool] = None,
         max_fds: Optional[int] = None,
         gc_scan: Optional[bool] = None,
+        section_timeout: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
         armed = type(self).settings
@@ -152,9 +178,15 @@ class GuruMeditation:
         )
         self.max_fds = max_fds if max_fds is not None else (armed.max_fds if armed else 200)
         self.gc_scan = gc_scan if gc_scan is not None else (armed.gc_scan if armed else False)
+        self.section_timeout = (
+            section_timeout
+            if section_timeout is not None
+            else (armed.section_timeout if armed else 2.0)
+        )
         self.trigger: Dict[str, str] = {"kind": "api", "detail": f"{type(self).__name__}.run()"}
         self.reason = ""
         self.producer_ident = 0
+        self.producer_name = ""
 
     # -- sections ---------------------------------------------------------
     @classmethod
@@ -189,6 +221,8 @@ class GuruMeditation:
             producer_ident=self.producer_ident or this_thread_ident(),
             max_fds=self.max_fds,
             gc_scan=self.gc_scan,
+            section_timeout=self.section_timeout,
+            producer_name=self.producer_name,
         )
 
     def report(self) -> Report:
@@ -217,6 +251,10 @@ class GuruMeditation:
         max_fds: int = 200,
         gc_scan: bool = False,
         discoverable: bool = True,
+        max_reports: int = 50,
+        section_timeout: float = 2.0,
+        file_event_handler: Optional[str] = None,
+        file_event_handler_interval: Optional[float] = None,
     ) -> None:
         """Arm the process: from now on ``signum`` (default SIGUSR2) writes a
         report to ``log_dir`` (or stderr), and the process keeps running.
@@ -237,6 +275,12 @@ class GuruMeditation:
         GC count every object the collector tracks (a walk of the whole heap).
         ``discoverable=False`` keeps the process out of ``gurumeditation list``
         and ``gurumeditation report``.
+
+        ``max_reports``: reports kept per service in ``log_dir`` (0: all).
+        ``section_timeout``: seconds a registered section may take before it
+        is abandoned (0: no budget).  ``file_event_handler`` (default
+        ``conf.oslo_reports.file_event_handler``): a file whose touch writes a
+        report (the signal stays armed too, unless ``setup_signal=False``).
         """
         if log_dir is None:
             log_dir = conf_option(conf, "oslo_reports", "log_dir")
@@ -245,12 +289,21 @@ class GuruMeditation:
         if isinstance(formats, str):
             formats = formats.split(",")
         formats = tuple(dict.fromkeys(str(f).strip().lower() for f in formats))
+        if file_event_handler is None:
+            file_event_handler = conf_option(conf, "oslo_reports", "file_event_handler")
+        if file_event_handler_interval is None:
+            file_event_handler_interval = conf_option(
+                conf, "oslo_reports", "file_event_handler_interval"
+            )
         for fmt in formats:
             if fmt not in _render.SUFFIXES:
                 raise ValueError(
                     f"unknown report format {fmt!r}; choose from {sorted(_render.SUFFIXES)}"
                 )
         signum = int(signum) if signum else int(signal.SIGUSR2)
+        prims = unpatched.load()
+        if GuruMeditation._gate is None:
+            GuruMeditation._gate = ReportGate(prims.allocate_lock)
         GuruMeditation.settings = Settings(
             version=version,
             service_name=service_name or default_service_name(),
@@ -263,37 +316,181 @@ class GuruMeditation:
             include_env=include_env,
             max_fds=int(max_fds),
             gc_scan=bool(gc_scan),
+            max_reports=max(int(max_reports or 0), 0),
+            section_timeout=float(section_timeout or 0),
+            file_event_handler=str(file_event_handler or ""),
+            file_event_handler_interval=poll_interval(file_event_handler_interval or 1),
+            setup_signal=setup_signal,
         )
         try:  # index installed packages now, so that a report stays cheap
             _sections.prepare()
         except Exception:
             pass
         GuruMeditation._report_class = cls
+        _report.prepare()
         if setup_signal:
             cls._setup_signal(signum)
         if discoverable:
             announce(GuruMeditation.settings, signum if setup_signal else 0)
+        cls._setup_file_trigger()
+        if not GuruMeditation._fork_hook and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=GuruMeditation._after_fork_in_child)
+            GuruMeditation._fork_hook = True
 
     @classmethod
     def _setup_signal(cls, signum: int) -> None:
         old = GuruMeditation._signal_trigger
-        if old is not None and old.signum == signum and old.installed:
+        if old is None or old.signum != signum or not old.installed:
+            cls._disarm_native()
+            if old is not None:
+                old.uninstall()
+            trigger = SignalTrigger(signum, GuruMeditation._on_signal)
+            trigger.install()
+            GuruMeditation._signal_trigger = trigger
+        # faulthandler goes on top of our Python-level handler (never over the
+        # default action) and is re-armed so the sidecar writes where the
+        # settings say
+        cls._disarm_native()
+        cls._arm_native()
+
+    @classmethod
+    def _arm_native(cls) -> None:
+        settings = GuruMeditation.settings
+        gate = GuruMeditation._gate
+        if settings is None or gate is None:
             return
+        dump = NativeDump(
+            settings.signum, settings.service_name, settings.log_dir, settings.max_reports
+        )
+        try:
+            if not dump.arm():
+                return
+        except Exception:
+            return
+        GuruMeditation._native_dump = dump
+        if GuruMeditation._stuck_runner is None or not GuruMeditation._stuck_runner.alive():
+            GuruMeditation._stuck_runner = unpatched.Runner()
+        watcher = Watcher(dump, gate, GuruMeditation._on_stuck_main_thread)
+        GuruMeditation._watcher = watcher
+        watcher.start()
+
+    @classmethod
+    def _disarm_native(cls) -> None:
+        dump, GuruMeditation._native_dump = GuruMeditation._native_dump, None
+        GuruMeditation._watcher = None
+        if dump is not None:
+            dump.disarm()
+
+    @classmethod
+    def _setup_file_trigger(cls) -> None:
+        settings = GuruMeditation.settings
+        old, GuruMeditation._file_trigger = GuruMeditation._file_trigger, None
         if old is not None:
-            old.uninstall()
-        trigger = SignalTrigger(signum, GuruMeditation._on_signal)
-        trigger.install()
-        GuruMeditation._signal_trigger = trigger
+            old.stop()
+        if settings is None or not settings.file_event_handler:
+            return
+        trigger = FileTrigger(
+            settings.file_event_handler,
+            GuruMeditation._on_file_touched,
+            settings.file_event_handler_interval,
+        )
+        trigger.start()
+        GuruMeditation._file_trigger = trigger
+
+    @staticmethod
+    def _after_fork_in_child() -> None:
+        """A forked child re-arms: our helper threads did not survive the
+        fork, the parent's pipes and sidecar are the parent's."""
+        try:
+            OWN_THREADS.clear()
+            _report.forget_after_fork()
+            _report.prepare()
+            GuruMeditation._stuck_runner = None
+            settings = GuruMeditation.settings
+            if settings is None:
+                return
+            prims = unpatched.get()
+            GuruMeditation._gate = ReportGate(prims.allocate_lock)
+            dump, GuruMeditation._native_dump = GuruMeditation._native_dump, None
+            GuruMeditation._watcher = None
+            if dump is not None:
+                if dump.armed:
+                    import faulthandler
+
+                    faulthandler.unregister(dump.signum)
+                dump.close()
+                GuruMeditation._arm_native()
+            old = GuruMeditation._file_trigger
+            GuruMeditation._file_trigger = None
+            if old is not None:
+                old.forget_after_fork()
+                GuruMeditation._setup_file_trigger()
+        except Exception:
+            pass
+
+    @classmethod
+    def _maker(cls) -> Any:
+        return GuruMeditation._report_class or TextGuruMeditation
+
+    @classmethod
+    def _submit(
+        cls,
+        trigger: Dict[str, str],
+        frame: Optional[FrameType] = None,
+        reason: str = "",
+        producer_name: str = "",
+    ) -> None:
+        """Ask the gate for a report; it runs in this thread unless one is in
+        flight (then it is queued, and the thread in flight writes it)."""
+        gate = GuruMeditation._gate
+        prims = unpatched.get()
+        asked_by = prims.get_ident()
+
+        def job() -> None:
+            settings = GuruMeditation.settings or Settings()
+            me = prims.get_ident()
+            here = me == asked_by
+            cls._maker().produce(
+                settings,
+                frame=frame if here else None,
+                trigger=trigger,
+                reason=reason if here else "",
+                producer_ident=me,
+                producer_name=producer_name if here else "",
+            )
+
+        if gate is None:
+            job()
+        else:
+            gate.submit(job)
 
     @classmethod
     def _on_signal(cls, signum: int, frame: Optional[FrameType]) -> None:
+        gate = GuruMeditation._gate
+        if gate is not None:
+            gate.main_entered = time.monotonic()
+        cls._submit({"kind": "signal", "detail": signal_name(signum)}, frame)
+
+    @classmethod
+    def _on_stuck_main_thread(cls, deadline: float) -> None:
+        """The watcher saw a signal the main thread did not answer in time:
+        write the report from a fresh real thread (the watcher stays free to
+        answer the sidecar)."""
         settings = GuruMeditation.settings or Settings()
-        maker = GuruMeditation._report_class or TextGuruMeditation
-        maker.produce(  # type: ignore[attr-defined]
-            settings,
-            frame=frame,
-            trigger={"kind": "signal", "detail": signal_name(signum)},
-        )
+        trigger = {"kind": "signal", "detail": signal_name(settings.signum)}
+        reason = f"main thread did not respond within {round(deadline * 1000)} ms"
+
+        def write() -> None:
+            cls._submit(trigger, None, reason, "gurumeditation-watcher")
+
+        runner = GuruMeditation._stuck_runner
+        if runner is None or not runner.alive():
+            runner = GuruMeditation._stuck_runner = unpatched.Runner()
+        runner.post(write)  # busy: a report from it is on its way already
+
+    @classmethod
+    def _on_file_touched(cls, path: str) -> None:
+        cls._submit({"kind": "file", "detail": path}, None, "", "gurumeditation-file-trigger")
 
     @classmethod
     def handle_signal(
@@ -305,18 +502,11 @@ class GuruMeditation:
     ) -> None:
         """Write one report now, as the signal handler does (oslo.reports API)."""
         armed = cls.settings or Settings()
-        settings = Settings(
+        settings = dataclasses.replace(
+            armed,
             version=version,
             service_name=service_name or armed.service_name or default_service_name(),
             log_dir=log_dir,
-            conf=armed.conf,
-            signum=armed.signum,
-            group=armed.group,
-            formats=armed.formats,
-            redact=armed.redact,
-            include_env=armed.include_env,
-            max_fds=armed.max_fds,
-            gc_scan=armed.gc_scan,
         )
         cls.produce(settings, frame=frame, trigger={"kind": "api", "detail": "handle_signal()"})
 
@@ -328,6 +518,7 @@ class GuruMeditation:
         trigger: Optional[Dict[str, str]] = None,
         reason: str = "",
         producer_ident: int = 0,
+        producer_name: str = "",
     ) -> List[str]:
         """Make a report with ``settings`` and deliver it; returns where it
         went.  Never raises: a failure as a whole is told on stderr."""
@@ -347,6 +538,7 @@ class GuruMeditation:
                 meditation.trigger = dict(trigger)
             meditation.reason = reason
             meditation.producer_ident = producer_ident
+            meditation.producer_name = producer_name
             # `gurumeditation report PID` asked (its request names where to write)
             requests = cli_requests()
             if requests:
@@ -359,7 +551,7 @@ class GuruMeditation:
             }
             sink: Any
             if settings.log_dir:
-                sink = LogDirSink(settings.log_dir, meditation.service_name)
+                sink = LogDirSink(settings.log_dir, meditation.service_name, settings.max_reports)
             else:
                 sink = StderrSink()
             return deliver(sink, contents)

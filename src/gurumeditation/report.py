@@ -2,7 +2,9 @@
 
 The run isolates failures: a section that raises is replaced by its error
 (type, message, traceback) and the next section is collected; the run itself
-never raises into the application.
+never raises into the application.  A *timed* section (every registered one)
+runs in a helper thread under a time budget: when it does not finish in time
+it is abandoned, noted with the stack where it hangs, and the run goes on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from . import realthreads
+from . import realthreads, unpatched
 from .model import REPORT_VERSION, Header, Report, Section, error_of, python_facts, to_plain
 from .redact import Redactor
 
@@ -51,6 +53,10 @@ class Context:
     max_fds: int = 200
     #: Memory and GC counts every object the collector tracks (a heap walk).
     gc_scan: bool = False
+    #: Seconds a timed section may take before it is abandoned (0: no budget).
+    section_timeout: float = 2.0
+    #: Name of the producing thread when ``threading`` does not know it.
+    producer_name: str = ""
 
 
 Collector = Callable[[Context], Any]
@@ -72,6 +78,9 @@ class SectionSpec:
     title: str
     collect: Collector
     redacted: bool = False
+    #: Run in a helper thread under :attr:`Context.section_timeout` (sections
+    #: running application code, which may hang).
+    timed: bool = False
 
 
 def _producer_name(ident: int) -> str:
@@ -100,7 +109,7 @@ def build_header(ctx: Context) -> Header:
         "argv": ctx.redactor.argv(argv),
         "trigger": dict(ctx.trigger),
         "producer": {
-            "thread": _producer_name(ctx.producer_ident),
+            "thread": ctx.producer_name or _producer_name(ctx.producer_ident),
             "ident": ctx.producer_ident,
             "main": ctx.producer_ident
             in (threading.main_thread().ident, realthreads.main_ident(sys._current_frames())),
@@ -136,6 +145,87 @@ def collect_section(spec: SectionSpec, ctx: Context) -> Optional[Section]:
     return {"id": spec.id, "title": spec.title, "data": data}
 
 
+#: Section id -> ident of its helper thread that is still running from an
+#: earlier report (a hung section is not started a second time).
+_HUNG: Dict[str, int] = {}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _timeout_section(spec: SectionSpec, message: str, ident: int) -> Section:
+    frame = sys._current_frames().get(ident)
+    where = "".join(traceback.format_stack(frame)) if frame is not None else ""
+    del frame
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "error": {"type": "SectionTimeout", "message": message, "traceback": where},
+    }
+
+
+_RUNNER: Optional[unpatched.Runner] = None
+
+
+def prepare() -> None:
+    """Start the thread that runs timed sections (at setup, not during a
+    report; again in a forked child)."""
+    global _RUNNER
+    if _RUNNER is None or not _RUNNER.alive():
+        _RUNNER = unpatched.Runner()
+
+
+def forget_after_fork() -> None:
+    global _RUNNER
+    _RUNNER = None
+    _HUNG.clear()
+
+
+def collect_timed(spec: SectionSpec, ctx: Context) -> Optional[Section]:
+    """Run one section in our helper thread and wait at most
+    ``ctx.section_timeout`` for it.  Waiting uses an unpatched lock of our
+    own: nothing the application may hold.  A section that does not finish
+    keeps that thread (it ends when the section returns); the next one gets
+    a new thread."""
+    global _RUNNER
+    budget = ctx.section_timeout
+    if budget <= 0:
+        return collect_section(spec, ctx)
+    hung = _HUNG.get(spec.id)
+    if hung is not None and hung in unpatched.OWN_THREADS:
+        return _timeout_section(
+            spec,
+            f"did not finish in {_seconds(budget)} in an earlier report and is still "
+            "running; not started again",
+            hung,
+        )
+    _HUNG.pop(spec.id, None)
+    prepare()
+    runner = _RUNNER
+    assert runner is not None
+    done = unpatched.get().allocate_lock()
+    done.acquire()
+    box: Dict[str, Optional[Section]] = {}
+
+    def work() -> None:
+        try:
+            box["section"] = collect_section(spec, ctx)
+        finally:
+            done.release()
+
+    if not runner.post(work):
+        return collect_section(spec, ctx)  # cannot happen: a busy runner is retired
+    if done.acquire(True, budget):
+        return box.get("section")
+    _HUNG[spec.id] = runner.ident
+    runner.retire()
+    _RUNNER = None
+    return _timeout_section(
+        spec, f"did not finish in {_seconds(budget)}; abandoned (it was here:)", runner.ident
+    )
+
+
 class _GCPaused:
     """Keep the cyclic collector off while the report allocates: a collection
     set off by the report's own garbage would pause every thread."""
@@ -166,7 +256,7 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
             header = {"pid": os.getpid(), "service": ctx.service, "error": str(exc)}  # type: ignore[typeddict-unknown-key]
         sections: List[Section] = []
         for spec in specs:
-            section = collect_section(spec, ctx)
+            section = collect_timed(spec, ctx) if spec.timed else collect_section(spec, ctx)
             if section is not None:
                 sections.append(section)
         header["durationMs"] = round((time.perf_counter() - started) * 1000.0, 3)

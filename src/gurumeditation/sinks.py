@@ -15,7 +15,7 @@ import select
 import stat
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 #: ``<service>_gurumeditation_<UTC YYYYmmddHHMMSS>`` as in oslo.reports.
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
@@ -195,12 +195,15 @@ class LogDirSink:
     name can leave it (:func:`safe_service_name`).  A missing directory is
     created 0700; a symbolic link on the way to it is followed only when owned
     by root or by this process's user (:func:`resolve_log_dir`).
+    With ``max_reports`` > 0, the oldest reports of the service beyond that
+    many are removed after each write (all files of one report together).
     """
 
-    def __init__(self, log_dir: str, service_name: str) -> None:
+    def __init__(self, log_dir: str, service_name: str, max_reports: int = 0) -> None:
         self.log_dir = os.path.abspath(log_dir)
         self.service = safe_service_name(service_name)
         self.description = self.log_dir
+        self.max_reports = max_reports
 
     def prefix(self) -> str:
         return self.service + FILE_MARKER
@@ -255,6 +258,11 @@ class LogDirSink:
             finally:
                 for tmp in temps.values():
                     _unlink_quietly(tmp, dir_fd)
+            if self.max_reports > 0:
+                try:
+                    prune(dir_fd, self.prefix(), self.max_reports)
+                except OSError:
+                    pass  # retention must never cost the report just written
         finally:
             os.close(dir_fd)
         return [os.path.join(self.log_dir, name) for name in names]
@@ -299,6 +307,44 @@ class LogDirSink:
                 continue
             if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
                 _unlink_quietly(name, dir_fd)
+
+
+_FORMAT_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]*$")
+
+
+def report_key(name: str) -> str:
+    """The name shared by every file of one report: the file name without a
+    format suffix (``.json``, ``.html``; a ``.1`` sequence number stays)."""
+    return _FORMAT_SUFFIX.sub("", name)
+
+
+def prune(dir_fd: int, prefix: str, keep: int) -> List[str]:
+    """Remove the oldest reports named ``prefix...`` in the directory
+    ``dir_fd`` so that ``keep`` remain; returns the names removed.  Oldest =
+    earliest modification time (names only break ties); only regular files
+    of this user are considered, and a file that vanished meanwhile (another
+    process of the same service pruning too) is no error."""
+    reports: Dict[str, List[Tuple[int, str]]] = {}
+    uid = os.geteuid()
+    for name in os.listdir(dir_fd):
+        if not name.startswith(prefix):
+            continue
+        try:
+            st = os.lstat(name, dir_fd=dir_fd)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
+            continue
+        reports.setdefault(report_key(name), []).append((st.st_mtime_ns, name))
+    if len(reports) <= keep:
+        return []
+    order = sorted(reports, key=lambda key: (min(m for m, _ in reports[key]), key))
+    removed: List[str] = []
+    for key in order[: len(order) - keep]:
+        for _, name in reports[key]:
+            _unlink_quietly(name, dir_fd)
+            removed.append(name)
+    return removed
 
 
 def _alive(pid: int) -> bool:

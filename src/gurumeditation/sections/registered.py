@@ -37,7 +37,7 @@ def spec_for(title: str, generator: Callable[[], Any]) -> SectionSpec:
     def collect(ctx: Context) -> Dict[str, Any]:
         return normalize(generator(), ctx)
 
-    return SectionSpec(section_id(title), title, collect, redacted=True)
+    return SectionSpec(section_id(title), title, collect, redacted=True, timed=True)
 
 
 def specs(registered: Sequence[Tuple[str, Callable[[], Any]]]) -> List[SectionSpec]:

@@ -1,14 +1,16 @@
 """The signal trigger: a report on ``kill -USR2 <pid>``.
 
-The handler never nests: a signal that arrives while a report is being
-written is folded into at most one follow-up report.  A handler that was
+The handler runs in the main thread (Python runs signal handlers nowhere
+else) and passes the request on; folding a storm into one report in flight
+and one queued is the :class:`~gurumeditation.triggers.gate.ReportGate`'s
+job, stepping in for a stuck main thread the
+:mod:`~gurumeditation.triggers.watcher`'s.  A handler that was
 installed for the signal before is not dropped: it is called after the
 report (chained) — unless it was the default action or ``SIG_IGN``.
 """
 
 from __future__ import annotations
 
-import _thread
 import signal
 from types import FrameType
 from typing import Any, Callable, Optional
@@ -33,8 +35,6 @@ class SignalTrigger:
         self.on_signal = on_signal
         self.previous: Any = None
         self.installed = False
-        self._busy = _thread.allocate_lock()
-        self._pending = False
 
     def install(self) -> None:
         try:
@@ -65,19 +65,10 @@ class SignalTrigger:
 
     def handle(self, signum: int, frame: Optional[FrameType]) -> None:
         """The Python-level handler (runs in the main thread)."""
-        if self._busy.acquire(False):
-            try:
-                self._pending = True
-                while self._pending:
-                    self._pending = False
-                    self.on_signal(signum, frame)
-            finally:
-                self._busy.release()
-        else:
-            # a report is being written right now (we interrupted it):
-            # ask for one follow-up instead of nesting a second report
-            self._pending = True
-        self.chain(signum, frame)
+        try:
+            self.on_signal(signum, frame)
+        finally:
+            self.chain(signum, frame)
 
     def chain(self, signum: int, frame: Optional[FrameType]) -> None:
         previous = self.previous

@@ -1,0 +1,215 @@
+"""The file trigger: touching a file writes a report (oslo.reports'
+``file_event_handler``).
+
+A real OS thread watches the file — never a green thread, so a CPU-bound
+greenthread cannot starve it — and asks for a report whenever the file's
+modification time (or identity) changes: ``touch``, a write, or the file
+appearing.  The file may be missing at start, and may be deleted and created
+again later: the trigger keeps working.
+
+On Linux the thread sleeps in ``read()`` on an inotify descriptor watching
+the file's *directory* (through ``ctypes``: no polling, no dependency), so
+a missing or re-created file is seen as well.  Elsewhere, or where inotify
+cannot be used, it polls the file every ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import struct
+import sys
+from typing import Any, Callable, Optional, Tuple
+
+from .. import unpatched
+
+IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_IGNORED = 0x00008000
+IN_CLOEXEC = 0o2000000
+
+WATCH_MASK = (
+    IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+)
+_EVENT = struct.Struct("iIII")
+
+#: (inode, mtime in ns) of the file, or ``None`` when it does not exist.
+Signature = Optional[Tuple[int, int]]
+
+
+def signature(path: str) -> Signature:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+class Inotify:
+    """The few libc calls we need, or ``None`` from :meth:`load`."""
+
+    def __init__(self, libc: Any) -> None:
+        self.libc = libc
+
+    @classmethod
+    def load(cls) -> Optional[Inotify]:
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            libc.inotify_init1.argtypes = [ctypes.c_int]
+            libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+            return cls(libc)
+        except (OSError, AttributeError):
+            return None
+
+    def init(self) -> int:
+        fd = int(self.libc.inotify_init1(IN_CLOEXEC))
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        return fd
+
+    def add_watch(self, fd: int, directory: str) -> int:
+        wd = int(self.libc.inotify_add_watch(fd, os.fsencode(directory), WATCH_MASK))
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch failed", directory)
+        return wd
+
+
+def event_names(data: bytes) -> list[Tuple[int, bytes]]:
+    """(mask, name) of every inotify event in ``data``."""
+    events = []
+    offset = 0
+    while offset + _EVENT.size <= len(data):
+        _wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
+        offset += _EVENT.size
+        name = data[offset : offset + length].rstrip(b"\0")
+        offset += length
+        events.append((mask, name))
+    return events
+
+
+class FileTrigger:
+    def __init__(self, path: str, on_touch: Callable[[str], None], interval: float = 1.0) -> None:
+        self.path = os.path.abspath(path)
+        self.on_touch = on_touch
+        self.interval = max(float(interval or 1.0), 0.05)
+        self.inotify = Inotify.load()
+        self.fd: Optional[int] = None
+        self.ident = 0
+        self.stopped = False
+        #: how the file is watched: "inotify" or "poll" (set by :meth:`start`)
+        self.mode = ""
+        self._last: Signature = None
+
+    def start(self) -> int:
+        self._last = signature(self.path)
+        if self.inotify is not None:
+            try:
+                self.fd = self.inotify.init()
+                self.mode = "inotify"
+            except OSError:
+                self.fd = None
+        if self.fd is None:
+            self.mode = "poll"
+        self.ident = unpatched.real_thread(self.run)
+        return self.ident
+
+    def stop(self) -> None:
+        """Stop asking for reports (the thread ends at its next wake-up)."""
+        self.stopped = True
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the watching thread does not exist here; close
+        the inherited descriptor."""
+        self.stopped = True
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+
+    def check(self) -> None:
+        current = signature(self.path)
+        changed = current is not None and current != self._last
+        self._last = current
+        if changed and not self.stopped:
+            try:
+                self.on_touch(self.path)
+            except Exception:
+                pass
+
+    def run(self) -> None:
+        if self.fd is not None:
+            self._run_inotify(self.fd)
+        else:
+            self._run_polling()
+
+    def _run_polling(self) -> None:
+        sleep = unpatched.get().sleep
+        while not self.stopped:
+            sleep(self.interval)
+            self.check()
+
+    def _run_inotify(self, fd: int) -> None:
+        assert self.inotify is not None
+        prims = unpatched.get()
+        directory, name = os.path.split(self.path)
+        wanted = os.fsencode(name)
+        while not self.stopped:
+            # (re)watch the directory; while it does not exist, look for it
+            # every interval (the only polling left, and only in that case)
+            try:
+                self.inotify.add_watch(fd, directory)
+            except OSError:
+                prims.sleep(self.interval)
+                continue
+            self.check()  # the file may have changed while nothing watched
+            watching = True
+            while watching and not self.stopped:
+                try:
+                    data = prims.read(fd, 65536)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                touched = False
+                for mask, event_name in event_names(data):
+                    if mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
+                        watching = False  # the directory went away
+                    if event_name == wanted:
+                        touched = True
+                if touched:
+                    self.check()
+        if self.fd is not None:
+            try:
+                prims.close(fd)
+            except OSError:
+                pass
+            self.fd = None
+
+
+def poll_interval(value: Any) -> float:
+    try:
+        return max(float(value), 0.05)
+    except (TypeError, ValueError):
+        return 1.0

@@ -1,0 +1,251 @@
+"""The native dump: CPython's ``faulthandler`` answers the signal in C.
+
+A Python-level signal handler runs only in the main thread, between
+bytecodes.  When the main thread is stuck in native code, or no thread can
+run Python at all (one holds the GIL in native code), that handler never
+runs.  ``faulthandler.register(signum, file=fd, all_threads=True,
+chain=True)`` installs a C-level handler that, at the signal, writes the
+Python stack of every thread to ``fd`` — without the GIL — and then calls the
+handler that was installed before it: Python's own C handler, which trips the
+usual Python-level handler.  So it must be armed *after* that handler is in
+place, never over the default action (``chain`` would then kill the process).
+
+A storm of signals is the catch: with ``chain=True`` faulthandler's handler
+runs with ``SA_NODEFER`` on the alternate signal stack it sets up for the
+main thread (about 60 KiB), so every signal arriving while it runs nests one
+more handler there, and a couple of hundred back-to-back signals overflow it:
+the process dies of SIGSEGV.  We give the main thread a larger alternate
+stack (:data:`ALT_STACK_SIZE`, allocated once and never freed — only the
+pages a storm touches ever become resident) and arm faulthandler only where
+that worked.
+
+Where the dump goes: into a pipe that is always drained, never into a file
+directly (every signal would then leave a dump behind) and never into a pipe
+nobody reads (the C handler would block for good once it is full; the write
+end is non-blocking as well, so a full pipe loses a dump, never a thread).
+The reader is the sidecar process (:mod:`gurumeditation.triggers.sidecar`):
+it pokes our watcher thread and writes the dump to the report destination
+only when the watcher does not acknowledge in time — the interpreter is
+frozen.  Where no sidecar can be started (no usable ``sys.executable``), the
+watcher drains the dump pipe itself: stuck main threads are still covered,
+frozen interpreters are not.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List, Optional
+
+from .. import unpatched
+from .signal import signal_name
+
+#: How long the sidecar waits for the watcher before writing the dump.
+ACK_TIMEOUT = 0.6
+
+#: Alternate signal stack given to the main thread (see the module docs).
+ALT_STACK_SIZE = 8 << 20
+
+_alt_stack: Optional[int] = None  # address of our stack (never freed)
+
+_SIDECAR_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from gurumeditation.triggers.sidecar import main; main(sys.argv[2:])"
+)
+
+
+def usable_executable() -> Optional[str]:
+    """``sys.executable`` when it is a Python interpreter we can start
+    (embedded interpreters such as uWSGI report their own binary)."""
+    exe = getattr(sys, "executable", "") or ""
+    base = os.path.basename(exe).lower()
+    if exe and base.startswith(("python", "pypy")) and os.access(exe, os.X_OK):
+        return exe
+    return None
+
+
+def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
+    """Give the calling thread an alternate signal stack of ``size`` bytes
+    (allocated once per process: a forked child keeps its copy).  ``True``
+    when the thread has one at least that large."""
+    global _alt_stack
+    try:
+        import ctypes
+
+        class StackT(ctypes.Structure):
+            _fields_ = [
+                ("ss_sp", ctypes.c_void_p),
+                ("ss_flags", ctypes.c_int),
+                ("ss_size", ctypes.c_size_t),
+            ]
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        current = StackT()
+        if libc.sigaltstack(None, ctypes.byref(current)) != 0:
+            return False
+        if current.ss_flags & 1:  # SS_ONSTACK: we are running on it right now
+            return False
+        if current.ss_sp and current.ss_size >= size and not current.ss_flags & 2:
+            return True
+        if _alt_stack is None:
+            libc.malloc.restype = ctypes.c_void_p
+            libc.malloc.argtypes = [ctypes.c_size_t]
+            address = libc.malloc(size)
+            if not address:
+                return False
+            _alt_stack = int(address)
+        new = StackT(_alt_stack, 0, size)
+        return bool(libc.sigaltstack(ctypes.byref(new), None) == 0)
+    except Exception:
+        return False
+
+
+def _close(fd: Optional[int]) -> None:
+    if fd is not None and fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+class NativeDump:
+    """faulthandler armed for ``signum``, writing into a drained pipe.
+
+    After :meth:`arm`, :attr:`poke_fd` is what the watcher thread waits on
+    and :attr:`ack_fd` (``None`` without a sidecar) where it acknowledges.
+    """
+
+    def __init__(
+        self,
+        signum: int,
+        service: str,
+        log_dir: Optional[str],
+        max_reports: int = 0,
+        ack_timeout: float = ACK_TIMEOUT,
+    ) -> None:
+        self.signum = signum
+        self.service = service
+        self.log_dir = log_dir
+        self.max_reports = max_reports
+        self.ack_timeout = ack_timeout
+        self.dump_fd: Optional[int] = None
+        self.poke_fd: Optional[int] = None
+        self.ack_fd: Optional[int] = None
+        #: pid of the short-lived launcher the watcher reaps (0: none)
+        self.launcher = 0
+        self.armed = False
+
+    @property
+    def with_sidecar(self) -> bool:
+        return self.ack_fd is not None
+
+    def arm(self) -> bool:
+        """Open the pipes, start the sidecar, register faulthandler.
+        ``False`` (nothing armed) where faulthandler cannot do it."""
+        import faulthandler
+
+        if not hasattr(faulthandler, "register"):
+            return False
+        dump_r, dump_w = os.pipe()
+        os.set_blocking(dump_w, False)
+        try:
+            self._start_sidecar(dump_r)
+        except Exception:
+            self._close_sidecar_ends()
+        if self.poke_fd is None:  # no sidecar: the watcher drains the dump itself
+            self.poke_fd = dump_r
+        else:
+            _close(dump_r)
+        self.dump_fd = dump_w
+        try:
+            faulthandler.register(self.signum, file=dump_w, all_threads=True, chain=True)
+        except Exception:
+            self.close()
+            return False
+        # after register: faulthandler installs its own (small) stack first
+        if not enlarge_alt_stack():
+            faulthandler.unregister(self.signum)
+            self.close()
+            return False
+        self.armed = True
+        return True
+
+    def _start_sidecar(self, dump_r: int) -> None:
+        exe = usable_executable()
+        if exe is None or not hasattr(os, "posix_spawn"):
+            return
+        poke_r, poke_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        os.set_blocking(ack_w, False)
+        self.poke_fd, self.ack_fd = poke_r, ack_w
+        sources = [dump_r, poke_w, ack_r]
+        base = max(sources) + 1
+        targets = [base, base + 1, base + 2]
+        actions: List[Any] = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        ]
+        actions += [(os.POSIX_SPAWN_DUP2, s, t) for s, t in zip(sources, targets)]
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        argv = [
+            exe,
+            "-S",
+            "-I",
+            "-c",
+            _SIDECAR_CODE,
+            os.path.dirname(package_root),
+            *(str(t) for t in targets),
+            self.log_dir or "-",
+            self.service,
+            str(os.getpid()),
+            signal_name(self.signum),
+            repr(self.ack_timeout),
+            str(self.max_reports),
+        ]
+        try:
+            self.launcher = os.posix_spawn(
+                exe, argv, dict(os.environ), file_actions=actions, setsid=True
+            )
+        except BaseException:
+            _close(poke_w)
+            _close(ack_r)
+            raise
+        _close(poke_w)
+        _close(ack_r)
+
+    def _close_sidecar_ends(self) -> None:
+        _close(self.poke_fd)
+        _close(self.ack_fd)
+        self.poke_fd = self.ack_fd = None
+
+    def reap_launcher(self) -> None:
+        """Wait for the launcher (it exits once the sidecar has detached);
+        called from the watcher thread."""
+        pid, self.launcher = self.launcher, 0
+        if pid:
+            try:
+                unpatched.get().waitpid(pid, 0)
+            except OSError:
+                pass
+
+    def disarm(self) -> None:
+        """Unregister faulthandler (the handler from before is back) and close
+        the dump pipe: the sidecar sees end of file and exits, then the
+        watcher sees end of file and exits (it closes its own ends)."""
+        if self.armed:
+            try:
+                import faulthandler
+
+                faulthandler.unregister(self.signum)
+            except Exception:
+                pass
+            self.armed = False
+        _close(self.dump_fd)
+        self.dump_fd = None
+
+    def close(self) -> None:
+        """Close every descriptor (a forked child: the watcher that owned the
+        read ends does not exist there)."""
+        for fd in (self.dump_fd, self.poke_fd, self.ack_fd):
+            _close(fd)
+        self.dump_fd = self.poke_fd = self.ack_fd = None

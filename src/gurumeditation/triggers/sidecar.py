@@ -1,0 +1,197 @@
+"""The sidecar: a tiny separate process that drains the native dump pipe.
+
+It exists for the one case no thread of the service can handle: the
+interpreter is frozen (a thread holds the GIL inside native code), so no
+Python code runs at all, not even our helper thread.  CPython's
+``faulthandler`` still writes every thread's Python stack into a pipe from its
+C-level signal handler; this process reads that dump and:
+
+1. pokes the service's watcher thread (writes the time it saw the dump into
+   a second pipe);
+2. waits up to ``ack_timeout`` for an acknowledgement (a byte on a third
+   pipe) — the watcher can only send it when the interpreter runs;
+3. acknowledged: the dump is dropped (the full report is written in the
+   service); not acknowledged: the dump is written to the report destination
+   (a new file in ``log_dir``, or the standard error it inherited) under a
+   header that says the interpreter did not respond.
+
+It sleeps in ``read()`` between signals (no CPU while idle), keeps the pipe
+drained (so the C-level handler never blocks on a full pipe), and exits when
+the service is gone (end of file on the dump pipe).  It is started with
+``python -S -I``, detaches from the service (double fork, own session: it is
+neither a child to reap nor shown among the service's processes) and imports
+nothing of this package but :mod:`gurumeditation.sinks`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import time
+from typing import List, Optional
+
+#: Dumps kept per incident (a storm of signals may queue many).
+MAX_DUMP = 256 * 1024
+#: While frozen, at most one dump is written per this many seconds.
+REPEAT_GAP = 5.0
+
+WIDTH = 72
+
+
+def banner(title: str) -> List[str]:
+    return ["=" * WIDTH, "====" + title.center(WIDTH - 8) + "====", "=" * WIDTH]
+
+
+def dump_text(
+    dump: bytes, service: str, pid: int, signame: str, waited: float, truncated: bool
+) -> str:
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+    lines = banner("Guru Meditation")
+    lines.append("|" * WIDTH)
+    lines.append(f"Report of {service} (pid {pid}) at {stamp}")
+    lines.append(
+        f"Trigger: signal {signame}; written by the gurumeditation sidecar process {os.getpid()}"
+    )
+    lines.append(
+        f"Note: the interpreter did not respond within {int(waited * 1000)} ms "
+        "(a thread holds the GIL in native code?): below are the Python stacks of every "
+        "thread as CPython's faulthandler dumped them at the signal. The full report "
+        "follows if the interpreter comes back."
+    )
+    lines += ["", ""]
+    lines += banner("Threads (native dump)")
+    text = "\n".join(lines) + "\n" + dump.decode("utf-8", "replace").rstrip("\n") + "\n"
+    if truncated:
+        text += f"[dump truncated at {MAX_DUMP} bytes]\n"
+    return text
+
+
+def write_dump(text: str, dest: str, service: str, max_reports: int) -> None:
+    from gurumeditation.sinks import LogDirSink, deliver, write_fd
+
+    if dest == "-":
+        write_fd(2, text.encode("utf-8", "replace"))
+        return
+    deliver(LogDirSink(dest, service, max_reports=max_reports), {"": text})
+
+
+def read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b"?"  # spurious wake-up: treat as "still open"
+    except OSError:
+        return b""
+
+
+def drain(fd: int) -> Optional[int]:
+    """Read whatever is waiting on the (non-blocking) ``fd``; ``None`` when
+    it reached end of file."""
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return None
+        except BlockingIOError:
+            return fd
+        except OSError:
+            return None
+
+
+def serve(
+    dump_fd: int,
+    poke_fd: int,
+    ack_fd: Optional[int],
+    dest: str,
+    service: str,
+    pid: int,
+    signame: str,
+    ack_timeout: float,
+    max_reports: int,
+) -> None:
+    os.set_blocking(poke_fd, False)
+    if ack_fd is not None:
+        os.set_blocking(ack_fd, False)
+    last_written = -REPEAT_GAP
+    while True:
+        chunk = read_some(dump_fd)
+        if not chunk:
+            return  # the service is gone
+        first = time.monotonic()
+        if ack_fd is not None:
+            ack_fd = drain(ack_fd)  # a late answer to an earlier dump is no answer to this one
+        try:
+            os.write(poke_fd, b"%.6f\n" % first)
+        except OSError:
+            pass  # the watcher is gone or behind: the dump still gets written
+        parts = [chunk]
+        size = len(chunk)
+        acked = False
+        deadline = first + ack_timeout
+        eof = False
+        while not acked and not eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            wait = [dump_fd] + ([ack_fd] if ack_fd is not None else [])
+            ready, _, _ = select.select(wait, [], [], remaining)
+            if ack_fd is not None and ack_fd in ready:
+                try:
+                    acked = bool(os.read(ack_fd, 4096))
+                    if not acked:
+                        ack_fd = None  # the watcher is gone: nobody will acknowledge
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    ack_fd = None
+            if dump_fd in ready:
+                more = read_some(dump_fd)
+                if not more:
+                    eof = True
+                elif size < MAX_DUMP:
+                    parts.append(more)
+                    size += len(more)
+        if not acked and time.monotonic() - last_written >= REPEAT_GAP:
+            dump = b"".join(parts)
+            text = dump_text(
+                dump[:MAX_DUMP], service, pid, signame, ack_timeout, len(dump) > MAX_DUMP
+            )
+            try:
+                write_dump(text, dest, service, max_reports)
+            except Exception:
+                pass
+            last_written = time.monotonic()
+        if eof:
+            return
+
+
+def main(argv: List[str]) -> None:
+    """``dump_fd poke_fd ack_fd dest service pid signame ack_timeout max_reports``
+    (``ack_fd`` -1: none; ``dest`` ``-``: standard error)."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    # detach: the service's process tree does not hold us, nobody has to reap us
+    if os.fork() > 0:
+        os._exit(0)
+    dump_fd, poke_fd, ack_fd = int(argv[0]), int(argv[1]), int(argv[2])
+    try:
+        serve(
+            dump_fd,
+            poke_fd,
+            None if ack_fd < 0 else ack_fd,
+            argv[3],
+            argv[4],
+            int(argv[5]),
+            argv[6],
+            float(argv[7]),
+            int(argv[8]),
+        )
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

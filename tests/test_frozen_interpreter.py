@@ -1,0 +1,68 @@
+"""A frozen interpreter (a thread holds the GIL inside native code): the
+C-level dump of every thread's Python stack appears within 1 s, the process
+lives on, and the full report follows once the interpreter is back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from conftest import report_files, wait_for_reports
+
+FROZEN = """
+import ctypes, sys, threading, time
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1])
+libc = ctypes.CDLL(None)
+pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
+mutex = ctypes.create_string_buffer(64)
+libc.pthread_mutex_lock(mutex)
+
+class timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+def parked_worker():
+    time.sleep(3600)
+
+threading.Thread(target=parked_worker, daemon=True).start()
+print('READY', flush=True)
+time.sleep(0.3)
+
+def frozen_here():
+    until = timespec(int(time.time()) + int(sys.argv[2]), 0)
+    pylib.pthread_mutex_timedlock(mutex, ctypes.byref(until))  # held: waits until then
+
+frozen_here()
+print('BACK', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_frozen_interpreter_gets_a_native_dump_within_1s(service, tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    svc = service(FROZEN, args=[str(log_dir), "5"])
+    time.sleep(0.8)  # frozen_here() has begun: the whole interpreter is stuck
+    start = time.monotonic()
+    svc.signal()
+    first = wait_for_reports(log_dir, 1, timeout=20)
+    elapsed = time.monotonic() - start
+    print(f"frozen interpreter: native dump after {elapsed * 1000:.0f} ms")
+    assert elapsed < 1.0, f"dump after {elapsed:.3f} s"
+    dump = first[0].read_text()
+    assert "written by the gurumeditation sidecar process" in dump
+    assert "the interpreter did not respond" in dump
+    assert "Threads (native dump)" in dump
+    assert " in frozen_here" in dump  # the main thread, where it holds the GIL
+    assert "in parked_worker" in dump  # ... and every other thread
+    assert svc.alive()
+    # the interpreter comes back: the full report follows (written by the main thread)
+    assert svc.readline().strip() == "BACK"
+    files = wait_for_reports(log_dir, 2, timeout=20)
+    full = next(p.read_text() for p in files if p != first[0])
+    assert "(main thread)" in full
+    assert "====                           Processes" in full
+    assert "did not respond" not in full
+    assert svc.alive()
+    assert "Traceback" not in svc.stderr()
+    assert len(report_files(log_dir)) == 2
