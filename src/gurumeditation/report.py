@@ -154,9 +154,14 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _timeout_section(spec: SectionSpec, message: str, ident: int) -> Section:
+def _timeout_section(spec: SectionSpec, ctx: Context, message: str, ident: int) -> Section:
+    """The section's place in the report: where its thread hangs."""
     frame = sys._current_frames().get(ident)
-    where = "".join(traceback.format_stack(frame)) if frame is not None else ""
+    try:
+        where = "".join(traceback.format_stack(frame)) if frame is not None else ""
+        where = ctx.redactor.text(where)
+    except Exception:
+        where = ""
     del frame
     return {
         "id": spec.id,
@@ -196,6 +201,7 @@ def collect_timed(spec: SectionSpec, ctx: Context) -> Optional[Section]:
     if hung is not None and hung in unpatched.OWN_THREADS:
         return _timeout_section(
             spec,
+            ctx,
             f"did not finish in {_seconds(budget)} in an earlier report and is still "
             "running; not started again",
             hung,
@@ -222,7 +228,7 @@ def collect_timed(spec: SectionSpec, ctx: Context) -> Optional[Section]:
     runner.retire()
     _RUNNER = None
     return _timeout_section(
-        spec, f"did not finish in {_seconds(budget)}; abandoned (it was here:)", runner.ident
+        spec, ctx, f"did not finish in {_seconds(budget)}; abandoned (it was here:)", runner.ident
     )
 
 
