@@ -93,7 +93,7 @@ def test_signal_storm(service, tmp_path: Path, pause: float) -> None:
     print(
         f"storm ({pause * 1000:g} ms apart, {storm:.2f} s): {len(files)} reports, {cpu:.2f} s CPU"
     )
-    assert svc.alive()
+    assert svc.alive(), f"service died ({svc.proc.returncode}): {svc.stderr()}"
     assert svc.stderr().strip() == ""  # no traceback, no RecursionError, nothing
     assert files, "no report"
     texts = [p.read_text() for p in files]

@@ -367,6 +367,11 @@ class GuruMeditation:
                 return
         except Exception:
             return
+        trigger = GuruMeditation._signal_trigger
+        if trigger is not None:
+            handler = trigger.handle
+            dump.still_ours = lambda: bool(signal.getsignal(dump.signum) == handler)
+        gate.on_flight = lambda writing: dump.pause(writing)
         GuruMeditation._native_dump = dump
         if GuruMeditation._stuck_runner is None or not GuruMeditation._stuck_runner.alive():
             GuruMeditation._stuck_runner = unpatched.Runner()
@@ -378,6 +383,8 @@ class GuruMeditation:
     def _disarm_native(cls) -> None:
         dump, GuruMeditation._native_dump = GuruMeditation._native_dump, None
         GuruMeditation._watcher = None
+        if GuruMeditation._gate is not None:
+            GuruMeditation._gate.on_flight = None
         if dump is not None:
             dump.disarm()
 

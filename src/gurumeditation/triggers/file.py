@@ -20,6 +20,7 @@ import ctypes.util
 import os
 import struct
 import sys
+import time
 from typing import Any, Callable, Optional, Tuple
 
 from .. import unpatched
@@ -48,6 +49,11 @@ WATCH_MASK = (
     | IN_MOVE_SELF
 )
 _EVENT = struct.Struct("iIII")
+
+#: Events closer together than this make one touch (one report).
+QUIET = 0.05
+#: ... but a burst never delays the report by more than this.
+MAX_SETTLE = 0.5
 
 #: (inode, mtime in ns) of the file, or ``None`` when it does not exist.
 Signature = Optional[Tuple[int, int]]
@@ -168,6 +174,19 @@ class FileTrigger:
             sleep(self.interval)
             self.check()
 
+    def _more(self, fd: int, settle: float) -> bytes:
+        """More events arriving within :data:`QUIET` (and before ``settle``)."""
+        prims = unpatched.get()
+        remaining = min(QUIET, settle - time.monotonic())
+        if remaining <= 0:
+            return b""
+        try:
+            if not prims.select([fd], [], [], remaining)[0]:
+                return b""
+            return prims.read(fd, 65536)
+        except OSError:
+            return b""
+
     def _run_inotify(self, fd: int) -> None:
         assert self.inotify is not None
         prims = unpatched.get()
@@ -193,11 +212,18 @@ class FileTrigger:
                 if not data:
                     return
                 touched = False
-                for mask, event_name in event_names(data):
-                    if mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
-                        watching = False  # the directory went away
-                    if event_name == wanted:
-                        touched = True
+                settle = time.monotonic() + MAX_SETTLE
+                while True:
+                    for mask, event_name in event_names(data):
+                        if mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
+                            watching = False  # the directory went away
+                        if event_name == wanted:
+                            touched = True
+                    # one report per burst (create + write, touch + utime...):
+                    # wait until the events stop for a moment
+                    data = self._more(fd, settle)
+                    if not data:
+                        break
                 if touched:
                     self.check()
         if self.fd is not None:

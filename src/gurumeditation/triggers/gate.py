@@ -19,6 +19,9 @@ class ReportGate:
     def __init__(self, allocate_lock: Callable[[], Any]) -> None:
         # an unpatched lock: it is shared by the main thread and real helper threads
         self._lock = allocate_lock()
+        #: called with ``True`` when a report starts to be written, ``False``
+        #: when the last one is done (the native dump pauses meanwhile)
+        self.on_flight: Optional[Callable[[bool], None]] = None
         self._queued: Optional[Job] = None
         #: monotonic time the main thread's signal handler last started (0: never)
         self.main_entered = 0.0
@@ -38,6 +41,7 @@ class ReportGate:
             if not self._lock.acquire(False):
                 return ran  # the thread in flight picks up the queued job
             try:
+                self._flight(True)
                 while self._queued is not None:
                     current, self._queued = self._queued, None
                     self.runs += 1
@@ -47,7 +51,16 @@ class ReportGate:
                         pass  # jobs report their own failures
                     ran = True
             finally:
+                self._flight(False)
                 self._lock.release()
             # a job queued between our last check and the release is not
             # lost: the loop condition sees it and we try again
         return ran
+
+    def _flight(self, writing: bool) -> None:
+        hook = self.on_flight
+        if hook is not None:
+            try:
+                hook(writing)
+            except Exception:
+                pass

@@ -3,12 +3,21 @@
 A Python-level signal handler runs only in the main thread, between
 bytecodes.  When the main thread is stuck in native code, or no thread can
 run Python at all (one holds the GIL in native code), that handler never
-runs.  ``faulthandler.register(signum, file=fd, all_threads=True,
-chain=True)`` installs a C-level handler that, at the signal, writes the
-Python stack of every thread to ``fd`` — without the GIL — and then calls the
-handler that was installed before it: Python's own C handler, which trips the
-usual Python-level handler.  So it must be armed *after* that handler is in
-place, never over the default action (``chain`` would then kill the process).
+runs.  ``faulthandler.register(signum, file=fd, chain=True)`` installs a
+C-level handler that, at the signal, writes a Python stack to ``fd`` —
+without the GIL — and then calls the handler that was installed before it:
+Python's own C handler, which trips the usual Python-level handler.  So it
+must be armed *after* that handler is in place, never over the default
+action (``chain`` would then kill the process).
+
+Only the stack of the thread that received the signal is dumped then: it is
+just the notification.  Walking *every* thread's frames without the GIL
+while other threads run Python can read a frame as it is freed (we saw the
+SIGSEGV under a signal storm), so the dump of every thread is asked for only
+when the interpreter is known to be frozen — nobody is running Python then:
+the sidecar sends a second, otherwise unused signal (:attr:`NativeDump.dump_signal`,
+a real-time signal found at its default action) on which faulthandler is
+registered with ``all_threads=True`` and no chaining.
 
 A storm of signals is the catch: with ``chain=True`` faulthandler's handler
 runs with ``SA_NODEFER`` on the alternate signal stack it sets up for the
@@ -35,7 +44,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .. import unpatched
 from .signal import signal_name
@@ -100,6 +109,55 @@ def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
         return False
 
 
+#: The spare signal claimed for the all-threads dump (it stays claimed: a
+#: late one from an exiting sidecar must never meet the default action,
+#: which for a real-time signal ends the process).
+_dump_signal = 0
+_parking_fd = -1
+
+
+def claim_dump_signal(fd: int) -> int:
+    """Register faulthandler's all-threads dump into ``fd`` on a spare
+    real-time signal (one still at its default action), once per process;
+    returns it, or 0 when there is none."""
+    global _dump_signal
+    import faulthandler
+    import signal
+
+    if not hasattr(faulthandler, "register") or not hasattr(signal, "SIGRTMAX"):
+        return 0
+    candidates = [_dump_signal] if _dump_signal else []
+    candidates += [
+        s
+        for s in range(int(signal.SIGRTMAX) - 2, int(signal.SIGRTMIN) + 3, -1)
+        if signal.getsignal(s) == signal.SIG_DFL
+    ]
+    for signum in candidates:
+        try:
+            faulthandler.register(signum, file=fd, all_threads=True, chain=False)
+        except (ValueError, OSError, RuntimeError):
+            continue
+        _dump_signal = signum
+        return signum
+    return 0
+
+
+def park_dump_signal() -> None:
+    """Point the claimed dump signal at ``/dev/null`` (never back to its
+    default action)."""
+    global _parking_fd
+    if not _dump_signal:
+        return
+    try:
+        import faulthandler
+
+        if _parking_fd < 0:
+            _parking_fd = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        faulthandler.register(_dump_signal, file=_parking_fd, all_threads=False, chain=False)
+    except Exception:
+        pass
+
+
 def _close(fd: Optional[int]) -> None:
     if fd is not None and fd >= 0:
         try:
@@ -134,6 +192,10 @@ class NativeDump:
         #: pid of the short-lived launcher the watcher reaps (0: none)
         self.launcher = 0
         self.armed = False
+        #: the spare signal that dumps every thread (0: none found)
+        self.dump_signal = 0
+        #: ``True`` while the Python-level handler of ``signum`` is ours
+        self.still_ours: Optional[Callable[[], bool]] = None
 
     @property
     def with_sidecar(self) -> bool:
@@ -148,6 +210,7 @@ class NativeDump:
             return False
         dump_r, dump_w = os.pipe()
         os.set_blocking(dump_w, False)
+        self.dump_signal = claim_dump_signal(dump_w)
         try:
             self._start_sidecar(dump_r)
         except Exception:
@@ -158,7 +221,7 @@ class NativeDump:
             _close(dump_r)
         self.dump_fd = dump_w
         try:
-            faulthandler.register(self.signum, file=dump_w, all_threads=True, chain=True)
+            faulthandler.register(self.signum, file=dump_w, all_threads=False, chain=True)
         except Exception:
             self.close()
             return False
@@ -201,6 +264,7 @@ class NativeDump:
             signal_name(self.signum),
             repr(self.ack_timeout),
             str(self.max_reports),
+            str(self.dump_signal),
         ]
         try:
             self.launcher = os.posix_spawn(
@@ -228,6 +292,25 @@ class NativeDump:
             except OSError:
                 pass
 
+    def pause(self, paused: bool) -> None:
+        """While a report is being written, signals skip faulthandler and go
+        straight to Python's handler: no dump is needed then (a report is on
+        its way), and a dump taken while the receiving thread runs Python
+        can read a frame that is only half set up (CPython 3.11 crashed so,
+        in our storm tests).  Resuming puts faulthandler back only on top of
+        our own Python-level handler (``still_ours``)."""
+        if not self.armed or self.dump_fd is None:
+            return
+        try:
+            import faulthandler
+
+            if paused:
+                faulthandler.unregister(self.signum)
+            elif self.still_ours is None or self.still_ours():
+                faulthandler.register(self.signum, file=self.dump_fd, all_threads=False, chain=True)
+        except Exception:
+            pass
+
     def disarm(self) -> None:
         """Unregister faulthandler (the handler from before is back) and close
         the dump pipe: the sidecar sees end of file and exits, then the
@@ -240,6 +323,7 @@ class NativeDump:
             except Exception:
                 pass
             self.armed = False
+        park_dump_signal()
         _close(self.dump_fd)
         self.dump_fd = None
 

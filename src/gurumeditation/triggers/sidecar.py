@@ -11,9 +11,11 @@ C-level signal handler; this process reads that dump and:
 2. waits up to ``ack_timeout`` for an acknowledgement (a byte on a third
    pipe) — the watcher can only send it when the interpreter runs;
 3. acknowledged: the dump is dropped (the full report is written in the
-   service); not acknowledged: the dump is written to the report destination
-   (a new file in ``log_dir``, or the standard error it inherited) under a
-   header that says the interpreter did not respond.
+   service); not acknowledged: it sends the service the *dump signal*, on
+   which faulthandler dumps every thread (safe now: no thread runs Python),
+   and writes that dump to the report destination (a new file in
+   ``log_dir``, or the standard error it inherited) under a header that says
+   the interpreter did not respond.
 
 It sleeps in ``read()`` between signals (no CPU while idle), keeps the pipe
 drained (so the C-level handler never blocks on a full pipe), and exits when
@@ -100,6 +102,35 @@ def drain(fd: int) -> Optional[int]:
             return None
 
 
+def all_threads_dump(dump_fd: int, pid: int, dump_signal: int) -> bytes:
+    """Ask the service for the dump of every thread and read it (until the
+    pipe stays quiet for a moment)."""
+    if not dump_signal:
+        return b""
+    try:
+        os.kill(pid, dump_signal)
+    except OSError:
+        return b""
+    parts: List[bytes] = []
+    size = 0
+    deadline = time.monotonic() + 0.3
+    quiet = 0.15  # before the first byte: the handler may take a moment
+    while size < MAX_DUMP:
+        remaining = min(deadline - time.monotonic(), quiet)
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([dump_fd], [], [], remaining)
+        if not ready:
+            break
+        more = read_some(dump_fd)
+        if not more:
+            break
+        parts.append(more)
+        size += len(more)
+        quiet = 0.05
+    return b"".join(parts)
+
+
 def serve(
     dump_fd: int,
     poke_fd: int,
@@ -110,6 +141,7 @@ def serve(
     signame: str,
     ack_timeout: float,
     max_reports: int,
+    dump_signal: int = 0,
 ) -> None:
     os.set_blocking(poke_fd, False)
     if ack_fd is not None:
@@ -154,7 +186,9 @@ def serve(
                     parts.append(more)
                     size += len(more)
         if not acked and time.monotonic() - last_written >= REPEAT_GAP:
-            dump = b"".join(parts)
+            dump = all_threads_dump(dump_fd, pid, dump_signal) if not eof else b""
+            if not dump.strip():  # no dump signal: the receiving thread's stack
+                dump = b"".join(parts)
             text = dump_text(
                 dump[:MAX_DUMP], service, pid, signame, ack_timeout, len(dump) > MAX_DUMP
             )
@@ -168,8 +202,9 @@ def serve(
 
 
 def main(argv: List[str]) -> None:
-    """``dump_fd poke_fd ack_fd dest service pid signame ack_timeout max_reports``
-    (``ack_fd`` -1: none; ``dest`` ``-``: standard error)."""
+    """``dump_fd poke_fd ack_fd dest service pid signame ack_timeout
+    max_reports dump_signal`` (``ack_fd`` -1: none; ``dest`` ``-``: standard
+    error; ``dump_signal`` 0: none)."""
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     # detach: the service's process tree does not hold us, nobody has to reap us
@@ -187,6 +222,7 @@ def main(argv: List[str]) -> None:
             argv[6],
             float(argv[7]),
             int(argv[8]),
+            int(argv[9]) if len(argv) > 9 else 0,
         )
     except BaseException:
         pass
