@@ -148,6 +148,8 @@ def green_facts(member: Dict[str, Any]) -> str:
         parts.append("main greenlet of its thread")
     if member.get("current"):
         parts.append("current (running when the report was asked for)")
+    if member.get("error"):
+        parts.append(f"unreadable: {member['error']}")
     lines = [", ".join(parts)]
     if member.get("spawned_by"):
         lines.append(f"spawned by: {member['spawned_by']}")
@@ -191,6 +193,8 @@ def task_facts(member: Dict[str, Any]) -> str:
         parts.append(f"thread: {_thread_ref(member)}")
     if member.get("running"):
         parts.append("running")
+    if member.get("error"):
+        parts.append(f"unreadable: {member['error']}")
     lines = [", ".join(parts)]
     awaits = member.get("awaits") or []
     if awaits:

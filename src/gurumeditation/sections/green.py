@@ -410,60 +410,66 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     functions: Dict[int, Optional[str]] = {}  # by id() of a shared stack key
     keep: List[StackKey] = []  # ... kept alive while their ids are used
     for glet in itertools.chain(firsts, rest):
-        gid = id(glet)
-        kind = type(glet)
-        facts: Dict[str, Any] = {"id": gid, "type": type_names.get(kind) or kind.__name__}
-        frame: Any = None
-        if glet is current:
-            state = "running"
-            facts["current"] = True
-            frame = ctx.frame if ctx.frame is not None else sys._getframe()
-        elif glet.dead:
-            state = "dead"
-        else:
-            frame = glet.gr_frame
-            if frame is not None:
-                state = "suspended"
-            elif is_active(glet):  # greenlet's own truth (gevent redefines __bool__)
-                state = "running"  # the current greenlet of another thread
+        try:
+            gid = id(glet)
+            kind = type(glet)
+            facts: Dict[str, Any] = {"id": gid, "type": type_names.get(kind) or kind.__name__}
+            frame: Any = None
+            if glet is current:
+                state = "running"
+                facts["current"] = True
+                frame = ctx.frame if ctx.frame is not None else sys._getframe()
+            elif glet.dead:
+                state = "dead"
             else:
-                state = "not started"
-        facts["state"] = state
-        parent = glet.parent
-        root = root_of.get(id(parent)) if parent is not None else glet
-        if root is None:
-            root = roots.root(glet)
-        where = thread_facts.get(id(root))
-        if where is not None:
-            facts.update(where)
-            if state == "running" and frame is None:
-                frame = frames.get(where["thread"])  # running now in its own thread
-        if parent is None:
-            facts["main"] = True
-        if gid in hub_ids:
-            facts["hub"] = True
-        key = reader.key(frame)
-        if named.get(kind) and gid not in hub_ids:
-            try:
-                name = glet.name
-                if name:
-                    facts["name"] = safe_str(name)
-            except Exception:
-                pass
-        else:
-            function = functions.get(id(key), _NO_NAME)
-            if function is _NO_NAME:
-                function = functions[id(key)] = _eventlet_function(key)
-                keep.append(key)
-            if function:
-                facts["name"] = function
-        if posing_threads:
-            posing = posing_threads.get(gid)  # a patched threading.Thread runs in it
-            if posing is not None and "main" not in facts:
-                facts["thread_object"] = safe_str(getattr(posing, "name", ""))
-        if spawning.get(kind):
-            spawns[gid] = glet
-        units.append(Unit(facts, key, pinned=glet is current))
+                frame = glet.gr_frame
+                if frame is not None:
+                    state = "suspended"
+                elif is_active(glet):  # greenlet's own truth (gevent redefines __bool__)
+                    state = "running"  # the current greenlet of another thread
+                else:
+                    state = "not started"
+            facts["state"] = state
+            parent = glet.parent
+            root = root_of.get(id(parent)) if parent is not None else glet
+            if root is None:
+                root = roots.root(glet)
+            where = thread_facts.get(id(root))
+            if where is not None:
+                facts.update(where)
+                if state == "running" and frame is None:
+                    frame = frames.get(where["thread"])  # running now in its own thread
+            if parent is None:
+                facts["main"] = True
+            if gid in hub_ids:
+                facts["hub"] = True
+            key = reader.key(frame)
+            if named.get(kind) and gid not in hub_ids:
+                try:
+                    name = glet.name
+                    if name:
+                        facts["name"] = safe_str(name)
+                except Exception:
+                    pass
+            else:
+                function = functions.get(id(key), _NO_NAME)
+                if function is _NO_NAME:
+                    function = functions[id(key)] = _eventlet_function(key)
+                    keep.append(key)
+                if function:
+                    facts["name"] = function
+            if posing_threads:
+                posing = posing_threads.get(gid)  # a patched threading.Thread runs in it
+                if posing is not None and "main" not in facts:
+                    facts["thread_object"] = safe_str(getattr(posing, "name", ""))
+            if spawning.get(kind):
+                spawns[gid] = glet
+            units.append(Unit(facts, key, pinned=glet is current))
+        except Exception as exc:  # one odd greenlet must not cost the others
+            facts = {"id": id(glet), "type": type(glet).__name__, "state": "unknown"}
+            facts["error"] = f"{type(exc).__name__}: {safe_str(exc)}"
+            units.append(Unit(facts, (), pinned=glet is current))
+
     del frames
 
     entries = build_entries(units, sources(ctx), group=ctx.group)

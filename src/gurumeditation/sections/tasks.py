@@ -396,13 +396,18 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     awaited_by: Dict[int, List[int]] = {}
     by_id = {id(t): t for t in tasks}
     reader = ChainReader()
+    errors: Dict[int, str] = {}
     for task in tasks:
         tid = id(task)
         try:
             coro = task.get_coro()
         except Exception:
             coro = getattr(task, "_coro", None)
-        key, tail = reader.chain(coro) if coro is not None else ((), None)
+        try:
+            key, tail = reader.chain(coro) if coro is not None else ((), None)
+        except Exception as exc:  # an odd awaitable must not cost the other tasks
+            key, tail = (), None
+            errors[tid] = f"{type(exc).__name__}: {safe_str(exc)}"
         chains[tid] = key
         labels: List[Dict[str, Any]] = []
         for obj in awaited_objects(task, tail):
@@ -443,6 +448,8 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             facts["outcome"] = _outcome(task)
         if tid in running_ids:
             facts["running"] = True
+        if tid in errors:
+            facts["error"] = errors[tid]
         if awaits[tid]:
             facts["awaits"] = awaits[tid]
         if tid in awaited_by:
