@@ -192,3 +192,41 @@ def test_api_group_false_and_debug_mode_creation_stacks(service) -> None:
         assert member["created_at"][-1]["code"].startswith("tasks.append(asyncio.create_task(")
         assert member["awaits"][0]["created_at"].endswith(" in same_place")
     assert "created at:" in out["listed"]
+
+
+def test_python_314_path_finds_loops_and_their_tasks(monkeypatch) -> None:
+    """On 3.14+ C tasks live in per-thread lists that only all_tasks(loop)
+    reads; loops are then found on the heap.  That branch, run here."""
+    import asyncio
+    import sys
+    import threading
+
+    from gurumeditation.sections import tasks as section_tasks
+
+    started = threading.Event()
+    holder = {}
+
+    async def park(ev: asyncio.Event) -> None:
+        await ev.wait()
+
+    async def main() -> None:
+        ev = asyncio.Event()
+        holder["loop"], holder["ev"] = asyncio.get_running_loop(), ev
+        holder["tasks"] = [asyncio.create_task(park(ev), name=f"p{i}") for i in range(5)]
+        await asyncio.sleep(0.01)
+        started.set()
+        await ev.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        monkeypatch.setattr(sys, "version_info", (3, 14, 0, "final", 0))
+        loops = section_tasks._find_loops(asyncio, [])
+        assert holder["loop"] in loops
+        names = {t.get_name() for t in section_tasks.all_tasks(asyncio)}
+        assert {f"p{i}" for i in range(5)} <= names
+    finally:
+        monkeypatch.undo()
+        holder["loop"].call_soon_threadsafe(holder["ev"].set)
+        thread.join(10)

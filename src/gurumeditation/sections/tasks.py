@@ -29,6 +29,7 @@ from ..model import safe_str
 from ..realthreads import thread_objects
 from ..report import Context, SectionSpec
 from ..stacks import MAX_DEPTH, PACKAGE_DIR, StackKey, Unit, build_entries
+from .green import scan_heap, subclasses
 from .threads import sources
 
 _ASYNCIO_DIR = os.sep + "asyncio" + os.sep
@@ -65,9 +66,9 @@ def _find_loops(asyncio: Any, tasks: Iterable[Any]) -> List[Any]:
             loops.setdefault(id(loop), loop)
     loop_type = getattr(asyncio, "AbstractEventLoop", None)
     if sys.version_info >= (3, 14) and isinstance(loop_type, type):
-        for obj in gc.get_objects():
-            if isinstance(obj, loop_type):
-                loops.setdefault(id(obj), obj)
+        # loops whose tasks asyncio keeps only in its per-thread lists
+        for obj in scan_heap(frozenset(subclasses(loop_type))):
+            loops.setdefault(id(obj), obj)
     return list(loops.values())
 
 
