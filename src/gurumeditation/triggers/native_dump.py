@@ -50,7 +50,7 @@ from .. import unpatched
 from .signal import signal_name
 
 #: How long the sidecar waits for the watcher before writing the dump.
-ACK_TIMEOUT = 0.6
+ACK_TIMEOUT = 0.5
 
 #: Alternate signal stack given to the main thread (see the module docs).
 ALT_STACK_SIZE = 8 << 20
@@ -116,6 +116,22 @@ _dump_signal = 0
 _parking_fd = -1
 
 
+def realtime_range() -> tuple[int, int]:
+    """(SIGRTMIN, SIGRTMAX), or (0, 0) where there are none (the constants
+    are in :mod:`signal` since 3.11; glibc tells older Pythons)."""
+    import signal
+
+    if hasattr(signal, "SIGRTMIN") and hasattr(signal, "SIGRTMAX"):
+        return int(signal.SIGRTMIN), int(signal.SIGRTMAX)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        return int(libc.__libc_current_sigrtmin()), int(libc.__libc_current_sigrtmax())
+    except Exception:
+        return 0, 0
+
+
 def claim_dump_signal(fd: int) -> int:
     """Register faulthandler's all-threads dump into ``fd`` on a spare
     real-time signal (one still at its default action), once per process;
@@ -124,14 +140,13 @@ def claim_dump_signal(fd: int) -> int:
     import faulthandler
     import signal
 
-    if not hasattr(faulthandler, "register") or not hasattr(signal, "SIGRTMAX"):
+    if not hasattr(faulthandler, "register"):
+        return 0
+    low, high = realtime_range()
+    if not low:
         return 0
     candidates = [_dump_signal] if _dump_signal else []
-    candidates += [
-        s
-        for s in range(int(signal.SIGRTMAX) - 2, int(signal.SIGRTMIN) + 3, -1)
-        if signal.getsignal(s) == signal.SIG_DFL
-    ]
+    candidates += [s for s in range(high - 2, low + 3, -1) if signal.getsignal(s) == signal.SIG_DFL]
     for signum in candidates:
         try:
             faulthandler.register(signum, file=fd, all_threads=True, chain=False)
