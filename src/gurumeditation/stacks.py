@@ -19,6 +19,10 @@ from .model import Frame, StackEntry
 #: appear in a stack.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
+#: The bundled demo service lives in the package but is an application: its
+#: frames are shown.
+DEMO_DIR = PACKAGE_DIR + "demo" + os.sep
+
 #: A stack reduced to what makes two stacks "identical": (file, line, function)
 #: of every frame, outermost first.
 StackKey = Tuple[Tuple[str, int, str], ...]
@@ -31,7 +35,7 @@ MAX_MEMBERS = 20
 
 
 def is_own_file(filename: str) -> bool:
-    return filename.startswith(PACKAGE_DIR)
+    return filename.startswith(PACKAGE_DIR) and not filename.startswith(DEMO_DIR)
 
 
 def stack_key(frame: Optional[FrameType], limit: int = MAX_DEPTH) -> StackKey:
@@ -41,7 +45,7 @@ def stack_key(frame: Optional[FrameType], limit: int = MAX_DEPTH) -> StackKey:
     while frame is not None and len(triples) < limit:
         code = frame.f_code
         filename = code.co_filename
-        if not filename.startswith(PACKAGE_DIR):
+        if not is_own_file(filename):
             lineno = frame.f_lineno
             triples.append((filename, lineno if lineno is not None else 0, code.co_name))
         frame = frame.f_back
@@ -107,7 +111,7 @@ class FrameReader:
     def _triple(self, frame: Any, code: Any) -> Optional[Tuple[str, int, str]]:
         self._codes[id(code)] = code
         filename = code.co_filename
-        if filename.startswith(PACKAGE_DIR):
+        if is_own_file(filename):
             return None
         lineno = frame.f_lineno
         return (filename, lineno if lineno is not None else 0, code.co_name)

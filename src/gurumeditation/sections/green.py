@@ -295,12 +295,20 @@ def _threads_posing(frames: Dict[int, FrameType]) -> Dict[int, Any]:
 _NO_NAME: Any = object()
 
 
-def _eventlet_function(key: StackKey) -> Optional[str]:
-    """The function an eventlet greenthread runs: the frame its
-    ``GreenThread.main`` called."""
-    if len(key) > 1 and key[0][2] == "main" and key[0][0].endswith("greenthread.py"):
+#: Library functions that run a greenthread's function: the frame after
+#: them names what the greenthread does.
+_WRAPPERS = {("greenthread.py", "main"), ("greenpool.py", "_spawn_n_impl")}
+
+
+def _function_name(key: StackKey) -> Optional[str]:
+    """What a greenlet runs: the function an eventlet greenthread (or
+    ``spawn_n`` worker) was given, else the greenlet's first function."""
+    if not key:
+        return None
+    first = key[0]
+    if len(key) > 1 and (first[0].rsplit("/", 1)[-1], first[2]) in _WRAPPERS:
         return key[1][2]
-    return None
+    return first[2]
 
 
 def _hub_types() -> Tuple[Set[type], Optional[type]]:
@@ -451,10 +459,10 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
                         facts["name"] = safe_str(name)
                 except Exception:
                     pass
-            else:
+            elif parent is not None and gid not in hub_ids:
                 function = functions.get(id(key), _NO_NAME)
                 if function is _NO_NAME:
-                    function = functions[id(key)] = _eventlet_function(key)
+                    function = functions[id(key)] = _function_name(key)
                     keep.append(key)
                 if function:
                     facts["name"] = function

@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 from ..model import safe_str
 from ..realthreads import thread_objects
 from ..report import Context, SectionSpec
-from ..stacks import MAX_DEPTH, PACKAGE_DIR, StackKey, Unit, build_entries
+from ..stacks import MAX_DEPTH, StackKey, Unit, build_entries, is_own_file
 from .green import scan_heap, subclasses
 from .threads import sources
 
@@ -218,7 +218,7 @@ class ChainReader:
     def _triple(self, frame: FrameType, code: Any) -> Optional[Tuple[str, int, str]]:
         self._codes[id(code)] = code
         filename = code.co_filename
-        if filename.startswith(PACKAGE_DIR):
+        if is_own_file(filename):
             return None
         lineno = frame.f_lineno
         return (filename, lineno if lineno is not None else 0, code.co_name)
@@ -485,7 +485,7 @@ def _add_creation_stacks(entries: List[Any], by_id: Dict[int, Any]) -> None:
                     items.pop()  # asyncio's own create_task() frames
                 for item in items[-CREATION_DEPTH:]:
                     filename, lineno, function, code = item[0], item[1], item[2], item[3]
-                    if str(filename).startswith(PACKAGE_DIR):
+                    if is_own_file(str(filename)):
                         continue
                     frames.append(
                         {
