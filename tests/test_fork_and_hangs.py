@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import report_files, wait_for_reports
 
 FORK = """
-import multiprocessing, os, sys, time, threading
+import ctypes, multiprocessing, os, sys, time, threading
 from gurumeditation import TextGuruMeditation
 TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1])
 
@@ -26,7 +26,17 @@ if pid == 0:
 ctx = multiprocessing.get_context('fork')
 proc = ctx.Process(target=child_work, daemon=True)
 proc.start()
-print('READY', pid, proc.pid, flush=True)
+
+def stuck_child():
+    libc = ctypes.CDLL(None)
+    mutex = ctypes.create_string_buffer(64)
+    libc.pthread_mutex_lock(mutex)
+    libc.pthread_mutex_lock(mutex)  # the child's main thread is stuck for good
+
+stuck = os.fork()
+if stuck == 0:
+    stuck_child()
+print('READY', pid, proc.pid, stuck, flush=True)
 while True:
     time.sleep(0.05)
 """
@@ -44,7 +54,7 @@ def test_forked_children_write_their_own_reports(service, tmp_path: Path) -> Non
 
     log_dir = tmp_path / "logs"
     svc = service(FORK, args=[str(log_dir)])
-    _, fork_pid, mp_pid = svc.ready_line.split()
+    _, fork_pid, mp_pid, stuck_pid = svc.ready_line.split()
     children = [int(fork_pid), int(mp_pid)]
     time.sleep(0.5)
     try:
@@ -61,8 +71,15 @@ def test_forked_children_write_their_own_reports(service, tmp_path: Path) -> Non
         files = wait_for_reports(log_dir, 3)
         assert len({p.name for p in files}) == 3
         assert sorted(pid_of(p.read_text()) for p in files) == sorted([*children, svc.pid])
+        # a child whose main thread is stuck is answered by its own watcher
+        os.kill(int(stuck_pid), signal.SIGUSR2)
+        files = wait_for_reports(log_dir, 4)
+        stuck = [p.read_text() for p in files if pid_of(p.read_text()) == int(stuck_pid)]
+        assert len(stuck) == 1
+        assert "main thread did not respond within 250 ms" in stuck[0]
+        assert "in stuck_child" in stuck[0]
     finally:
-        for child in children:
+        for child in [*children, int(stuck_pid)]:
             try:
                 os.kill(child, signal.SIGKILL)
             except OSError:

@@ -55,6 +55,8 @@ def test_frozen_interpreter_gets_a_native_dump_within_1s(service, tmp_path: Path
     assert "Threads (native dump)" in dump
     assert " in frozen_here" in dump  # the main thread, where it holds the GIL
     assert "in parked_worker" in dump  # ... and every other thread
+    assert "/gurumeditation/" not in dump  # but none of our own helper threads
+    assert "helper threads of gurumeditation left out" in dump
     assert svc.alive()
     # the interpreter comes back: the full report follows (written by the main thread)
     assert svc.readline().strip() == "BACK"

@@ -86,8 +86,9 @@ def test_stuck_main_thread_gets_a_report_within_1s(service, tmp_path: Path, patc
     assert "in stuck_here" in threads
     assert "libc.pthread_mutex_lock(mutex)" in threads
     assert "/gurumeditation/" not in threads
-    if patch == "plain":  # (naming threads under monkey patching: the Threads section's job)
-        assert "main thread" in threads
+    assert "main thread" in threads
+    # our sidecar process is not among the service's processes
+    assert "gurumeditation.triggers.sidecar" not in section(text, "Processes")
     assert svc.alive()
     assert "Traceback" not in svc.stderr()
 

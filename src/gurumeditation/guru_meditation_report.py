@@ -333,6 +333,8 @@ class GuruMeditation:
         if discoverable:
             announce(GuruMeditation.settings, signum if setup_signal else 0)
         cls._setup_file_trigger()
+        if GuruMeditation._watcher is not None:
+            GuruMeditation._watcher.announce()  # the file trigger's thread too
         if not GuruMeditation._fork_hook and hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=GuruMeditation._after_fork_in_child)
             GuruMeditation._fork_hook = True
@@ -432,6 +434,8 @@ class GuruMeditation:
             if old is not None:
                 old.forget_after_fork()
                 GuruMeditation._setup_file_trigger()
+            if GuruMeditation._watcher is not None:
+                GuruMeditation._watcher.announce()
         except Exception:
             pass
 

@@ -28,11 +28,12 @@ nothing of this package but :mod:`gurumeditation.sinks`.
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Set
 
 #: Dumps kept per incident (a storm of signals may queue many).
 MAX_DUMP = 256 * 1024
@@ -47,7 +48,13 @@ def banner(title: str) -> List[str]:
 
 
 def dump_text(
-    dump: bytes, service: str, pid: int, signame: str, waited: float, truncated: bool
+    dump: bytes,
+    service: str,
+    pid: int,
+    signame: str,
+    waited: float,
+    truncated: bool,
+    own: Optional[Set[int]] = None,
 ) -> str:
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
@@ -65,7 +72,10 @@ def dump_text(
     )
     lines += ["", ""]
     lines += banner("Threads (native dump)")
-    text = "\n".join(lines) + "\n" + dump.decode("utf-8", "replace").rstrip("\n") + "\n"
+    body, dropped = without_threads(dump.decode("utf-8", "replace"), own or set())
+    text = "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+    if dropped:
+        text += f"[{dropped} helper threads of gurumeditation left out]\n"
     if truncated:
         text += f"[dump truncated at {MAX_DUMP} bytes]\n"
     return text
@@ -89,17 +99,76 @@ def read_some(fd: int) -> bytes:
         return b""
 
 
-def drain(fd: int) -> Optional[int]:
-    """Read whatever is waiting on the (non-blocking) ``fd``; ``None`` when
-    it reached end of file."""
-    while True:
-        try:
-            if not os.read(fd, 4096):
-                return None
-        except BlockingIOError:
-            return fd
-        except OSError:
-            return None
+class AckChannel:
+    """What the watcher tells us: ``a`` = the interpreter runs (an answer to
+    the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
+    own helper threads (left out of the dump)."""
+
+    def __init__(self, fd: Optional[int]) -> None:
+        self.fd = fd
+        self.own: Set[int] = set()
+        self._rest = b""
+        if fd is not None:
+            os.set_blocking(fd, False)
+
+    def read(self) -> bool:
+        """Read what is waiting; ``True`` when it holds an answer.  End of
+        file (the watcher is gone) closes the channel."""
+        if self.fd is None:
+            return False
+        acked = False
+        while True:
+            try:
+                data = os.read(self.fd, 4096)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self.fd = None
+                break
+            acked = self._parse(self._rest + data) or acked
+        return acked
+
+    def _parse(self, buf: bytes) -> bool:
+        acked = False
+        while buf:
+            if buf[:1] == b"i":
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                try:
+                    self.own = {int(x, 16) for x in buf[1:end].split(b",") if x}
+                except ValueError:
+                    pass
+                buf = buf[end + 1 :]
+                continue
+            if buf[:1] == b"a":
+                acked = True
+            buf = buf[1:]
+        self._rest = buf[-4096:]
+        return acked
+
+
+_THREAD_LINE = re.compile(r"^(?:Current thread|Thread) 0x([0-9a-fA-F]+)")
+
+
+def without_threads(dump: str, own: Set[int]) -> tuple[str, int]:
+    """``dump`` without the blocks of the threads in ``own``, and how many
+    were left out."""
+    if not own:
+        return dump, 0
+    kept: List[str] = []
+    dropped = 0
+    skipping = False
+    for line in dump.split("\n"):
+        match = _THREAD_LINE.match(line)
+        if match:
+            skipping = int(match.group(1), 16) in own
+            dropped += skipping
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept), dropped
 
 
 def all_threads_dump(dump_fd: int, pid: int, dump_signal: int) -> bytes:
@@ -144,16 +213,14 @@ def serve(
     dump_signal: int = 0,
 ) -> None:
     os.set_blocking(poke_fd, False)
-    if ack_fd is not None:
-        os.set_blocking(ack_fd, False)
+    channel = AckChannel(ack_fd)
     last_written = -REPEAT_GAP
     while True:
         chunk = read_some(dump_fd)
         if not chunk:
             return  # the service is gone
         first = time.monotonic()
-        if ack_fd is not None:
-            ack_fd = drain(ack_fd)  # a late answer to an earlier dump is no answer to this one
+        channel.read()  # a late answer to an earlier dump is no answer to this one
         try:
             os.write(poke_fd, b"%.6f\n" % first)
         except OSError:
@@ -167,17 +234,10 @@ def serve(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            wait = [dump_fd] + ([ack_fd] if ack_fd is not None else [])
+            wait = [dump_fd] + ([channel.fd] if channel.fd is not None else [])
             ready, _, _ = select.select(wait, [], [], remaining)
-            if ack_fd is not None and ack_fd in ready:
-                try:
-                    acked = bool(os.read(ack_fd, 4096))
-                    if not acked:
-                        ack_fd = None  # the watcher is gone: nobody will acknowledge
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    ack_fd = None
+            if channel.fd is not None and channel.fd in ready:
+                acked = channel.read()
             if dump_fd in ready:
                 more = read_some(dump_fd)
                 if not more:
@@ -190,7 +250,13 @@ def serve(
             if not dump.strip():  # no dump signal: the receiving thread's stack
                 dump = b"".join(parts)
             text = dump_text(
-                dump[:MAX_DUMP], service, pid, signame, ack_timeout, len(dump) > MAX_DUMP
+                dump[:MAX_DUMP],
+                service,
+                pid,
+                signame,
+                ack_timeout,
+                len(dump) > MAX_DUMP,
+                channel.own,
             )
             try:
                 write_dump(text, dest, service, max_reports)

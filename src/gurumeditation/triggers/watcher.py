@@ -64,7 +64,19 @@ class Watcher:
 
     def start(self) -> int:
         self.ident = unpatched.real_thread(self.run)
+        self.announce()
         return self.ident
+
+    def announce(self) -> None:
+        """Tell the sidecar our own threads (it leaves them out of a dump)."""
+        ack = self.dump.ack_fd
+        if ack is None:
+            return
+        idents = ",".join(f"{i:x}" for i in sorted(unpatched.OWN_THREADS))
+        try:
+            unpatched.get().write(ack, b"i" + idents.encode() + b"\n")
+        except OSError:
+            pass
 
     def run(self) -> None:
         prims = unpatched.get()
