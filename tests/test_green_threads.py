@@ -252,10 +252,14 @@ never = eventlet.event.Event()
 def park_green():
     never.wait()
 
+runner_ready = threading.Event()
+
 def eventlet_thread():
     # a second OS thread with its own eventlet hub and greenthreads
     for _ in range(4):
         eventlet.spawn(park_green)
+    eventlet.sleep(0.01)
+    runner_ready.set()
     while True:
         eventlet.sleep(0.05)
 
@@ -263,6 +267,7 @@ threading.Thread(target=eventlet_thread, name='green-runner', daemon=True).start
 for _ in range(9):
     eventlet.spawn(park_green)
 eventlet.sleep(0.1)
+runner_ready.wait(30)
 print('READY', flush=True)
 while True:
     time.sleep(0.05)
