@@ -123,6 +123,8 @@ class FileTrigger:
         #: how the file is watched: "inotify" or "poll" (set by :meth:`start`)
         self.mode = ""
         self._last: Signature = None
+        # stop() writes here: the thread wakes up from its wait and ends
+        self._stop_r, self._stop_w = os.pipe()
 
     def start(self) -> int:
         self._last = signature(self.path)
@@ -138,19 +140,45 @@ class FileTrigger:
         return self.ident
 
     def stop(self) -> None:
-        """Stop asking for reports (the thread ends at its next wake-up)."""
+        """Stop asking for reports: the thread wakes up and ends (it closes
+        the descriptors)."""
         self.stopped = True
+        try:
+            os.write(self._stop_w, b"x")
+        except OSError:
+            pass
+
+    def _wait(self, fd: Optional[int], timeout: Optional[float]) -> bool:
+        """Sleep until ``fd`` is readable (``True``), ``timeout`` passes or
+        :meth:`stop` is called (``False``)."""
+        watch = [self._stop_r] + ([fd] if fd is not None else [])
+        try:
+            ready = unpatched.get().select(watch, [], [], timeout)[0]
+        except InterruptedError:
+            return False
+        except (OSError, ValueError):
+            self.stopped = True
+            return False
+        if self._stop_r in ready:
+            self.stopped = True
+            return False
+        return fd is not None and fd in ready
+
+    def _close_all(self) -> None:
+        for fd in (self.fd, self._stop_r, self._stop_w):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.fd = None
+        self._stop_r = self._stop_w = -1
 
     def forget_after_fork(self) -> None:
         """In a forked child: the watching thread does not exist here; close
         the inherited descriptor."""
         self.stopped = True
-        if self.fd is not None:
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
-            self.fd = None
+        self._close_all()
 
     def check(self) -> None:
         current = signature(self.path)
@@ -163,16 +191,19 @@ class FileTrigger:
                 pass
 
     def run(self) -> None:
-        if self.fd is not None:
-            self._run_inotify(self.fd)
-        else:
-            self._run_polling()
+        try:
+            if self.fd is not None:
+                self._run_inotify(self.fd)
+            else:
+                self._run_polling()
+        finally:
+            self._close_all()
 
     def _run_polling(self) -> None:
-        sleep = unpatched.get().sleep
         while not self.stopped:
-            sleep(self.interval)
-            self.check()
+            self._wait(None, self.interval)
+            if not self.stopped:
+                self.check()
 
     def _more(self, fd: int, settle: float) -> bytes:
         """More events arriving within :data:`QUIET` (and before ``settle``)."""
@@ -198,11 +229,13 @@ class FileTrigger:
             try:
                 self.inotify.add_watch(fd, directory)
             except OSError:
-                prims.sleep(self.interval)
+                self._wait(None, self.interval)
                 continue
             self.check()  # the file may have changed while nothing watched
             watching = True
             while watching and not self.stopped:
+                if not self._wait(fd, None):
+                    continue
                 try:
                     data = prims.read(fd, 65536)
                 except InterruptedError:
@@ -226,12 +259,6 @@ class FileTrigger:
                         break
                 if touched:
                     self.check()
-        if self.fd is not None:
-            try:
-                prims.close(fd)
-            except OSError:
-                pass
-            self.fd = None
 
 
 def poll_interval(value: Any) -> float:
