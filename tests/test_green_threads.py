@@ -299,3 +299,50 @@ def test_threads_and_eventlet_in_two_threads(service, tmp_path: Path) -> None:
     hubs = sorted(m.get("thread_name", "?") for m, _ in members(green) if m.get("hub"))
     assert hubs == ["MainThread", "green-runner"]
     assert svc.alive()
+
+
+FROM_HELPER = """
+import json, sys, threading, time, warnings
+warnings.simplefilter('ignore')
+import eventlet, eventlet.event
+from gurumeditation import TextGuruMeditation
+from gurumeditation import unpatched
+
+never = eventlet.event.Event()
+def park_green():
+    never.wait()
+for _ in range(7):
+    eventlet.spawn(park_green)
+eventlet.sleep(0.05)
+
+def helper():
+    # a helper thread of the library (as the watcher is) writes the report
+    unpatched.OWN_THREADS.add(threading.get_ident())
+    doc = TextGuruMeditation('1').report()
+    print('READY', flush=True)
+    print(json.dumps(doc), flush=True)
+
+threading.Thread(target=helper, daemon=True).start()
+while True:
+    eventlet.sleep(0.01)
+"""
+
+
+def test_report_written_by_a_helper_thread_adds_no_greenlet(service) -> None:
+    import json
+
+    svc = service(FROM_HELPER)
+    doc = json.loads(svc.readline())
+    green = _green(doc)
+    # 7 parked + hub + the main greenlet: the helper thread got no greenlet
+    assert green["total"] == 9
+    threads = _threads(doc)
+    assert threads["total"] == 1  # the helper thread is hidden
+    main_ident = threads["entries"][0]["members"][0]["ident"]
+    assert all(m.get("thread") == main_ident for m, _ in members(green))
+    parked = [e for e in green["entries"] if "park_green" in functions(e)]
+    assert len(parked) == 1 and parked[0]["count"] == 7
+    # the greenlet running in the main thread (if one was) is the current one
+    current = [(m, e) for m, e in members(green) if m.get("current")]
+    assert len(current) <= 1
+    assert all(e["count"] == 1 and m["state"] == "running" for m, e in current)

@@ -36,7 +36,7 @@ from types import FrameType
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from ..model import safe_str
-from ..realthreads import main_ident, thread_objects
+from ..realthreads import main_ident, this_thread_ident, thread_objects
 from ..report import Context, SectionSpec
 from ..stacks import FrameReader, StackKey, Unit, build_entries, stack_key, stack_section_data
 from .threads import producer_ident, sources
@@ -341,7 +341,10 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
     if not isinstance(greenlet_type, type):
         return None
     getcurrent = getattr(module, "getcurrent", None)
-    current = getcurrent() if getcurrent is not None else None
+    current = None
+    if getcurrent is not None and this_thread_ident() not in ctx.own_threads:
+        # (in a helper thread of ours, getcurrent() would make it a greenlet)
+        current = getcurrent()
 
     eventlet_hub_types, gevent_hub_type = _hub_types()
     glet_types = subclasses(greenlet_type)
@@ -472,7 +475,14 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
                     facts["thread_object"] = safe_str(getattr(posing, "name", ""))
             if spawning.get(kind):
                 spawns[gid] = glet
-            units.append(Unit(facts, key, pinned=glet is current))
+            pinned = glet is current
+            if current is None and state == "running" and where is not None:
+                # written by a helper thread: the greenlet running in the main
+                # thread is the one the signal interrupted
+                pinned = where["thread"] == main
+                if pinned:
+                    facts["current"] = True
+            units.append(Unit(facts, key, pinned=pinned))
         except Exception as exc:  # one odd greenlet must not cost the others
             facts = {"id": id(glet), "type": type(glet).__name__, "state": "unknown"}
             facts["error"] = f"{type(exc).__name__}: {safe_str(exc)}"
