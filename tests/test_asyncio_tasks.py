@@ -230,3 +230,50 @@ def test_python_314_path_finds_loops_and_their_tasks(monkeypatch) -> None:
         monkeypatch.undo()
         holder["loop"].call_soon_threadsafe(holder["ev"].set)
         thread.join(10)
+
+
+def test_chain_through_async_generators_and_generator_coroutines() -> None:
+    """``ag_await`` (an async for over an async generator) and
+    ``gi_yieldfrom`` (a ``types.coroutine`` generator) are followed too."""
+    import asyncio
+    import types
+
+    from gurumeditation.sections.tasks import ChainReader
+
+    async def leaf(ev: asyncio.Event) -> None:
+        await ev.wait()
+
+    async def agen(ev: asyncio.Event):  # type: ignore[no-untyped-def]
+        await leaf(ev)
+        yield 1
+
+    @types.coroutine
+    def old_style(ev: asyncio.Event):  # type: ignore[no-untyped-def]
+        yield from asyncio.ensure_future(leaf(ev))
+
+    async def consumer(ev: asyncio.Event) -> None:
+        async for _ in agen(ev):
+            pass
+
+    async def old(ev: asyncio.Event) -> None:
+        await old_style(ev)
+
+    seen = {}
+
+    async def main() -> None:
+        ev = asyncio.Event()
+        tasks = [asyncio.create_task(consumer(ev)), asyncio.create_task(old(ev))]
+        await asyncio.sleep(0.01)
+        for task in tasks:
+            key, tail = ChainReader().chain(task.get_coro())
+            seen[task.get_coro().__name__] = ([f for _, _, f in key], tail)
+        ev.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    functions, tail = seen["consumer"]
+    assert functions == ["consumer", "agen", "leaf", "wait"]
+    assert isinstance(tail, asyncio.Future) and not isinstance(tail, asyncio.Task)
+    functions, tail = seen["old"]
+    assert functions == ["old", "old_style"]
+    assert isinstance(tail, asyncio.Task)  # the generator yields from a task
