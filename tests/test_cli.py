@@ -448,3 +448,33 @@ def test_root_asks_another_users_process(tmp_path: Path) -> None:
         proc.kill()
         proc.communicate(timeout=30)
         shutil.rmtree(nobody_tmp, ignore_errors=True)
+
+
+STUCK_MAIN_SERVICE = """
+import ctypes, threading
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.setup_autorun('1.0', service_name='stuck-main')
+libc = ctypes.CDLL(None)
+mutex = ctypes.create_string_buffer(64)  # zeroed: PTHREAD_MUTEX_INITIALIZER
+libc.pthread_mutex_lock(mutex)
+print('READY', flush=True)
+
+def stuck_in_native_code():
+    libc.pthread_mutex_lock(mutex)  # already held: blocks for good, GIL released
+
+stuck_in_native_code()
+"""
+
+
+def test_report_from_a_process_whose_main_thread_is_stuck(service, xdg: Path) -> None:
+    """The request is answered by whichever thread writes the report (here
+    not the main thread, stuck in native code)."""
+    svc = service(STUCK_MAIN_SERVICE, env=env_for(xdg))
+    time.sleep(0.3)  # let the main thread block
+    out = gm(xdg, "report", str(svc.pid), "-f", "json", "--timeout", "30")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["header"]["trigger"]["kind"] == "cli"
+    assert report["header"]["producer"]["main"] is False
+    assert "stuck_in_native_code" in out.stdout
+    assert "Guru Meditation" not in svc.stderr()

@@ -298,7 +298,7 @@ def ask_for_report(pid: int, fmt: str, timeout: float) -> str:
                     pass
                 raise ReportError(
                     f"timed out: process {pid} ({entry.get('service')}) did not answer within "
-                    f"{timeout:g} s (is its main thread blocked? see 'gurumeditation --help')",
+                    f"{timeout:g} s (stopped, frozen with the GIL held, or the signal blocked?)",
                     EXIT_TIMEOUT,
                 )
             if not discovery.pid_alive(pid):
