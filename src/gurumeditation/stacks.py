@@ -90,11 +90,20 @@ class FrameReader:
         return known
 
     def read(self, frame: Any, limit: int = MAX_DEPTH) -> StackKey:
+        frames: List[Any] = []
+        while frame is not None and len(frames) < limit:
+            frames.append(frame)
+            frame = frame.f_back
+        frames.reverse()
+        return self.read_frames(frames)
+
+    def read_frames(self, frames: List[Any]) -> StackKey:
+        """The stack key of ``frames`` given outermost first (e.g. the frames
+        of an await chain), leaving out this package's own frames."""
         triples: List[Tuple[str, int, str]] = []
         append = triples.append
         cache = self._triples
-        depth = 0
-        while frame is not None and depth < limit:
+        for frame in frames:
             code = frame.f_code
             where = (id(code), frame.f_lasti)
             triple = cache.get(where, _MISSING)
@@ -103,9 +112,6 @@ class FrameReader:
                 cache[where] = triple
             if triple is not None:
                 append(triple)
-                depth += 1
-            frame = frame.f_back
-        triples.reverse()
         return tuple(triples)
 
     def _triple(self, frame: Any, code: Any) -> Optional[Tuple[str, int, str]]:

@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 from ..model import safe_str
 from ..realthreads import thread_objects
 from ..report import Context, SectionSpec
-from ..stacks import MAX_DEPTH, StackKey, Unit, build_entries, is_own_file
+from ..stacks import MAX_DEPTH, FrameReader, StackKey, Unit, build_entries, is_own_file
 from .green import scan_heap, subclasses
 from .threads import sources
 
@@ -159,15 +159,10 @@ def _inner_awaitable(obj: Any) -> Any:
     return None
 
 
-class ChainReader:
+class ChainReader(FrameReader):
     """Reads await chains; the (file, line, function) of a frame is computed
     once per (code object, instruction offset) for the whole section, so
     10,000 tasks parked at the same places cost a look-up per level."""
-
-    def __init__(self) -> None:
-        self._triples: Dict[Tuple[int, int], Optional[Tuple[str, int, str]]] = {}
-        self._codes: Dict[int, Any] = {}  # keeps the code objects (and their ids) alive
-        self._keys: Dict[Tuple[int, ...], StackKey] = {}
 
     def chain(self, coro: Any) -> Tuple[StackKey, Any]:
         """The frames of ``coro`` and of everything it awaits, outermost
@@ -198,30 +193,8 @@ class ChainReader:
         bare = tuple(raw)
         key = self._keys.get(bare)
         if key is None:
-            key = self._keys[bare] = self._read(seen)
+            key = self._keys[bare] = self.read_frames(seen)
         return key, tail
-
-    def _read(self, frames: List[FrameType]) -> StackKey:
-        cache = self._triples
-        triples: List[Tuple[str, int, str]] = []
-        for frame in frames:
-            code = frame.f_code
-            where = (id(code), frame.f_lasti)
-            if where in cache:
-                triple = cache[where]
-            else:
-                triple = cache[where] = self._triple(frame, code)
-            if triple is not None:
-                triples.append(triple)
-        return tuple(triples)
-
-    def _triple(self, frame: FrameType, code: Any) -> Optional[Tuple[str, int, str]]:
-        self._codes[id(code)] = code
-        filename = code.co_filename
-        if is_own_file(filename):
-            return None
-        lineno = frame.f_lineno
-        return (filename, lineno if lineno is not None else 0, code.co_name)
 
 
 def await_chain(coro: Any) -> Tuple[StackKey, Any]:
