@@ -30,10 +30,10 @@ while True:
 SELF_ARMING = """
 import signal, sys, time
 from gurumeditation import TextGuruMeditation
-from gurumeditation.guru_meditation_report import GuruMeditation
-before = GuruMeditation._signal_trigger
+from gurumeditation.autorun import ARMED
+before = ARMED.signal_trigger
 TextGuruMeditation.setup_autorun('5.0', service_name='self-armed', log_dir=sys.argv[1])
-trigger = GuruMeditation._signal_trigger
+trigger = ARMED.signal_trigger
 assert trigger is before and trigger is not None, 'a second trigger was installed'
 assert signal.getsignal(signal.SIGUSR2) == trigger.handle
 assert trigger.previous in (None, signal.SIG_DFL), trigger.previous

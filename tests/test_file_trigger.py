@@ -12,9 +12,10 @@ from conftest import report_files, wait_for_reports
 SERVICE = """
 import sys, time
 from gurumeditation import TextGuruMeditation
+from gurumeditation.autorun import ARMED
 TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1],
                                  file_event_handler=sys.argv[2])
-print('READY', TextGuruMeditation._file_trigger.mode, flush=True)
+print('READY', ARMED.file_trigger.mode, flush=True)
 while True:
     time.sleep(0.05)
 """

@@ -19,7 +19,6 @@ import dataclasses
 import os
 import signal
 import sys
-import time
 import traceback as _traceback
 from dataclasses import dataclass, field
 from types import FrameType
@@ -27,9 +26,9 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tupl
 
 from . import discovery as _discovery
 from . import render as _render
-from . import report as _report
 from . import sections as _sections
 from . import unpatched
+from .autorun import ARMED
 from .model import Report
 from .realthreads import this_thread_ident
 from .redact import Redactor, check_options
@@ -37,11 +36,8 @@ from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, StderrSink, deliver, write_stderr
 from .triggers import cli_request as _cli_request
-from .triggers.file import FileTrigger, poll_interval
-from .triggers.gate import ReportGate
-from .triggers.native_dump import NativeDump
-from .triggers.signal import SignalTrigger, signal_name
-from .triggers.watcher import Watcher
+from .triggers.file import poll_interval
+from .triggers.signal import signal_name
 
 Generator = Callable[[], Any]
 
@@ -135,15 +131,8 @@ class GuruMeditation:
     persistent_sections: ClassVar[List[List[Any]]] = []
     #: Set by :meth:`setup_autorun`.
     settings: ClassVar[Optional[Settings]] = None
-    _signal_trigger: ClassVar[Optional[SignalTrigger]] = None
-    _native_dump: ClassVar[Optional[NativeDump]] = None
-    _watcher: ClassVar[Optional[Watcher]] = None
-    _file_trigger: ClassVar[Optional[FileTrigger]] = None
     #: One report in flight, at most one queued, for every trigger.
-    _gate: ClassVar[Optional[ReportGate]] = None
-    _fork_hook: ClassVar[bool] = False
     #: The real thread that writes the report when the main thread is stuck.
-    _stuck_runner: ClassVar[Optional[unpatched.Runner]] = None
     #: The class whose ``setup_autorun`` armed the process (makes triggered reports).
     _report_class: ClassVar[Optional[type]] = None
     #: The report format :meth:`run` returns.
@@ -301,9 +290,6 @@ class GuruMeditation:
                     f"unknown report format {fmt!r}; choose from {sorted(_render.SUFFIXES)}"
                 )
         signum = int(signum) if signum else int(signal.SIGUSR2)
-        prims = unpatched.load()
-        if GuruMeditation._gate is None:
-            GuruMeditation._gate = ReportGate(prims.allocate_lock)
         GuruMeditation.settings = Settings(
             version=version,
             service_name=service_name or default_service_name(),
@@ -327,181 +313,13 @@ class GuruMeditation:
         except Exception:
             pass
         GuruMeditation._report_class = cls
-        _report.prepare()
-        if setup_signal:
-            cls._setup_signal(signum)
+        ARMED.arm(lambda: GuruMeditation.settings, lambda *a, **k: cls._maker().produce(*a, **k))
         if discoverable:
             announce(GuruMeditation.settings, signum if setup_signal else 0)
-        cls._setup_file_trigger()
-        if GuruMeditation._watcher is not None:
-            GuruMeditation._watcher.announce()  # the file trigger's thread too
-        if not GuruMeditation._fork_hook and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=GuruMeditation._after_fork_in_child)
-            GuruMeditation._fork_hook = True
-
-    @classmethod
-    def _setup_signal(cls, signum: int) -> None:
-        old = GuruMeditation._signal_trigger
-        if old is None or old.signum != signum or not old.installed:
-            cls._disarm_native()
-            if old is not None:
-                old.uninstall()
-            trigger = SignalTrigger(signum, GuruMeditation._on_signal)
-            trigger.install()
-            GuruMeditation._signal_trigger = trigger
-        # faulthandler goes on top of our Python-level handler (never over the
-        # default action) and is re-armed so the sidecar writes where the
-        # settings say
-        cls._disarm_native()
-        cls._arm_native()
-
-    @classmethod
-    def _arm_native(cls) -> None:
-        settings = GuruMeditation.settings
-        gate = GuruMeditation._gate
-        if settings is None or gate is None:
-            return
-        dump = NativeDump(
-            settings.signum, settings.service_name, settings.log_dir, settings.max_reports
-        )
-        try:
-            if not dump.arm():
-                return
-        except Exception:
-            return
-        trigger = GuruMeditation._signal_trigger
-        if trigger is not None:
-            handler = trigger.handle
-            dump.still_ours = lambda: bool(signal.getsignal(dump.signum) == handler)
-        gate.on_flight = lambda writing: dump.pause(writing)
-        GuruMeditation._native_dump = dump
-        if GuruMeditation._stuck_runner is None or not GuruMeditation._stuck_runner.alive():
-            GuruMeditation._stuck_runner = unpatched.Runner()
-        watcher = Watcher(dump, gate, GuruMeditation._on_stuck_main_thread)
-        GuruMeditation._watcher = watcher
-        watcher.start()
-
-    @classmethod
-    def _disarm_native(cls) -> None:
-        dump, GuruMeditation._native_dump = GuruMeditation._native_dump, None
-        GuruMeditation._watcher = None
-        if GuruMeditation._gate is not None:
-            GuruMeditation._gate.on_flight = None
-        if dump is not None:
-            dump.disarm()
-
-    @classmethod
-    def _setup_file_trigger(cls) -> None:
-        settings = GuruMeditation.settings
-        old, GuruMeditation._file_trigger = GuruMeditation._file_trigger, None
-        if old is not None:
-            old.stop()
-        if settings is None or not settings.file_event_handler:
-            return
-        trigger = FileTrigger(
-            settings.file_event_handler,
-            GuruMeditation._on_file_touched,
-            settings.file_event_handler_interval,
-        )
-        trigger.start()
-        GuruMeditation._file_trigger = trigger
-
-    @staticmethod
-    def _after_fork_in_child() -> None:
-        """A forked child re-arms: our helper threads did not survive the
-        fork, the parent's pipes and sidecar are the parent's."""
-        try:
-            OWN_THREADS.clear()
-            _report.forget_after_fork()
-            _report.prepare()
-            GuruMeditation._stuck_runner = None
-            settings = GuruMeditation.settings
-            if settings is None:
-                return
-            prims = unpatched.get()
-            GuruMeditation._gate = ReportGate(prims.allocate_lock)
-            dump, GuruMeditation._native_dump = GuruMeditation._native_dump, None
-            GuruMeditation._watcher = None
-            if dump is not None:
-                if dump.armed:
-                    import faulthandler
-
-                    faulthandler.unregister(dump.signum)
-                dump.close()
-                GuruMeditation._arm_native()
-            old = GuruMeditation._file_trigger
-            GuruMeditation._file_trigger = None
-            if old is not None:
-                old.forget_after_fork()
-                GuruMeditation._setup_file_trigger()
-            if GuruMeditation._watcher is not None:
-                GuruMeditation._watcher.announce()
-        except Exception:
-            pass
 
     @classmethod
     def _maker(cls) -> Any:
         return GuruMeditation._report_class or TextGuruMeditation
-
-    @classmethod
-    def _submit(
-        cls,
-        trigger: Dict[str, str],
-        frame: Optional[FrameType] = None,
-        reason: str = "",
-        producer_name: str = "",
-    ) -> None:
-        """Ask the gate for a report; it runs in this thread unless one is in
-        flight (then it is queued, and the thread in flight writes it)."""
-        gate = GuruMeditation._gate
-        prims = unpatched.get()
-        asked_by = prims.get_ident()
-
-        def job() -> None:
-            settings = GuruMeditation.settings or Settings()
-            me = prims.get_ident()
-            here = me == asked_by
-            cls._maker().produce(
-                settings,
-                frame=frame if here else None,
-                trigger=trigger,
-                reason=reason if here else "",
-                producer_ident=me,
-                producer_name=producer_name if here else "",
-            )
-
-        if gate is None:
-            job()
-        else:
-            gate.submit(job)
-
-    @classmethod
-    def _on_signal(cls, signum: int, frame: Optional[FrameType]) -> None:
-        gate = GuruMeditation._gate
-        if gate is not None:
-            gate.main_entered = time.monotonic()
-        cls._submit({"kind": "signal", "detail": signal_name(signum)}, frame)
-
-    @classmethod
-    def _on_stuck_main_thread(cls, deadline: float) -> None:
-        """The watcher saw a signal the main thread did not answer in time:
-        write the report from a fresh real thread (the watcher stays free to
-        answer the sidecar)."""
-        settings = GuruMeditation.settings or Settings()
-        trigger = {"kind": "signal", "detail": signal_name(settings.signum)}
-        reason = f"main thread did not respond within {round(deadline * 1000)} ms"
-
-        def write() -> None:
-            cls._submit(trigger, None, reason, "gurumeditation-watcher")
-
-        runner = GuruMeditation._stuck_runner
-        if runner is None or not runner.alive():
-            runner = GuruMeditation._stuck_runner = unpatched.Runner()
-        runner.post(write)  # busy: a report from it is on its way already
-
-    @classmethod
-    def _on_file_touched(cls, path: str) -> None:
-        cls._submit({"kind": "file", "detail": path}, None, "", "gurumeditation-file-trigger")
 
     @classmethod
     def handle_signal(
