@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import pytest
+
+# Services started by the tests register themselves for the `gurumeditation`
+# command; give the whole run its own runtime directory so that the entries of
+# services killed by a test never pile up in this user's real one.
+_RUNTIME_DIR = tempfile.mkdtemp(prefix="gurumeditation-tests-")
+os.environ["XDG_RUNTIME_DIR"] = _RUNTIME_DIR
+atexit.register(shutil.rmtree, _RUNTIME_DIR, True)
 
 REPORT_MARKER = "_gurumeditation_"
 BANNER = "=" * 72
