@@ -178,10 +178,14 @@ class Victim:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        """End the victim cleanly (SIGTERM: its atexit handlers run), or kill it."""
+        for send in (self.proc.terminate, self.proc.kill):
+            if self.proc.poll() is not None:
+                break
             try:
-                self.proc.kill()
-            except OSError:
+                send()
+                self.proc.wait(timeout=15)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
         self.proc.wait(timeout=30)
         for stream in (self.proc.stdin, self.proc.stdout):

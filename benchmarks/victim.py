@@ -18,7 +18,8 @@ The ticker thread wakes every millisecond and records the longest gap between
 two wake-ups: the pause another thread of the application sees while a
 report is written.  It also serves the driver's commands on stdin (one line
 each): ``stats`` prints ``{"max_gap_ms": ...}`` as one JSON line on stdout and
-starts a new window.  End of stdin ends the victim.
+starts a new window.  End of stdin (or SIGTERM) ends the victim, through
+``SystemExit`` in the main thread so that ``atexit`` handlers run.
 
 Tools, all armed on SIGUSR2 and all writing one file into ``--log-dir``:
 
@@ -199,8 +200,9 @@ class Ticker:
             if not readable:
                 continue
             chunk = os.read(fd, 4096)
-            if not chunk:
-                os._exit(0)  # the driver went away
+            if not chunk:  # the driver went away: exit through the main thread
+                os.kill(os.getpid(), signal.SIGTERM)  # (atexit handlers run)
+                return
             pending += chunk
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
@@ -296,6 +298,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--no-ticker", action="store_true")
     args = parser.parse_args(argv)
 
+    # SIGTERM ends the victim through SystemExit in the main thread, so atexit
+    # handlers run (gurumeditation removes its entry from the runtime directory
+    # the `gurumeditation` command lists; a SIGKILLed victim would leave it)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     started = time.perf_counter()
     conf = register_options(args.options) if args.options else None
     build_heap(args.heap)
