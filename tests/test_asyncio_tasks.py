@@ -4,6 +4,7 @@ awaited-by, await cycles, grouping on and off."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, List
 
 from concurrency_helpers import ARM, functions, members, section, signal_and_read
 
@@ -277,3 +278,29 @@ def test_chain_through_async_generators_and_generator_coroutines() -> None:
     functions, tail = seen["old"]
     assert functions == ["old", "old_style"]
     assert isinstance(tail, asyncio.Task)  # the generator yields from a task
+
+
+def test_a_gather_of_many_tasks_stays_one_readable_line() -> None:
+    import asyncio
+
+    from gurumeditation import TextGuruMeditation
+
+    async def child() -> None:
+        await asyncio.sleep(30)
+
+    async def parent(children: List[Any]) -> None:
+        await asyncio.gather(*children)
+
+    async def main() -> str:
+        children = [asyncio.create_task(child(), name=f"child-{i}") for i in range(60)]
+        gathering = asyncio.create_task(parent(children), name="parent")
+        await asyncio.sleep(0.01)
+        text = TextGuruMeditation("1", include_env=False).run()
+        gathering.cancel()
+        await asyncio.gather(gathering, *children, return_exceptions=True)
+        return text
+
+    text = asyncio.run(main())
+    [line] = [ln for ln in text.splitlines() if ln.startswith("awaits: gather() of:")]
+    assert line.endswith(" and 40 more"), line
+    assert "child-19 " in line and "child-20 " not in line

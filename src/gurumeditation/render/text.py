@@ -175,6 +175,18 @@ def _awaited_label(item: Dict[str, Any]) -> str:
     return text
 
 
+#: How many awaited or awaiting tasks one line names before "and N more"
+#: (a gather() of 10,000 tasks stays one readable line; the JSON keeps all).
+MAX_LISTED = 20
+
+
+def _listing(labels: List[str], limit: int = MAX_LISTED) -> str:
+    text = ", ".join(labels[:limit])
+    if len(labels) > limit:
+        text += f" and {len(labels) - limit} more"
+    return text
+
+
 def task_label(member: Dict[str, Any]) -> str:
     label = str(member.get("name"))
     targets = [a.get("name") for a in member.get("awaits", []) if a.get("kind") == "task"]
@@ -199,12 +211,11 @@ def task_facts(member: Dict[str, Any]) -> str:
     awaits = member.get("awaits") or []
     if awaits:
         text = "awaits: " + _awaited_label(awaits[0])
-        rest = [_awaited_label(a) for a in awaits[1:]]
-        if rest:
-            text += " " + ", ".join(rest)
+        if len(awaits) > 1:
+            text += " " + _listing([_awaited_label(a) for a in awaits[1:]])
         lines.append(text)
     if member.get("awaited_by"):
-        who = ", ".join(f"{w.get('name')} (0x{w.get('id', 0):x})" for w in member["awaited_by"])
+        who = _listing([f"{w.get('name')} (0x{w.get('id', 0):x})" for w in member["awaited_by"]])
         lines.append(f"awaited by: {who}")
     if member.get("cycle"):
         lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
