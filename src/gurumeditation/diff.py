@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from .model import Report
+from .model import Report, parked_at
 
 Stack = Tuple[Tuple[str, int, str], ...]
 
@@ -42,28 +42,10 @@ def label(section_id: str, member: Dict[str, Any]) -> str:
     return text
 
 
-#: Path parts of library code (standard library, installed packages): a stack
-#: parked in one is told with the application frame that called into it.
-LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
-
-
-def is_library(file: str) -> bool:
-    return any(marker in file for marker in LIBRARY_MARKERS)
-
-
 def where(stack: Stack) -> str:
     """The innermost frame, and the innermost application frame when the
     innermost is library code (``wait (threading.py:327) in worker (app.py:5)``)."""
-    if not stack:
-        return "(no stack)"
-    file, line, function = stack[-1]
-    text = f"{function} ({file}:{line})"
-    if is_library(file):
-        for f, n, fn in reversed(stack[:-1]):
-            if not is_library(f):
-                text += f" in {fn} ({f}:{n})"
-                break
-    return text
+    return parked_at(stack) or "(no stack)"
 
 
 def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, TypedDict, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 
 #: Bumped whenever a key is added or removed or a value changes type
 #: (rules in ``docs/report-format.md``).
@@ -159,3 +159,27 @@ def find_section(report: Report, section_id: str) -> Optional[Section]:
         if section.get("id") == section_id:
             return section
     return None
+
+
+#: Path parts of library code (standard library, installed packages).
+LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
+
+
+def is_library_file(file: str) -> bool:
+    return any(marker in file for marker in LIBRARY_MARKERS)
+
+
+def parked_at(stack: Sequence[Tuple[str, Any, str]]) -> str:
+    """Where a stack of (file, line, function), outermost first, is parked:
+    its innermost frame, and when that is library code, the innermost
+    application frame that called into it too (``wait (threading.py:327) in
+    worker (app.py:5)``); ``""`` for an empty stack."""
+    if not stack:
+        return ""
+    file, line, function = stack[-1]
+    text = f"{function} ({file}:{line})"
+    if is_library_file(str(file)):
+        for f, n, fn in reversed(stack[:-1]):
+            if not is_library_file(str(f)):
+                return f"{text} in {fn} ({f}:{n})"
+    return text

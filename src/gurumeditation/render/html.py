@@ -27,7 +27,7 @@ import json
 from html import escape
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..model import Report, Section
+from ..model import Report, Section, parked_at
 
 #: Section ids whose data is a stack section (``{total, entries}``) and how a
 #: unit of each is called (singular, plural).
@@ -176,27 +176,9 @@ def frames_html(stack: List[Dict[str, Any]]) -> str:
     return '<ol class="stack">' + "".join(items) + "</ol>"
 
 
-#: Path parts of library code: a stack parked there is told with the
-#: application frame that called into it too.
-LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
-
-
 def where_parked(stack: List[Dict[str, Any]]) -> str:
-    if not stack:
-        return ""
-
-    def loc(frame: Dict[str, Any]) -> str:
-        return f"{frame.get('function', '')} ({frame.get('file', '')}:{frame.get('line', '')})"
-
-    def library(frame: Dict[str, Any]) -> bool:
-        return any(m in str(frame.get("file", "")) for m in LIBRARY_MARKERS)
-
-    text = loc(stack[-1])
-    if library(stack[-1]):
-        for frame in reversed(stack[:-1]):
-            if not library(frame):
-                return f"{text} in {loc(frame)}"
-    return text
+    """Where an entry's stack is parked (see :func:`gurumeditation.model.parked_at`)."""
+    return parked_at([(f.get("file", ""), f.get("line", ""), f.get("function", "")) for f in stack])
 
 
 def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
