@@ -131,8 +131,6 @@ class GuruMeditation:
     persistent_sections: ClassVar[List[List[Any]]] = []
     #: Set by :meth:`setup_autorun`.
     settings: ClassVar[Optional[Settings]] = None
-    #: One report in flight, at most one queued, for every trigger.
-    #: The real thread that writes the report when the main thread is stuck.
     #: The class whose ``setup_autorun`` armed the process (makes triggered reports).
     _report_class: ClassVar[Optional[type]] = None
     #: The report format :meth:`run` returns.
@@ -153,24 +151,19 @@ class GuruMeditation:
         section_timeout: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
-        armed = type(self).settings
+        # an argument left out takes what setup_autorun armed, else the default
+        armed = type(self).settings or Settings()
         self.version_obj = version_obj
         self.traceback = sig_handler_tb
-        self.conf = conf if conf is not None else (armed.conf if armed else None)
-        self.service_name = (
-            service_name or (armed.service_name if armed else "") or default_service_name()
-        )
-        self.group = group if group is not None else (armed.group if armed else True)
-        self.redact = redact if redact is not None else (armed.redact if armed else {})
-        self.include_env = (
-            include_env if include_env is not None else (armed.include_env if armed else True)
-        )
-        self.max_fds = max_fds if max_fds is not None else (armed.max_fds if armed else 200)
-        self.gc_scan = gc_scan if gc_scan is not None else (armed.gc_scan if armed else False)
+        self.conf = conf if conf is not None else armed.conf
+        self.service_name = service_name or armed.service_name or default_service_name()
+        self.group = group if group is not None else armed.group
+        self.redact = redact if redact is not None else armed.redact
+        self.include_env = include_env if include_env is not None else armed.include_env
+        self.max_fds = max_fds if max_fds is not None else armed.max_fds
+        self.gc_scan = gc_scan if gc_scan is not None else armed.gc_scan
         self.section_timeout = (
-            section_timeout
-            if section_timeout is not None
-            else (armed.section_timeout if armed else 2.0)
+            section_timeout if section_timeout is not None else armed.section_timeout
         )
         self.trigger: Dict[str, str] = {"kind": "api", "detail": f"{type(self).__name__}.run()"}
         self.reason = ""
