@@ -38,26 +38,13 @@ def reports(log_dir: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tool", choices=("gm", "oslo", "floor"), default="gm")
-    parser.add_argument("--threads", type=int, default=10)
-    parser.add_argument("--depth", type=int, default=10)
-    parser.add_argument("--green", type=int, default=0)
-    parser.add_argument("--green-depth", type=int, default=10)
-    parser.add_argument("--tasks", type=int, default=0)
-    parser.add_argument("--task-depth", type=int, default=10)
-    parser.add_argument("--options", type=int, default=0)
-    parser.add_argument("--heap", type=int, default=0)
+    victim.add_shape_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     args = parser.parse_args()
 
-    conf = victim.register_options(args.options) if args.options else None
-    victim.build_heap(args.heap)
-    victim.start_threads(args.threads, args.depth)
-    if args.green:
-        victim.start_greenthreads(args.green, args.green_depth)
-    if args.tasks:
-        victim.start_tasks(args.tasks, args.task_depth)
+    conf = victim.build_shape(args)
     log_dir = tempfile.mkdtemp(prefix="gm-profile-")
     victim.ARM[args.tool](log_dir, conf)
     import gc

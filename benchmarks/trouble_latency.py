@@ -80,19 +80,25 @@ def wait_file(log_dir: str, timeout: float = 10.0) -> Optional[float]:
     return None
 
 
-def sample(mode: str, work: str) -> Optional[float]:
-    log_dir = os.path.join(work, f"{mode}-logs")
-    watched = os.path.join(work, f"{mode}-trigger")
-    shutil.rmtree(log_dir, ignore_errors=True)
+def start_service(mode: str, log_dir: str, watched: str) -> subprocess.Popen[str]:
+    """The service in ``mode``, once it has armed itself (it printed READY)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVICE, mode, log_dir, watched],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
+def sample(mode: str, work: str) -> Optional[float]:
+    log_dir = os.path.join(work, f"{mode}-logs")
+    watched = os.path.join(work, f"{mode}-trigger")
+    shutil.rmtree(log_dir, ignore_errors=True)
+    proc = start_service(mode, log_dir, watched)
     try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
         time.sleep(1.0)  # blocked / frozen by now
         start = time.monotonic()
         if mode == "file":
@@ -110,15 +116,8 @@ def sample(mode: str, work: str) -> Optional[float]:
 
 def idle(seconds: float, work: str) -> Dict[str, Any]:
     log_dir = os.path.join(work, "idle-logs")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVICE, "idle", log_dir, os.path.join(work, "idle-trigger")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_service("idle", log_dir, os.path.join(work, "idle-trigger"))
     try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
         time.sleep(1.5)
         sidecar = sidecar_of(proc.pid)
         pids = [proc.pid] + ([sidecar] if sidecar else [])

@@ -283,10 +283,8 @@ def arm_floor(log_dir: str, conf: Any) -> None:
 ARM = {"gm": arm_gm, "oslo": arm_oslo, "floor": arm_floor, "none": lambda log_dir, conf: None}
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tool", choices=sorted(ARM), required=True)
-    parser.add_argument("--log-dir", required=True)
+def add_shape_arguments(parser: argparse.ArgumentParser) -> None:
+    """The victim's shape, as command-line options (shared with profile_report.py)."""
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--depth", type=int, default=10)
     parser.add_argument("--green", type=int, default=0)
@@ -295,6 +293,25 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--task-depth", type=int, default=10)
     parser.add_argument("--options", type=int, default=0)
     parser.add_argument("--heap", type=int, default=0)
+
+
+def build_shape(args: argparse.Namespace) -> Any:
+    """Build the shape ``args`` asks for; returns the oslo.config CONF (or None)."""
+    conf = register_options(args.options) if args.options else None
+    build_heap(args.heap)
+    start_threads(args.threads, args.depth)
+    if args.green:
+        start_greenthreads(args.green, args.green_depth)
+    if args.tasks:
+        start_tasks(args.tasks, args.task_depth)
+    return conf
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tool", choices=sorted(ARM), required=True)
+    parser.add_argument("--log-dir", required=True)
+    add_shape_arguments(parser)
     parser.add_argument("--no-ticker", action="store_true")
     args = parser.parse_args(argv)
 
@@ -303,13 +320,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # the `gurumeditation` command lists; a SIGKILLed victim would leave it)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     started = time.perf_counter()
-    conf = register_options(args.options) if args.options else None
-    build_heap(args.heap)
-    start_threads(args.threads, args.depth)
-    if args.green:
-        start_greenthreads(args.green, args.green_depth)
-    if args.tasks:
-        start_tasks(args.tasks, args.task_depth)
+    conf = build_shape(args)
     ticker = Ticker()
     if not args.no_ticker:
         threading.Thread(target=ticker.run, name="ticker", daemon=True).start()
