@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -122,7 +123,11 @@ def test_list_opts_matches_oslo_reports_names() -> None:
 def test_entry_point_is_registered() -> None:
     from importlib.metadata import entry_points
 
-    eps = [ep for ep in entry_points(group="oslo.config.opts") if ep.name == "gurumeditation"]
+    if sys.version_info >= (3, 10):
+        group = entry_points(group="oslo.config.opts")
+    else:  # 3.9: a dict of group name to entry points, no selection by keyword
+        group = entry_points().get("oslo.config.opts", [])
+    eps = [ep for ep in group if ep.name == "gurumeditation"]
     assert eps and eps[0].load() is opts.list_opts
 
 

@@ -105,7 +105,7 @@ handler = logging.getLogger().handlers[0]
 def hog():
     # hold what an application thread may hold, for good
     _imp.acquire_lock()
-    logging._acquireLock()
+    logging._lock.acquire()  # the module lock; _acquireLock() is gone in 3.13
     handler.acquire()
     threading.Event().wait()
 
