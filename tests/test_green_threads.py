@@ -346,3 +346,61 @@ def test_report_written_by_a_helper_thread_adds_no_greenlet(service) -> None:
     current = [(m, e) for m, e in members(green) if m.get("current")]
     assert len(current) <= 1
     assert all(e["count"] == 1 and m["state"] == "running" for m, e in current)
+
+
+BARE_THREADS = (
+    ARM
+    + """
+import threading, time
+import greenlet
+
+stop = threading.Event()
+touched = threading.Event()
+ran = threading.Event()
+
+def touches_greenlet():
+    greenlet.getcurrent()  # greenlet now has a main greenlet for this thread; it runs none
+    touched.set()
+    stop.wait()
+
+def park_child():
+    greenlet.getcurrent().parent.switch()
+
+def runs_a_greenlet():
+    child = greenlet.greenlet(park_child)  # its parent: this thread's main greenlet
+    child.switch()  # parked for good (held by this frame)
+    ran.set()
+    stop.wait()
+
+threading.Thread(target=touches_greenlet, name='touches', daemon=True).start()
+threading.Thread(target=runs_a_greenlet, name='runs', daemon=True).start()
+touched.wait(30)
+ran.wait(30)
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+)
+
+
+def test_a_thread_that_only_touched_greenlet_is_no_green_thread(service, tmp_path: Path) -> None:
+    # What eventlet's monkey patching does to every unpatched thread on 3.9 (see
+    # sections/green.py), done by hand so that every version checks it.
+    log_dir = tmp_path / "r"
+    svc = service(BARE_THREADS, args=[str(log_dir)])
+    doc, _ = signal_and_read(svc, log_dir)
+    threads = _threads(doc)
+    assert sorted(m["name"] for m, _ in members(threads)) == ["MainThread", "runs", "touches"]
+    green = _green(doc)
+    listed = members(green)
+    # the reporting main thread's own greenlet, the parked child and the main
+    # greenlet it belongs to; nothing for 'touches'
+    assert green["total"] == 3, listed
+    current = [m for m, _ in listed if m.get("current")]
+    assert len(current) == 1 and current[0].get("thread_name") == "MainThread"
+    child = [e for m, e in listed if m.get("name") == "park_child"]
+    assert len(child) == 1 and child[0]["members"][0]["state"] == "suspended"
+    assert innermost(child[0]) == "park_child:greenlet.getcurrent().parent.switch()"
+    others = [m for m, _ in listed if m.get("main") and not m.get("current")]
+    assert len(others) == 1 and others[0]["state"] == "running"
+    assert svc.alive()

@@ -25,6 +25,16 @@ gevent hub's ``thread_ident``, or the outermost frame of its saved stack (a
 ``threading`` bootstrap frame names its ``Thread``, the ``__main__`` module
 frame the main thread).  Greenlets whose thread cannot be told carry no
 ``thread`` fact.
+
+Not listed: the main greenlet of another OS thread that is only that thread
+seen through greenlet (running, no greenlet of its own under it, thread not
+told).  greenlet makes one for any thread that merely touches it: under
+eventlet's monkey patching on Python 3.9, every thread started by the
+*unpatched* ``threading`` gets one, because eventlet greens that module's
+``_active_limbo_lock`` too (3.9's ``_thread`` types are static, so its
+re-imported copy shares the ``RLock`` type eventlet replaces) and the green
+lock asks ``greenlet.getcurrent()`` for its owner.  The thread itself is in
+the Threads section.
 """
 
 from __future__ import annotations
@@ -257,6 +267,38 @@ def _match_running_mains(
         thread_of_root[id(running[0])] = threads[0]
 
 
+def _bare_thread_mains(
+    firsts: List[Any],
+    glets: List[Any],
+    thread_of_root: Dict[int, int],
+    current: Any,
+    is_active: Any,
+    roots: _Roots,
+) -> Set[int]:
+    """Ids of the main greenlets running in another thread, thread not told,
+    that no other greenlet has at the root of its ``parent`` chain: a thread
+    that touched greenlet but runs no greenlet of its own (see the module's
+    docstring)."""
+    bare = {
+        id(g)
+        for g in firsts
+        if g.parent is None
+        and g is not current
+        and id(g) not in thread_of_root
+        and g.gr_frame is None
+        and not g.dead
+        and is_active(g)
+    }
+    if not bare:
+        return bare
+    for glet in glets:
+        if glet.parent is not None:
+            bare.discard(id(roots.root(glet)))
+            if not bare:
+                break
+    return bare
+
+
 _LIBRARY_DIRS = ("/eventlet/", "/gevent/", "/greenlet/")
 
 
@@ -399,6 +441,10 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             ident = _thread_of_saved_stack(saved, frames, main) if saved is not None else None
             if ident is not None:
                 thread_of_root[id(glet)] = ident
+    is_active = greenlet_type.__bool__  # type: ignore[attr-defined]
+    bare = _bare_thread_mains(firsts, glets, thread_of_root, current, is_active, roots)
+    if bare:
+        firsts = [g for g in firsts if id(g) not in bare]
     _match_running_mains(firsts, thread_of_root, frames, main)
     if current is not None and current in firsts:
         firsts.remove(current)
@@ -411,7 +457,6 @@ def collect(ctx: Context) -> Optional[Dict[str, Any]]:
             thread_facts[root_id]["thread_name"] = safe_str(getattr(thread, "name", ""))
 
     reader = FrameReader()
-    is_active = greenlet_type.__bool__  # type: ignore[attr-defined]
     named = {t: hasattr(t, "minimal_ident") for t in glet_types}  # gevent's Greenlet
     spawning = {t: hasattr(t, "spawning_stack") for t in glet_types}
     type_names = {t: t.__name__ for t in glet_types}
