@@ -277,3 +277,24 @@ def test_show_renders_saved_report(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 1 and "not JSON" in out.stderr
+
+
+def test_show_validate_without_jsonschema_names_the_extra(tmp_path: Path) -> None:
+    from gurumeditation import TextGuruMeditation
+
+    saved = tmp_path / "r.json"
+    saved.write_text(render(TextGuruMeditation("1.0").report(), "json"))
+    # jsonschema is installed here: make its import fail as where it is not
+    code = (
+        "import sys; sys.modules['jsonschema'] = None; from gurumeditation.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "show", str(saved), "--validate"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "gurumeditation[validate]" in out.stderr
+    assert out.stdout == ""  # nothing rendered unchecked

@@ -77,7 +77,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         try:
             problems = schema.errors(report)
         except ImportError:
-            return fail("--validate needs the jsonschema package (pip install jsonschema)")
+            return fail("--validate needs jsonschema: pip install 'gurumeditation[validate]'")
         if problems:
             for problem in problems:
                 print(f"{args.report}: {problem}", file=sys.stderr)
