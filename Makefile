@@ -1,10 +1,10 @@
-# Quick start: `make demo`, `make test`.
+# Quick start: `make demo`, `make test`. `make test-all`: the suite under every CPython the package claims.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint pytest bench venv clean
+.PHONY: demo test test-all lint pytest bench venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+# Every CPython >= requires-python found (pyenv, python3.X on PATH), each in its own .venv-3.X;
+# fails on any failure, one summary line per interpreter. TEST_ALL_ARGS: e.g. --skip-default,
+# --only 3.9,3.13. PYTEST_ARGS reach every run.
+test-all:
+	$(PYTHON) .ci/test_all.py --default $(PYTHON) $(TEST_ALL_ARGS)
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* build dist .pytest_cache .mypy_cache .ruff_cache
