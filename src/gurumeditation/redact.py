@@ -6,32 +6,62 @@ through one :class:`Redactor` while the report is built, so no renderer ever
 sees a secret.  The redactor counts what it masked; the count goes into the
 report header (``redactedCount``).
 
-Two kinds of rules:
+Three kinds of rules:
 
 *Keys.*  A key (mapping key, option name, environment variable, ``--flag``,
 the ``key`` of a ``key=value`` pair) names a secret when one of
 :data:`SECRET_WORDS` is a whole word of it.  A key is cut into words at
 ``_ - . /`` and spaces, at lower→upper case changes and at digits
 (``db_password``, ``AWS_SECRET_ACCESS_KEY``, ``X-Api-Key``, ``dbPassword``,
-``APIKey``), and compared case-insensitively; a phrase such as ``api_key``
-matches those words in a row or run together (``apikey``).  A few words
-(:data:`EMBEDDED_WORDS`: ``password``, ``secret``...) also count inside a
-longer word, because all-caps names run them together (``PGPASSWORD``).
-``token`` does not (``tokenizer_workers`` stays readable).  A key whose last
-word describes the secret rather than holding it (:data:`QUALIFIER_SUFFIXES`:
-``password_min_length``, ``token_ttl``, ``password_file``, ``cookie_secure``)
-or whose first word counts it (:data:`QUALIFIER_PREFIXES`: ``max_tokens``) is
-not a secret.  Booleans and ``None`` are never masked.
+``APIKey``, ``LDAP_BIND_PW``, ``MY_APP_KEY``), and compared case-insensitively;
+a phrase such as ``api_key`` matches those words in a row or run together
+(``apikey``).  A few words (:data:`EMBEDDED_WORDS`: ``password``,
+``secret``...) also count inside a longer word, because all-caps names run
+them together (``PGPASSWORD``), except in ordinary words
+(:data:`ORDINARY_WORDS`: ``secretariat``, ``secretary``).  ``token`` and
+``pw`` do not (``tokenizer_workers``, ``pwm_channel`` stay readable).  Not a
+secret: a key whose last word describes the secret rather than holding it
+(:data:`QUALIFIER_SUFFIXES`: ``password_min_length``, ``token_ttl``,
+``password_file``, ``cookie_secure``, ``DB_SECRET_ARN``, ``TOKEN_AUDIENCE``,
+``PASSWORD_HASHERS``), whose first word counts it (:data:`QUALIFIER_PREFIXES`:
+``max_tokens``), or whose secret word starts another meaning
+(:data:`OTHER_MEANINGS`: ``pass_through_headers``, ``sig_figures``).
+Booleans and ``None`` are never masked.  Under a secret key, a mapping with
+secret keys of its own is a record (``credentials_map = {region: …,
+secret_key: …}``): only those are masked; a mapping without any (``secrets =
+{db: …}``) is masked whole.  ``[key, value]`` is a pair only when ``key`` is a
+name (no spaces).
 
 *Values.*  Inside any string: credentials in URLs (``scheme://user:***@host``,
 several hosts, ``user:***@host`` without a scheme), ``key=value`` / ``key:
 value`` / ``key => value`` pairs whose key names a secret (query strings,
-connection strings, command lines, ``repr`` of dicts), ``<password>…</password>``
+connection strings, command lines, ``repr`` of dicts; a key right after a
+``:`` is a field of an ARN or URN, not a key), ``<password>…</password>``
 elements, ``--secret-flag value``, and well-known credential formats whatever
-their key (:data:`VALUE_PATTERNS`: PEM private keys, ``Bearer``/``Basic``
+their key (:data:`VALUE_PATTERNS`: PEM private keys, base64 of a PEM private
+key (kubeconfig ``client-key-data``; a certificate stays shown) or of
+``user:password`` (a Docker ``auth`` field), ``Bearer``/``Basic``
 credentials, ``Cookie:`` headers, AWS access key ids, JWTs, GitHub, GitLab,
-Slack, Stripe, OpenAI-style and Google API keys, ``.netrc`` lines, MySQL's
-``-pPASSWORD``, Slack/Discord webhook URLs).
+Slack, Stripe, OpenAI-style and Google API keys, Laravel-style
+``base64:`` keys, ``.netrc`` lines, Slack/Discord webhook URLs).
+
+*Command lines* (an argument vector, or a command inside any string such as
+``sh -c "…"`` or a configuration value): the argument of a secret-named flag,
+``user:***`` after ``-u``/``--user``/``--proxy-user``/``-U``, and where
+well-known programs take a password (:data:`PROGRAMS`: ``sshpass -p``,
+``redis-cli -a``, MySQL's ``-pX``, ``mongosh -p``, ``smbclient -U user%X``,
+``htpasswd -b file user X``, ``ldapsearch -w``, ``openssl -passin pass:X``,
+``keytool -storepass``, ``curl -u``, ``docker login -p``, ``sqlplus
+user/X@db``, ``rabbitmqctl add_user user X``...).  ``-p`` is a password flag
+of those programs only: ``ls -p``, ``mkdir -p``, ``ssh -p 22``, ``docker run
+-p 80:80`` stay as they are.  On the process's own command line, the secret
+options it declared (:meth:`Redactor.learn_command_line`: oslo.config CLI
+options ``secret=True`` or secret-named, by their short and long flags; the
+secret-named values of an ``argparse.Namespace``).
+
+Not recognised (documented limits): a secret with neither a telling key nor a
+telling form, such as a bare password in an exception's prose or a positional
+password argument on a source line (``connect("bob", "hunter2")``).
 
 The cost stays linear in the length of the text (no pattern rescans what it
 has read); user-supplied value patterns are the user's to keep that way.
