@@ -378,8 +378,11 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
         "base64 of user:password",
         # every 4th character (from the first) of the base64 of printable
         # ASCII is one of I-Z a-f: English words fail that at once
-        r"(?<![\w+/=.\-])(?:[I-Za-f][A-Za-z0-9+/]{3})+"
-        r"(?:[I-Za-f][A-Za-z0-9+/]{1,2}={0,2})?(?![\w+/=\-]|\.\w)",
+        # (a character class first, then the look behind: the regex engine
+        # then skips to the candidates fast); at least 8 characters
+        r"[I-Za-f](?<![\w+/=.\-].)[A-Za-z0-9+/]{3}"
+        r"(?:(?:[I-Za-f][A-Za-z0-9+/]{3})+(?:[I-Za-f][A-Za-z0-9+/]{1,2}={0,2})?"
+        r"|[I-Za-f][A-Za-z0-9+/]{1,2}={0,2})(?![\w+/=\-]|\.\w)",
         check=_base64_user_password,
     ),
     ValuePattern(
