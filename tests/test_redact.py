@@ -221,6 +221,8 @@ def test_key_words() -> None:
         ),
         ("curl --user 'ops:Curl Pw2' -X POST u", "curl --user 'ops:***' -X POST u"),
         ("curl --proxy-user=px:Pw3 u", "curl --proxy-user=px:*** u"),
+        ('curl --user="ops:Pw3b" u', 'curl --user="ops:***" u'),
+        ("docker -H tcp://h:2375 login -p DockPw3c r", "docker -H tcp://h:2375 login -p *** r"),
         ("opts: -u admin:Pw4 -v", "opts: -u admin:*** -v"),
         ('sh -c "sshpass -p SshPw3 ssh -p 2222 h"', 'sh -c "sshpass -p *** ssh -p 2222 h"'),
         ("/usr/bin/sshpass -pSshPw4 scp a b:", "/usr/bin/sshpass -p*** scp a b:"),

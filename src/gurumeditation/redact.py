@@ -1014,8 +1014,10 @@ class Redactor:
                     kind = self._generic_flag_kind(flag, rules, argv)
                 if kind:
                     if eq:
+                        value, value_quote = _unquoted(value)  # --user="u:X"
                         masked = self._masked_argument(kind, value)
                         if masked is not None:
+                            masked = value_quote + masked + value_quote
                             out[i] = quote + flag + "=" + masked + quote
                     else:
                         pending = kind
@@ -1031,8 +1033,8 @@ class Redactor:
             if rules is None:
                 continue
             positionals.append(word)
-            if rules.login_next and len(positionals) == 1:
-                login = word == "login"
+            if rules.login_next and word == "login":
+                login = True  # docker [-H host] login -p X
             positional = rules.positional
             if positional and self._positional_password(positional, positionals, letters):
                 masked = self._masked_argument(
