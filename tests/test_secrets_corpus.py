@@ -1,15 +1,23 @@
 """No secret leaves in a report: a real service with real oslo.config, real
-environment variables, a registered section, a child process and its own
-command line, all full of planted secrets; a real SIGUSR2 writes the report
-as text, JSON and HTML into log_dir, and none of the secrets is in any of
-them, while their harmless neighbours are still shown."""
+environment variables, a registered section, child processes running
+well-known programs and its own command line (with CLI options it declared),
+all full of planted secrets; a real SIGUSR2 writes the report as text, JSON
+and HTML into log_dir, ``gurumeditation report`` asks for it in each format,
+and none of the secrets is in any of them, while their harmless neighbours
+are still shown as they are (no over-masking), in every format too.
+
+The kinds of issue 18 (an outside corpus) have entries of their own, several
+per kind, each next to a harmless neighbour of the same shape."""
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -492,11 +500,25 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     for name in STAND_INS:
         (work / "bin" / name).write_text(STAND_IN)
     log_dir = work / "reports"
-    env = dict(ENV_SECRETS, **ENV_NEIGHBOURS)
+    xdg = work / "xdg"
+    xdg.mkdir(mode=0o700)
+    env = dict(ENV_SECRETS, **ENV_NEIGHBOURS, XDG_RUNTIME_DIR=str(xdg))
     svc = Service(script, work, env=env, args=[str(conf_file), str(log_dir), *CLI_ARGS])
+    asked: Dict[str, str] = {}
     try:
         svc.signal()
         files = wait_for_reports(log_dir, 3, timeout=60)
+        for fmt in ("text", "json", "html"):  # and asked for by `gurumeditation report`
+            done = subprocess.run(
+                [sys.executable, "-m", "gurumeditation", "report", str(svc.pid), "-f", fmt],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "XDG_RUNTIME_DIR": str(xdg)},
+                stdin=subprocess.DEVNULL,
+            )
+            assert done.returncode == 0, done.stderr
+            asked[f"cli {fmt}"] = done.stdout
         assert svc.alive()
         stderr = svc.stderr()
     finally:
@@ -508,6 +530,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     out = {fmt: by_suffix[suffix].read_text() for fmt, suffix in
            (("text", ".txt"), ("json", ".json"), ("html", ".html"))}  # fmt: skip
     out["stderr"] = stderr
+    out.update(asked)
     return out
 
 
@@ -515,7 +538,10 @@ def leaks(text: str) -> List[str]:
     return [secret for secret in CORPUS if secret in text]
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+ALL_FORMATS = ["text", "json", "html", "cli text", "cli json", "cli html"]
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
 def test_no_planted_secret_in_any_format(reports: Dict[str, str], fmt: str) -> None:
     assert leaks(reports[fmt]) == []
 
@@ -543,13 +569,14 @@ def test_every_place_was_in_the_report(reports: Dict[str, str]) -> None:
     assert "argkey = ***" in text
 
 
-def test_harmless_neighbours_still_shown(reports: Dict[str, str]) -> None:
-    text = reports["text"]
+@pytest.mark.parametrize("fmt", ["text", "cli text"])
+def test_harmless_neighbours_still_shown(reports: Dict[str, str], fmt: str) -> None:
+    text = reports[fmt]
     missing = [n for n in NEIGHBOURS_TEXT if n not in text]
     assert missing == []
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
 def test_harmless_values_shown_in_every_format(reports: Dict[str, str], fmt: str) -> None:
     out = reports[fmt]
     missing = [v for v in NEIGHBOUR_VALUES if v not in out and html.escape(v) not in out]
