@@ -301,6 +301,7 @@ def test_text(text: str, expected: str) -> None:
         "icon Y29ycHVzIGljb24gYnl0ZXM=",
         "cb aHR0cHM6Ly9leGFtcGxlLmNvbS9jYWxsYmFjaw==",
         "Configuration TextGuruMeditation ValueError production",
+        "Jonathan Ballard <dzonatas@dzonux.net>",  # decodes to w:'j and two non-ASCII bytes
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         "/usr/lib/python3.11/site-packages/oslo_config/cfg.py",
         "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",

@@ -270,12 +270,9 @@ def _base64_user_password(candidate: str) -> bool:
     if not 8 <= len(candidate) <= _LONGEST_USER_PASSWORD_B64:
         return False
     raw = _b64decode(candidate)
-    if raw is None or b":" not in raw:
-        return False
-    try:
-        plain = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError:
-        return False
+    if raw is None or b":" not in raw or not raw.isascii():
+        return False  # ASCII only: a word such as ``dzonatas`` decodes to w:'j + two bytes
+    plain = raw.decode("ascii").rstrip("\r\n")
     user, _, password = plain.partition(":")
     return (
         bool(user)
