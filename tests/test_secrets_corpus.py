@@ -426,6 +426,14 @@ children = [child] + [
     )
 ] + [subprocess.Popen(['sh', '-c', 'sleep 120; sshpass -p ShSshPw-60 ssh -p 2222 backup@h'])]
 
+def exec_done(pid):
+    with open('/proc/self/cmdline', 'rb') as mine, open(f'/proc/{pid}/cmdline', 'rb') as theirs:
+        return mine.read() != theirs.read()
+
+deadline = time.monotonic() + 30  # every child has exec'd its program before READY
+while not all(exec_done(c.pid) for c in children) and time.monotonic() < deadline:
+    time.sleep(0.01)
+
 def wait_here(event, password):
     event.wait()
 
