@@ -3,8 +3,9 @@ structure, the knobs (extra keys, extra values, allow-list) and the count."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import pytest
 
@@ -45,6 +46,21 @@ from gurumeditation.redact import MASK, Redactor, check_options, key_words
         "conn.password",
         "session_id",
         "sig",
+        # issue 18: pw, app keys, creds, the variables of sshpass and redis-cli
+        "bind_pw",
+        "LDAP_BIND_PW",
+        "smtpPw",
+        "pw",
+        "APP_KEY",
+        "MY_APP_KEY",
+        "laravelAppKey",
+        "db_creds",
+        "SSHPASS",
+        "REDISCLI_AUTH",
+        "identitytoken",
+        "pass_through_password",  # another meaning first, a secret after
+        "credentials_map",
+        "access_key_id",
     ],
 )
 def test_secret_keys(key: str) -> None:
@@ -75,6 +91,37 @@ def test_secret_keys(key: str) -> None:
         "user",
         "host",
         "",
+        # issue 18: words that start with a secret word but mean something else
+        "pass_through_headers",
+        "passThroughMode",
+        "pass_by_reference",
+        "passband_hz",
+        "sig_figures",
+        "SIG_DIGITS",
+        "SIGTERM",
+        "sig_term_timeout",
+        # ordinary words holding an embedded secret word
+        "secretariat_email",
+        "SECRETARY_NAME",
+        "secretion_rate",
+        "passwordless_login",
+        # describing or naming a secret, not holding it
+        "PASSWORD_HASHERS",
+        "password_hasher",
+        "AUTH_PASSWORD_VALIDATORS",
+        "TOKEN_AUDIENCE",
+        "token_issuer",
+        "DB_SECRET_ARN",
+        "secret_ref",
+        "secretKeyRef",
+        "app_key_rotation_days",
+        "token_prefix",
+        # pw only as a whole word
+        "pwm_channel",
+        "PWR_PROFILE",
+        "hpw_mode",
+        "APP_KEYBOARD_LAYOUT",
+        "WHATSAPP_KEY_FORMAT",
     ],
 )
 def test_not_secret_keys(key: str) -> None:
@@ -151,6 +198,67 @@ def test_key_words() -> None:
         ("openai sk-proj-abcdefghij0123456789ABCD", f"openai {MASK}"),
         ("google AIzaSyA1234567890abcdefghijklmnopqrstuv", f"google {MASK}"),
         ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/***"),
+        # issue 18: base64 of user:password or of a PEM private key, wherever it is
+        (
+            '{"auths":{"r.example":{"auth":"ZGVwbG95Olp4OS1Qdw=="}}}',
+            '{"auths":{"r.example":{"auth":"***"}}}',
+        ),
+        ("creds dXNlcjpwYXNz sent", "creds *** sent"),
+        ("unpadded ZGVwbG95Olp4OS1Qdw ok", "unpadded *** ok"),
+        (
+            "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF",
+            "client-key-data: ***",
+        ),
+        ("k LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0K end", "k *** end"),
+        # Laravel-style keys
+        ("key base64:TGFyYXZlbEFwcEtleS00Ny10aGlydHkyLWJ5dGVzISE= set", "key base64:*** set"),
+        ("APP_KEY=base64:abc", "APP_KEY=***"),
+        ("bind_pw = LdapPw1", "bind_pw = ***"),
+        # command lines inside a string
+        (
+            "health = curl -fsS -u monitor:CurlPw1 https://h/",
+            "health = curl -fsS -u monitor:*** https://h/",
+        ),
+        ("curl --user 'ops:Curl Pw2' -X POST u", "curl --user 'ops:***' -X POST u"),
+        ("curl --proxy-user=px:Pw3 u", "curl --proxy-user=px:*** u"),
+        ('curl --user="ops:Pw3b" u', 'curl --user="ops:***" u'),
+        ("docker -H tcp://h:2375 login -p DockPw3c r", "docker -H tcp://h:2375 login -p *** r"),
+        ("opts: -u admin:Pw4 -v", "opts: -u admin:*** -v"),
+        ('sh -c "sshpass -p SshPw3 ssh -p 2222 h"', 'sh -c "sshpass -p *** ssh -p 2222 h"'),
+        ("/usr/bin/sshpass -pSshPw4 scp a b:", "/usr/bin/sshpass -p*** scp a b:"),
+        ("redis-cli -h cache -a RedisPw5 ping", "redis-cli -h cache -a *** ping"),
+        ("timeout 5 redis-cli --pass RedisPw6 info", "timeout 5 redis-cli --pass *** info"),
+        ("mysqldump -uroot -pMyPw7 db > x", "mysqldump -uroot -p*** db > x"),
+        ("mysqladmin -uroot password NewPw8", "mysqladmin -uroot password ***"),
+        ("htpasswd -b /etc/htpasswd alice HtPw9", "htpasswd -b /etc/htpasswd alice ***"),
+        ("htpasswd -nbB bob HtPw10", "htpasswd -nbB bob ***"),
+        (
+            "smbclient //srv/share -U alice%SmbPw11 -c ls",
+            "smbclient //srv/share -U alice%*** -c ls",
+        ),
+        ("smbclient -Ualice%SmbPw12 //srv/s", "smbclient -Ualice%*** //srv/s"),
+        ("PGPASSWORD=PgPw13 psql -h db", "PGPASSWORD=*** psql -h db"),
+        (
+            "ldapsearch -x -D cn=admin -w LdapPw14 -b dc=x",
+            "ldapsearch -x -D cn=admin -w *** -b dc=x",
+        ),
+        (
+            "openssl pkcs12 -in a.p12 -passin pass:OsslPw15 -passout file:/etc/p",
+            "openssl pkcs12 -in a.p12 -passin pass:*** -passout file:/etc/p",
+        ),
+        ("keytool -list -storepass KtPw16", "keytool -list -storepass ***"),
+        ("sqlplus scott/OraPw17@orcl", "sqlplus scott/***@orcl"),
+        ("rabbitmqctl add_user bob RmqPw18", "rabbitmqctl add_user bob ***"),
+        ("docker login -u bob -p DockPw19 reg", "docker login -u bob -p *** reg"),
+        ("mongosh -u admin -p MongoPw20 db", "mongosh -u admin -p *** db"),
+        ("zip -P ZipPw21 a.zip f", "zip -P *** a.zip f"),
+        ("7z a -p7zPw22 x.7z", "7z a -p*** x.7z"),
+        ("xfreerdp /u:bob /p:RdpPw23 /v:h", "xfreerdp /u:bob /p:*** /v:h"),
+        ("sudo useradd -p HashPw24 bob", "sudo useradd -p *** bob"),
+        (
+            "a; sshpass -p A1 ssh h && redis-cli -a A2 x",
+            "a; sshpass -p *** ssh h && redis-cli -a *** x",
+        ),
     ],
 )
 def test_text(text: str, expected: str) -> None:
@@ -175,6 +283,31 @@ def test_text(text: str, expected: str) -> None:
         "ssh -p 2222 host",
         "<note>ok</note>",
         "auth_url = http://keystone:5000/v3",
+        # issue 18: -p where it is not a password
+        "ls -p /tmp",
+        "mkdir -p /a/b",
+        "ssh -p 22 host",
+        "docker run -p 80:80 -u 1000:1000 nginx",
+        "podman exec -u root:root c sh",
+        "mysql -p mydb",  # -p then the database: mysql prompts
+        "sshpass -p",
+        "curl -u user https://x",  # no password: curl prompts
+        "openssl rsa -passin file:/etc/key.pass -in k",
+        "htpasswd -c /etc/htpasswd alice",
+        "sqlplus /nolog",
+        "rabbitmqctl list_users",
+        # base64 that is no credential
+        "client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENC",
+        "icon Y29ycHVzIGljb24gYnl0ZXM=",
+        "cb aHR0cHM6Ly9leGFtcGxlLmNvbS9jYWxsYmFjaw==",
+        "Configuration TextGuruMeditation ValueError production",
+        "Jonathan Ballard <dzonatas@dzonux.net>",  # decodes to w:'j and two non-ASCII bytes
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "/usr/lib/python3.11/site-packages/oslo_config/cfg.py",
+        "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        # colon chains are not key:value pairs
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+        "urn:secret:thing",
     ],
 )
 def test_text_left_alone(text: str) -> None:
@@ -257,6 +390,128 @@ def test_argv() -> None:
         "db",
     ]
     assert r.argv(["ssh", "-p2222", "host"]) == ["ssh", "-p2222", "host"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["sshpass", "-p", "A1", "ssh", "-p", "22", "h"],
+            ["sshpass", "-p", MASK, "ssh", "-p", "22", "h"],
+        ),
+        (
+            ["/usr/bin/sshpass", "-pA2", "scp", "-P", "22", "f", "h:"],
+            ["/usr/bin/sshpass", f"-p{MASK}", "scp", "-P", "22", "f", "h:"],
+        ),
+        (
+            ["redis-cli", "-h", "c", "-a", "A3", "ping"],
+            ["redis-cli", "-h", "c", "-a", MASK, "ping"],
+        ),
+        (
+            ["python3", "/opt/bin/redis-cli", "-a", "A4"],
+            ["python3", "/opt/bin/redis-cli", "-a", MASK],
+        ),
+        (
+            ["sudo", "-u", "postgres", "mysql", "-pA5", "db"],
+            ["sudo", "-u", "postgres", "mysql", f"-p{MASK}", "db"],
+        ),
+        (["mysql", "-p", "db"], ["mysql", "-p", "db"]),
+        (["htpasswd", "-bc", "f", "u", "A6"], ["htpasswd", "-bc", "f", "u", MASK]),
+        (["smbclient", "//s/x", "-U", "u%A7"], ["smbclient", "//s/x", "-U", f"u%{MASK}"]),
+        (["smbclient", "//s/x", "--user=u%A8"], ["smbclient", "//s/x", f"--user=u%{MASK}"]),
+        (["curl", "-u", "u:A9", "x"], ["curl", "-u", f"u:{MASK}", "x"]),
+        (
+            ["docker", "run", "-p", "80:80", "-u", "1000:1000", "x"],
+            ["docker", "run", "-p", "80:80", "-u", "1000:1000", "x"],
+        ),
+        (
+            ["docker", "login", "-u", "bob", "-p", "A10", "r"],
+            ["docker", "login", "-u", "bob", "-p", MASK, "r"],
+        ),
+        (["ls", "-p"], ["ls", "-p"]),
+        (["mkdir", "-p", "/a"], ["mkdir", "-p", "/a"]),
+        (["ssh", "-p", "22", "h"], ["ssh", "-p", "22", "h"]),
+        (["sh", "-c", "sshpass -p A11 ssh h"], ["sh", "-c", f"sshpass -p {MASK} ssh h"]),
+        (
+            ["openssl", "enc", "-k", "A12", "-pass", "pass:A13"],
+            ["openssl", "enc", "-k", MASK, "-pass", f"pass:{MASK}"],
+        ),
+        (
+            ["rabbitmqctl", "change_password", "bob", "A14"],
+            ["rabbitmqctl", "change_password", "bob", MASK],
+        ),
+        (["mysqladmin", "-uroot", "password", "A15"], ["mysqladmin", "-uroot", "password", MASK]),
+        (
+            ["prog", "--bind-pw", "A16", "--app-key=A17"],
+            ["prog", "--bind-pw", MASK, f"--app-key={MASK}"],
+        ),
+    ],
+)
+def test_argv_of_well_known_programs(args: List[str], expected: List[str]) -> None:
+    r = Redactor()
+    assert r.argv(args) == expected
+    assert r.count == sum(MASK in e for e in expected)
+
+
+def test_own_command_line_oslo_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's own secret CLI options are masked on its own command line
+    (header argv and its /proc form), and nowhere else."""
+    from oslo_config import cfg
+
+    conf = cfg.ConfigOpts()
+    conf.register_cli_opts(
+        [
+            cfg.StrOpt("unlock", short="p", secret=True),
+            cfg.StrOpt("vault-key", short="k"),  # secret name? no: shown
+            cfg.StrOpt("ldap-pw", short="l"),  # secret name: masked
+            cfg.IntOpt("port", short="P"),
+        ]
+    )
+    args = ["-p", "OwnPw-1", "-k", "/etc/vault.hcl", "-lOwnPw-2", "-P", "80", "--unlock=OwnPw-3"]
+    conf(args)
+    monkeypatch.setattr(sys, "argv", ["svc", *args])
+    r = Redactor()
+    r.learn_command_line(conf)
+    expected = ["-p", MASK, "-k", "/etc/vault.hcl", f"-l{MASK}", "-P", "80", f"--unlock={MASK}"]
+    assert r.argv(sys.argv) == ["svc", *expected]
+    assert r.argv(["/usr/bin/python3", "-u", "/usr/bin/svc", *args]) == [
+        "/usr/bin/python3",
+        "-u",
+        "/usr/bin/svc",
+        *expected,
+    ]
+    assert r.argv(["ssh", "-p", "22", "h"]) == ["ssh", "-p", "22", "h"]  # not this process
+    assert r.count == 6
+
+
+def test_own_command_line_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    monkeypatch.setattr(sys, "argv", ["tool", "-s", "NsPw-1", "--port", "8080", "-v"])
+    r = Redactor()
+    r.learn_command_line(argparse.Namespace(secret="NsPw-1", port=8080, verbose=True))
+    assert r.argv(sys.argv) == ["tool", "-s", MASK, "--port", "8080", "-v"]
+    r.learn_command_line(object())  # nothing to learn: no error
+    r.learn_command_line(None)
+
+
+def test_mapping_under_a_secret_key() -> None:
+    """Under a secret-named key, a mapping with secret keys of its own is a
+    record: those are masked, the rest shown; one without any is masked whole."""
+    r = Redactor()
+    assert r.value("credentials_map", {"region": "eu", "secret_key": "S1", "access_key": "A1"}) == {
+        "region": "eu",
+        "secret_key": MASK,
+        "access_key": MASK,
+    }
+    assert r.value("secrets", {"prod": "S2", "dev": "S3"}) == MASK
+    assert r.data([["token", {"type": "bearer", "access_token": "S4"}]]) == [
+        ["token", {"type": "bearer", "access_token": MASK}]
+    ]
+    assert r.data(["connecting to amqp://g:S5@mq/ now with my_pw", "ok"]) == [
+        f"connecting to amqp://g:{MASK}@mq/ now with my_pw",
+        "ok",
+    ]  # two log lines, not a [key, value] pair
 
 
 def test_extra_keys_values_and_allow() -> None:
@@ -384,6 +639,14 @@ PATHOLOGICAL = {
     "unterminated PEM blocks": "-----BEGIN PRIVATE KEY-----" * 10000,
     "many flags": "-a " * 100000,
     "many quotes": 'password="' * 30000,
+    "many programs": "curl " * 100000,
+    "many programs with flags": "sshpass -p " * 50000,
+    "many user flags": "-u a:b " * 50000,
+    "one huge base64 run": "QUFB" * 100000 + "-",
+    "many base64 words": "dXNlcjpwYXNz " * 30000,
+    "base64 runs broken by dots": "YWFh." * 100000,
+    "many PEM base64 starts": "LS0tLS1CRUdJT" * 30000,
+    "many mapping heads": "mysqladmin password " * 50000,
 }
 
 

@@ -1,14 +1,23 @@
 """No secret leaves in a report: a real service with real oslo.config, real
-environment variables, a registered section, a child process and its own
-command line, all full of planted secrets; a real SIGUSR2 writes the report
-as text, JSON and HTML into log_dir, and none of the secrets is in any of
-them, while their harmless neighbours are still shown."""
+environment variables, a registered section, child processes running
+well-known programs and its own command line (with CLI options it declared),
+all full of planted secrets; a real SIGUSR2 writes the report as text, JSON
+and HTML into log_dir, ``gurumeditation report`` asks for it in each format,
+and none of the secrets is in any of them, while their harmless neighbours
+are still shown as they are (no over-masking), in every format too.
+
+The kinds of issue 18 (an outside corpus) have entries of their own, several
+per kind, each next to a harmless neighbour of the same shape."""
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -19,6 +28,32 @@ from gurumeditation import render
 from gurumeditation.render import json as json_render
 
 # -- the corpus: every planted secret, by where it is planted ------------------
+
+# base64 secrets (written out: the report must not hold these strings)
+LARAVEL_KEY_47 = "TGFyYXZlbEFwcEtleS00Ny10aGlydHkyLWJ5dGVzISE="  # 32 bytes, APP_KEY=base64:…
+LARAVEL_KEY_63 = "TGFyYXZlbERvdEVudi02My10aGlydHkyLWJ5dGVzISE="
+DOCKER_AUTH_50 = "Y2k6RG9ja2VyQXV0aFB3LTUw"  # ci:DockerAuthPw-50
+DOCKER_AUTH_51 = "Ym90OkRvY2tlckF1dGhQdy01MQ=="  # bot:DockerAuthPw-51
+B64_USER_PW_52 = "c3ZjLXN5bmM6QjY0UHctNTI="  # svc-sync:B64Pw-52
+KUBE_KEY_64 = (  # -----BEGIN RSA PRIVATE KEY----- …
+    "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpLdWJlS2V5Qm9keTY0Ci0tLS0tRU5E"
+    "IFJTQSBQUklWQVRFIEtFWS0tLS0tCg=="
+)
+KUBE_KEY_65 = (  # -----BEGIN EC PRIVATE KEY----- …
+    "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCkt1YmVFY0tleTY1Ci0tLS0tRU5EIEVD"
+    "IFBSSVZBVEUgS0VZLS0tLS0K"
+)
+SSH_KEY_66 = (  # -----BEGIN OPENSSH PRIVATE KEY----- …
+    "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0KQ2ZnU3NoS2V5NjYKLS0tLS1F"
+    "TkQgT1BFTlNTSCBQUklWQVRFIEtFWS0tLS0tCg=="
+)
+# harmless base64: a certificate, bytes without a colon, a URL
+KUBE_CERT = (  # -----BEGIN CERTIFICATE----- …
+    "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCK3dJSkFLSEhJRwotLS0tLUVO"
+    "RCBDRVJUSUZJQ0FURS0tLS0tCg=="
+)
+B64_NO_COLON = "Y29ycHVzIGljb24gYnl0ZXM="  # corpus icon bytes
+B64_URL = "aHR0cHM6Ly9leGFtcGxlLmNvbS9jYWxsYmFjaw=="  # https://example.com/callback
 
 CONFIG_SECRETS = [
     "CfgSecretOpt-01",  # secret=True StrOpt
@@ -36,6 +71,15 @@ CONFIG_SECRETS = [
     "CustomSsn-13",  # extra key word from [oslo_reports] redact_keys
     "ACME-424242",  # extra value pattern from [oslo_reports] redact_values
     "ArgKey-37",  # extra key word from setup_autorun(redact=...)
+    "CurlCfgPw-41",  # curl -u user:X inside a configuration string
+    "CurlCfgPw-42",  # sh -c "curl --user 'user:X' ..." inside a ListOpt item
+    "LdapBindPw-44",  # [ldap] bind_pw: pw as a secret word
+    "CfgAppKey-49",  # app_key option
+    SSH_KEY_66,  # base64 of a PEM private key in a non-secret option
+    "DictMapSecret-61",  # DictOpt credentials_map: its secret keys
+    "DictMapKeyId-62",
+    "ListHtPw-67",  # htpasswd -b file user X inside a ListOpt item
+    "CfgRedisPw-68",  # redis-cli -a X in a configuration string
 ]
 ENV_SECRETS = {
     "DB_PASSWORD": "EnvDbPw-14",
@@ -49,6 +93,25 @@ ENV_SECRETS = {
     "X_API_KEY": "EnvApiKey-22",
     "SERVICE_OPTS": "--password EnvFlagPw-23 --verbose",
     "HTTP_PROXY": "http://proxyuser:EnvProxyPw-38@proxy:3128",
+    "DEPLOY_HOOK": "curl -s --proxy-user px:CurlEnvPw-43 -X POST https://deploy.example/hook",
+    "LDAP_BIND_PW": "EnvLdapPw-45",
+    "APP_KEY": "base64:" + LARAVEL_KEY_47,
+    "MY_APP_KEY": "MyAppKey-48",
+    "DOCKER_AUTH_CONFIG": '{"auths":{"registry.example.com":{"auth":"' + DOCKER_AUTH_50 + '"}}}',
+    "KUBE_CLIENT_KEY_DATA": KUBE_KEY_65,
+    "BACKUP_CMD": "sshpass -p EnvSshPw-69 rsync -e 'ssh -p 2222' /srv backup@nas:/b",
+}
+#: harmless neighbours in the environment (shown as they are)
+ENV_NEIGHBOURS = {
+    "TOKENIZERS_PARALLELISM": "false",
+    "APP_MODE": "production",
+    "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+    "TOKEN_AUDIENCE": "api://corpus",
+    "PASSWORD_HASHERS": "django.contrib.auth.hashers.Argon2PasswordHasher,"
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "SECRETARY_NAME": "Ada",
+    "PWR_PROFILE": "balanced",
+    "APP_KEYBOARD_LAYOUT": "dvorak",
 }
 #: the part of each environment value that is the secret
 ENV_SECRET_PARTS = [
@@ -63,6 +126,13 @@ ENV_SECRET_PARTS = [
     "EnvApiKey-22",
     "EnvFlagPw-23",
     "EnvProxyPw-38",
+    "CurlEnvPw-43",
+    "EnvLdapPw-45",
+    LARAVEL_KEY_47,
+    "MyAppKey-48",
+    DOCKER_AUTH_50,
+    KUBE_KEY_65,
+    "EnvSshPw-69",
 ]
 REGISTERED_SECRETS = [
     "RegDictPw-24",  # dict value under db_password
@@ -73,6 +143,11 @@ REGISTERED_SECRETS = [
     "UmVnQmFzaWMyOQ==",  # Authorization: Basic ... header in a nested dict
     "AKIAQRSTUVWXYZ234567",  # AWS access key id in a free string
     "RegJsonPw-39",  # "password": "..." in a JSON string
+    "RegSmtpPw-46",  # smtpPw: pw as a camelCase word
+    DOCKER_AUTH_51,  # "auth" field of a Docker config.json in a string
+    KUBE_KEY_64,  # kubeconfig client-key-data
+    LARAVEL_KEY_63,  # base64:… wherever it is
+    "RegSmbPw-70",  # smbclient -U user%X
 ]
 CLI_SECRETS = [
     "CliPw-30",  # --password X
@@ -80,11 +155,20 @@ CLI_SECRETS = [
     "CliTok-32",  # --os-token X
     "ChildKey-33",  # a child process's --api-key X
     "CliUserPw-40",  # -u user:X
+    "OwnUnlockPw-53",  # -p X: a CLI option of the service declared secret=True
+    "OwnVaultTok-54",  # -tX: a CLI option with a secret name
+    "ChildSshPw-55",  # a child's sshpass -p X
+    "ChildRedisPw-56",  # a child's redis-cli -a X
+    "ChildMyPw-57",  # a child's mysql -pX
+    "ChildSmbPw-58",  # a child's smbclient -U user%X
+    "ChildHtPw-59",  # a child's htpasswd -b file user X
+    "ShSshPw-60",  # sshpass -p X inside a child's sh -c string
 ]
 OTHER_SECRETS = [
     "ThreadPw-34",  # URL credentials in a thread name
     "SrcLinePw-35",  # password="..." in a source line on a stack
     "RegErrPw-36",  # URL credentials in the message of a section that raised
+    B64_USER_PW_52,  # base64 of user:password in the message of a section that raised
 ]
 CORPUS = CONFIG_SECRETS + ENV_SECRET_PARTS + REGISTERED_SECRETS + CLI_SECRETS + OTHER_SECRETS
 
@@ -111,6 +195,77 @@ NEIGHBOURS_TEXT = [
     "amqp://guest:***@mq/",
     "worker amqp://t:***@mq",
     'wait_here(event, password="***")',
+    # the kinds added for issue 18: what must stay readable next to them
+    "health_cmd = curl -fsS -u monitor:*** http://127.0.0.1:8080/health",
+    "bind_pw = ***",
+    "pw_min_length = 10",
+    "pwm_channel = 3",
+    "app_key = ***",
+    "app_key_rotation_days = 90",
+    "pass_through_headers = \n    X-Request-Id\n    X-Trace-Id\n",
+    "sig_figures = 4",
+    "sig_digits = 3",
+    "secretariat_email = secretariat@example.org",
+    "token_issuer = https://idp.example/realms/corpus",
+    "secret_ref = kv/data/corpus#db",
+    "credentials_map: \n    access_key_id = ***\n    profile = backup\n    region = eu-west-1\n"
+    "    secret_access_key = ***\n",
+    "hooks = \n    sh -c \"curl --user 'backup:***' -T /var/backup.tgz https://store.example/\"\n"
+    "    htpasswd -b /etc/nginx/.htpasswd ops ***\n",
+    "cache_probe = redis-cli -h cache -a *** ping",
+    "log = \n  connecting to amqp://guest:***@mq/ now\n  ok\n",
+    "client-certificate-data: " + KUBE_CERT,
+    "client-key-data: ***",
+    "laravel_env = key rotated to base64:*** yesterday",
+    "mount = smbclient //files/archive -U archiver%*** -c ls",
+    "(sent ***)",
+    "DB_SECRET_ARN = arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+    "TOKEN_AUDIENCE = api://corpus",
+    "PASSWORD_HASHERS = django.contrib.auth.hashers.Argon2PasswordHasher,"
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "SECRETARY_NAME = Ada",
+    "PWR_PROFILE = balanced",
+    "APP_KEYBOARD_LAYOUT = dvorak",
+    "APP_KEY = ***",
+    "LDAP_BIND_PW = ***",
+    'DOCKER_AUTH_CONFIG = {"auths":{"registry.example.com":{"auth":"***"}}}',
+    "DEPLOY_HOOK = curl -s --proxy-user px:*** -X POST https://deploy.example/hook",
+    "BACKUP_CMD = sshpass -p *** rsync -e 'ssh -p 2222' /srv backup@nas:/b",
+    "-p *** -t*** -P 8081 -w 3",
+    "sshpass -p *** ssh -p 2222 deploy@db",
+    "redis-cli -h cache -a *** ping",
+    "mysql -uroot -p*** app",
+    "smbclient //files/share -U backup%***",
+    "htpasswd -b /etc/nginx/.htpasswd alice ***",
+    "docker run -p 8080:80 -u 1000:1000 -v /srv:/srv nginx",
+    "ls -p /srv",
+    "mkdir -p /srv/cache",
+    "sleep 120; sshpass -p *** ssh -p 2222 backup@h",
+]
+
+#: harmless values shown as they are in every format (text, JSON, HTML)
+NEIGHBOUR_VALUES = [
+    "X-Request-Id",
+    "secretariat@example.org",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+    "api://corpus",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "eu-west-1",
+    "dvorak",
+    "balanced",
+    KUBE_CERT,
+    B64_NO_COLON,
+    B64_URL,
+    "bot@example.com",
+    "8080:80",
+    "1000:1000",
+    "ssh -p 2222",
+    "/srv/cache",
+    "kv/data/corpus#db",
+    "8081",
+    "Argon2PasswordHasher",
+    "passThroughMode",
+    "strict",
 ]
 
 CONF_FILE = """
@@ -129,6 +284,24 @@ password_min_length = 12
 customer_ssn = CustomSsn-13
 order_ref = ACME-424242
 argkey = ArgKey-37
+health_cmd = curl -fsS -u monitor:CurlCfgPw-41 http://127.0.0.1:8080/health
+hooks = sh -c "curl --user 'backup:CurlCfgPw-42' -T /var/backup.tgz https://store.example/",htpasswd -b /etc/nginx/.htpasswd ops ListHtPw-67
+cache_probe = redis-cli -h cache -a CfgRedisPw-68 ping
+app_key = CfgAppKey-49
+app_key_rotation_days = 90
+deploy_key_b64 = <SSH_KEY_66>
+pass_through_headers = X-Request-Id,X-Trace-Id
+sig_figures = 4
+sig_digits = 3
+secretariat_email = secretariat@example.org
+token_issuer = https://idp.example/realms/corpus
+secret_ref = kv/data/corpus#db
+credentials_map = region:eu-west-1,profile:backup,secret_access_key:DictMapSecret-61,access_key_id:DictMapKeyId-62
+pw_min_length = 10
+pwm_channel = 3
+
+[ldap]
+bind_pw = LdapBindPw-44
 
 [database]
 connection = mysql+pymysql://nova:DbPw-05@dbhost/nova?charset=utf8
@@ -141,10 +314,10 @@ auth_user = svc-user
 [oslo_reports]
 redact_keys = ssn
 redact_values = ACME-[0-9]{6}
-"""
+""".replace("<SSH_KEY_66>", SSH_KEY_66)
 
 SERVICE = """
-import subprocess, sys, threading, time
+import os, subprocess, sys, threading, time
 from oslo_config import cfg
 from gurumeditation import TextGuruMeditation, opts
 
@@ -164,6 +337,28 @@ CONF.register_opts([
     cfg.StrOpt('customer_ssn'),
     cfg.StrOpt('order_ref'),
     cfg.StrOpt('argkey'),
+    cfg.StrOpt('health_cmd'),
+    cfg.ListOpt('hooks'),
+    cfg.StrOpt('cache_probe'),
+    cfg.StrOpt('app_key'),
+    cfg.IntOpt('app_key_rotation_days'),
+    cfg.StrOpt('deploy_key_b64'),
+    cfg.ListOpt('pass_through_headers'),
+    cfg.IntOpt('sig_figures'),
+    cfg.IntOpt('sig_digits'),
+    cfg.StrOpt('secretariat_email'),
+    cfg.StrOpt('token_issuer'),
+    cfg.StrOpt('secret_ref'),
+    cfg.DictOpt('credentials_map'),
+    cfg.IntOpt('pw_min_length'),
+    cfg.IntOpt('pwm_channel'),
+])
+CONF.register_opts([cfg.StrOpt('bind_pw')], group='ldap')
+CONF.register_cli_opts([
+    cfg.StrOpt('unlock', short='p', secret=True),
+    cfg.StrOpt('vault-token', short='t'),
+    cfg.IntOpt('port', short='P'),
+    cfg.IntOpt('workers', short='w'),
 ])
 CONF.register_opts([cfg.StrOpt('connection')], group='database')
 CONF.register_opts([
@@ -172,7 +367,8 @@ CONF.register_opts([
     cfg.StrOpt('auth_user'),
 ], group='keystone_authtoken')
 opts.set_defaults(CONF)
-CONF([], project='svc', default_config_files=[sys.argv[1]])
+CONF(sys.argv[-7:], project='svc', default_config_files=[sys.argv[1]])
+assert CONF.unlock == 'OwnUnlockPw-53' and CONF.port == 8081, CONF.port
 
 class Conn:
     def __str__(self):
@@ -189,10 +385,20 @@ def plugins():
         'headers': {'Authorization': 'Basic UmVnQmFzaWMyOQ==', 'Accept': 'text/plain'},
         'note': 'deployed with AKIAQRSTUVWXYZ234567 by ops',
         'payload': '{"user": "u1", "password": "RegJsonPw-39"}',
+        'smtpPw': 'RegSmtpPw-46',
+        'passThroughMode': 'strict',
+        'PASSWORD_HASHERS': ['django.contrib.auth.hashers.Argon2PasswordHasher'],
+        'docker_config': '{"auths": {"ghcr.io": {"auth": "<DOCKER_AUTH_51>", "email": "bot@example.com"}}}',
+        'kubeconfig': 'users:\\n- name: ci\\n  user:\\n    client-certificate-data: <KUBE_CERT>\\n'
+                      '    client-key-data: <KUBE_KEY_64>\\n',
+        'laravel_env': 'key rotated to base64:<LARAVEL_KEY_63> yesterday',
+        'icon': '<B64_NO_COLON>',
+        'callback_b64': '<B64_URL>',
+        'mount': 'smbclient //files/archive -U archiver%RegSmbPw-70 -c ls',
     }
 
 def broken():
-    raise RuntimeError('cannot reach amqp://guest:RegErrPw-36@mq/')
+    raise RuntimeError('cannot reach amqp://guest:RegErrPw-36@mq/ (sent <B64_USER_PW_52>)')
 
 TextGuruMeditation.register_section('Plugins', plugins)
 TextGuruMeditation.register_section('Connection', Conn)
@@ -204,6 +410,29 @@ TextGuruMeditation.setup_autorun(
 
 child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)',
                           '--api-key', 'ChildKey-33'])
+# children running well-known programs (stand-ins named like them in bin/)
+BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bin')
+children = [child] + [
+    subprocess.Popen([sys.executable, os.path.join(BIN, args[0])] + args[1:])
+    for args in (
+        ['sshpass', '-p', 'ChildSshPw-55', 'ssh', '-p', '2222', 'deploy@db'],
+        ['redis-cli', '-h', 'cache', '-a', 'ChildRedisPw-56', 'ping'],
+        ['mysql', '-uroot', '-pChildMyPw-57', 'app'],
+        ['smbclient', '//files/share', '-U', 'backup%ChildSmbPw-58'],
+        ['htpasswd', '-b', '/etc/nginx/.htpasswd', 'alice', 'ChildHtPw-59'],
+        ['docker', 'run', '-p', '8080:80', '-u', '1000:1000', '-v', '/srv:/srv', 'nginx'],
+        ['ls', '-p', '/srv'],
+        ['mkdir', '-p', '/srv/cache'],
+    )
+] + [subprocess.Popen(['sh', '-c', 'sleep 120; sshpass -p ShSshPw-60 ssh -p 2222 backup@h'])]
+
+def exec_done(pid):
+    with open('/proc/self/cmdline', 'rb') as mine, open(f'/proc/{pid}/cmdline', 'rb') as theirs:
+        return mine.read() != theirs.read()
+
+deadline = time.monotonic() + 30  # every child has exec'd its program before READY
+while not all(exec_done(c.pid) for c in children) and time.monotonic() < deadline:
+    time.sleep(0.01)
 
 def wait_here(event, password):
     event.wait()
@@ -221,8 +450,19 @@ try:
     while True:
         time.sleep(0.05)
 finally:
-    child.kill()
+    for c in children:
+        c.kill()
 """
+for _name, _value in {
+    "DOCKER_AUTH_51": DOCKER_AUTH_51,
+    "KUBE_CERT": KUBE_CERT,
+    "KUBE_KEY_64": KUBE_KEY_64,
+    "LARAVEL_KEY_63": LARAVEL_KEY_63,
+    "B64_NO_COLON": B64_NO_COLON,
+    "B64_URL": B64_URL,
+    "B64_USER_PW_52": B64_USER_PW_52,
+}.items():
+    SERVICE = SERVICE.replace(f"<{_name}>", _value)
 
 CLI_ARGS = [
     "--password",
@@ -234,11 +474,23 @@ CLI_ARGS = [
     "debug",
     "-u",
     "admin:CliUserPw-40",
+    # parsed by the service's oslo.config (its CLI options; the last 7 arguments)
+    "-p",
+    "OwnUnlockPw-53",
+    "-tOwnVaultTok-54",
+    "-P",
+    "8081",
+    "-w",
+    "3",
 ]
+
+#: what each stand-in program does: wait, as the real one would while working
+STAND_IN = "import time\ntime.sleep(120)\n"
+STAND_INS = ("sshpass", "redis-cli", "mysql", "smbclient", "htpasswd", "docker", "ls", "mkdir")
 
 
 def test_corpus_is_big_enough() -> None:
-    assert len(CORPUS) >= 30
+    assert len(CORPUS) >= 70
     assert len(set(CORPUS)) == len(CORPUS)
 
 
@@ -252,12 +504,29 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     conf_file.write_text(CONF_FILE)
     script = work / "corpus_service.py"
     script.write_text(SERVICE)
+    (work / "bin").mkdir()
+    for name in STAND_INS:
+        (work / "bin" / name).write_text(STAND_IN)
     log_dir = work / "reports"
-    env = dict(ENV_SECRETS, TOKENIZERS_PARALLELISM="false", APP_MODE="production")
+    xdg = work / "xdg"
+    xdg.mkdir(mode=0o700)
+    env = dict(ENV_SECRETS, **ENV_NEIGHBOURS, XDG_RUNTIME_DIR=str(xdg))
     svc = Service(script, work, env=env, args=[str(conf_file), str(log_dir), *CLI_ARGS])
+    asked: Dict[str, str] = {}
     try:
         svc.signal()
         files = wait_for_reports(log_dir, 3, timeout=60)
+        for fmt in ("text", "json", "html"):  # and asked for by `gurumeditation report`
+            done = subprocess.run(
+                [sys.executable, "-m", "gurumeditation", "report", str(svc.pid), "-f", fmt],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "XDG_RUNTIME_DIR": str(xdg)},
+                stdin=subprocess.DEVNULL,
+            )
+            assert done.returncode == 0, done.stderr
+            asked[f"cli {fmt}"] = done.stdout
         assert svc.alive()
         stderr = svc.stderr()
     finally:
@@ -269,6 +538,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     out = {fmt: by_suffix[suffix].read_text() for fmt, suffix in
            (("text", ".txt"), ("json", ".json"), ("html", ".html"))}  # fmt: skip
     out["stderr"] = stderr
+    out.update(asked)
     return out
 
 
@@ -276,7 +546,10 @@ def leaks(text: str) -> List[str]:
     return [secret for secret in CORPUS if secret in text]
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+ALL_FORMATS = ["text", "json", "html", "cli text", "cli json", "cli html"]
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
 def test_no_planted_secret_in_any_format(reports: Dict[str, str], fmt: str) -> None:
     assert leaks(reports[fmt]) == []
 
@@ -304,10 +577,67 @@ def test_every_place_was_in_the_report(reports: Dict[str, str]) -> None:
     assert "argkey = ***" in text
 
 
-def test_harmless_neighbours_still_shown(reports: Dict[str, str]) -> None:
-    text = reports["text"]
+@pytest.mark.parametrize("fmt", ["text", "cli text"])
+def test_harmless_neighbours_still_shown(reports: Dict[str, str], fmt: str) -> None:
+    text = reports[fmt]
     missing = [n for n in NEIGHBOURS_TEXT if n not in text]
     assert missing == []
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_harmless_values_shown_in_every_format(reports: Dict[str, str], fmt: str) -> None:
+    out = reports[fmt]
+    missing = [v for v in NEIGHBOUR_VALUES if v not in out and html.escape(v) not in out]
+    assert missing == []
+
+
+def test_harmless_neighbours_in_the_json_model(reports: Dict[str, str]) -> None:
+    """Over-masking, looked at in the document itself: every harmless option,
+    variable and argument holds its own value, the secrets next to it ``***``."""
+    doc = json.loads(reports["json"])
+    (conf,) = [s for s in doc["sections"] if s["id"] == "configuration"]
+    options = {
+        (g["name"], o["name"]): o.get("value") for g in conf["data"]["groups"] for o in g["options"]
+    }
+    assert options[("default", "credentials_map")] == {
+        "access_key_id": "***",
+        "profile": "backup",
+        "region": "eu-west-1",
+        "secret_access_key": "***",
+    }
+    expected = {
+        "pass_through_headers": ["X-Request-Id", "X-Trace-Id"],
+        "sig_figures": 4,
+        "sig_digits": 3,
+        "secretariat_email": "secretariat@example.org",
+        "token_issuer": "https://idp.example/realms/corpus",
+        "secret_ref": "kv/data/corpus#db",
+        "app_key_rotation_days": 90,
+        "pw_min_length": 10,
+        "pwm_channel": 3,
+        "app_key": "***",
+        "deploy_key_b64": "***",
+    }
+    assert {k: options[("default", k)] for k in expected} == expected
+    assert options[("ldap", "bind_pw")] == "***"
+    (env,) = [s for s in doc["sections"] if s["id"] == "environment"]
+    values = {v["name"]: v["value"] for v in env["data"]["variables"]}
+    assert {k: values[k] for k in ENV_NEIGHBOURS} == ENV_NEIGHBOURS
+    commands = [" ".join(p.get("cmdline", [])) for p in _processes(doc)]
+    for shown in ("docker run -p 8080:80 -u 1000:1000 -v /srv:/srv nginx", "ls -p /srv",
+                  "mkdir -p /srv/cache", "sshpass -p *** ssh -p 2222 deploy@db"):  # fmt: skip
+        assert any(c.endswith(shown) for c in commands), (shown, commands)
+
+
+def _processes(doc: Dict[str, object]) -> List[Dict[str, object]]:
+    (procs,) = [s for s in doc["sections"] if s["id"] == "processes"]  # type: ignore[attr-defined]
+    found: List[Dict[str, object]] = []
+    todo = [procs["data"]["process"]]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(p.get("children", []))
+    return found
 
 
 def test_masked_count_in_header(reports: Dict[str, str]) -> None:
@@ -320,7 +650,7 @@ def test_masked_count_in_header(reports: Dict[str, str]) -> None:
 def test_header_argv_masked(reports: Dict[str, str]) -> None:
     doc = json.loads(reports["json"])
     argv = doc["header"]["argv"]
-    assert argv[-9:] == [
+    assert argv[-16:] == [
         "--password",
         "***",
         "--db-url=mysql://root:***@db/x",
@@ -330,6 +660,13 @@ def test_header_argv_masked(reports: Dict[str, str]) -> None:
         "debug",
         "-u",
         "admin:***",
+        "-p",
+        "***",
+        "-t***",
+        "-P",
+        "8081",
+        "-w",
+        "3",
     ]
 
 

@@ -185,6 +185,12 @@ class GuruMeditation:
     # -- producing --------------------------------------------------------
     def context(self) -> Context:
         redact = self.redact or {}
+        redactor = Redactor(
+            extra_keys=tuple(redact.get("keys", ())),
+            extra_values=tuple(redact.get("values", ())),
+            allow_keys=tuple(redact.get("allow", ())),
+        )
+        redactor.learn_command_line(self.conf)  # its secret options, e.g. -p, on our argv
         return Context(
             version=self.version_obj,
             service=self.service_name,
@@ -194,11 +200,7 @@ class GuruMeditation:
             reason=self.reason,
             group=self.group,
             include_env=self.include_env,
-            redactor=Redactor(
-                extra_keys=tuple(redact.get("keys", ())),
-                extra_values=tuple(redact.get("values", ())),
-                allow_keys=tuple(redact.get("allow", ())),
-            ),
+            redactor=redactor,
             own_threads=frozenset(OWN_THREADS),
             producer_ident=self.producer_ident or this_thread_ident(),
             max_fds=self.max_fds,

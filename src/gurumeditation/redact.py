@@ -6,32 +6,62 @@ through one :class:`Redactor` while the report is built, so no renderer ever
 sees a secret.  The redactor counts what it masked; the count goes into the
 report header (``redactedCount``).
 
-Two kinds of rules:
+Three kinds of rules:
 
 *Keys.*  A key (mapping key, option name, environment variable, ``--flag``,
 the ``key`` of a ``key=value`` pair) names a secret when one of
 :data:`SECRET_WORDS` is a whole word of it.  A key is cut into words at
 ``_ - . /`` and spaces, at lower→upper case changes and at digits
 (``db_password``, ``AWS_SECRET_ACCESS_KEY``, ``X-Api-Key``, ``dbPassword``,
-``APIKey``), and compared case-insensitively; a phrase such as ``api_key``
-matches those words in a row or run together (``apikey``).  A few words
-(:data:`EMBEDDED_WORDS`: ``password``, ``secret``...) also count inside a
-longer word, because all-caps names run them together (``PGPASSWORD``).
-``token`` does not (``tokenizer_workers`` stays readable).  A key whose last
-word describes the secret rather than holding it (:data:`QUALIFIER_SUFFIXES`:
-``password_min_length``, ``token_ttl``, ``password_file``, ``cookie_secure``)
-or whose first word counts it (:data:`QUALIFIER_PREFIXES`: ``max_tokens``) is
-not a secret.  Booleans and ``None`` are never masked.
+``APIKey``, ``LDAP_BIND_PW``, ``MY_APP_KEY``), and compared case-insensitively;
+a phrase such as ``api_key`` matches those words in a row or run together
+(``apikey``).  A few words (:data:`EMBEDDED_WORDS`: ``password``,
+``secret``...) also count inside a longer word, because all-caps names run
+them together (``PGPASSWORD``), except in ordinary words
+(:data:`ORDINARY_WORDS`: ``secretariat``, ``secretary``).  ``token`` and
+``pw`` do not (``tokenizer_workers``, ``pwm_channel`` stay readable).  Not a
+secret: a key whose last word describes the secret rather than holding it
+(:data:`QUALIFIER_SUFFIXES`: ``password_min_length``, ``token_ttl``,
+``password_file``, ``cookie_secure``, ``DB_SECRET_ARN``, ``TOKEN_AUDIENCE``,
+``PASSWORD_HASHERS``), whose first word counts it (:data:`QUALIFIER_PREFIXES`:
+``max_tokens``), or whose secret word starts another meaning
+(:data:`OTHER_MEANINGS`: ``pass_through_headers``, ``sig_figures``).
+Booleans and ``None`` are never masked.  Under a secret key, a mapping with
+secret keys of its own is a record (``credentials_map = {region: …,
+secret_key: …}``): only those are masked; a mapping without any (``secrets =
+{db: …}``) is masked whole.  ``[key, value]`` is a pair only when ``key`` is a
+name (no spaces).
 
 *Values.*  Inside any string: credentials in URLs (``scheme://user:***@host``,
 several hosts, ``user:***@host`` without a scheme), ``key=value`` / ``key:
 value`` / ``key => value`` pairs whose key names a secret (query strings,
-connection strings, command lines, ``repr`` of dicts), ``<password>…</password>``
+connection strings, command lines, ``repr`` of dicts; a key right after a
+``:`` is a field of an ARN or URN, not a key), ``<password>…</password>``
 elements, ``--secret-flag value``, and well-known credential formats whatever
-their key (:data:`VALUE_PATTERNS`: PEM private keys, ``Bearer``/``Basic``
+their key (:data:`VALUE_PATTERNS`: PEM private keys, base64 of a PEM private
+key (kubeconfig ``client-key-data``; a certificate stays shown) or of
+``user:password`` (a Docker ``auth`` field), ``Bearer``/``Basic``
 credentials, ``Cookie:`` headers, AWS access key ids, JWTs, GitHub, GitLab,
-Slack, Stripe, OpenAI-style and Google API keys, ``.netrc`` lines, MySQL's
-``-pPASSWORD``, Slack/Discord webhook URLs).
+Slack, Stripe, OpenAI-style and Google API keys, Laravel-style
+``base64:`` keys, ``.netrc`` lines, Slack/Discord webhook URLs).
+
+*Command lines* (an argument vector, or a command inside any string such as
+``sh -c "…"`` or a configuration value): the argument of a secret-named flag,
+``user:***`` after ``-u``/``--user``/``--proxy-user``/``-U``, and where
+well-known programs take a password (:data:`PROGRAMS`: ``sshpass -p``,
+``redis-cli -a``, MySQL's ``-pX``, ``mongosh -p``, ``smbclient -U user%X``,
+``htpasswd -b file user X``, ``ldapsearch -w``, ``openssl -passin pass:X``,
+``keytool -storepass``, ``curl -u``, ``docker login -p``, ``sqlplus
+user/X@db``, ``rabbitmqctl add_user user X``...).  ``-p`` is a password flag
+of those programs only: ``ls -p``, ``mkdir -p``, ``ssh -p 22``, ``docker run
+-p 80:80`` stay as they are.  On the process's own command line, the secret
+options it declared (:meth:`Redactor.learn_command_line`: oslo.config CLI
+options ``secret=True`` or secret-named, by their short and long flags; the
+secret-named values of an ``argparse.Namespace``).
+
+Not recognised (documented limits): a secret with neither a telling key nor a
+telling form, such as a bare password in an exception's prose or a positional
+password argument on a source line (``connect("bob", "hunter2")``).
 
 The cost stays linear in the length of the text (no pattern rescans what it
 has read); user-supplied value patterns are the user's to keep that way.
@@ -39,11 +69,25 @@ has read); user-supplied value patterns are the user's to keep that way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-import os
 import re
+import sys
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    NamedTuple,
+    Optional,
+    Pattern,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 MASK = "***"
 
@@ -76,12 +120,39 @@ SECRET_WORDS: Tuple[str, ...] = (
     "signature",
     "sig",
     "authorization",
+    "pw",
+    "app_key",
+    "creds",
+    "sshpass",
+    "rediscli_auth",
+    "identitytoken",
+    "registrytoken",
 )
 
 #: Words that name a secret even inside a longer word (``PGPASSWORD``,
 #: ``CLIENTSECRET``, ``XAPIKEY``); the run-together phrases of
 #: :data:`SECRET_WORDS` (``apikey``, ``accesskey``...) count too.
 EMBEDDED_WORDS: Tuple[str, ...] = ("password", "passwd", "passphrase", "secret")
+
+#: Ordinary words that contain an embedded secret word and mean something else
+#: (``secretariat_email``, ``secretion_rate``).
+ORDINARY_WORDS: FrozenSet[str] = frozenset(
+    {
+        "secretary", "secretaries", "secretarial", "secretariat", "secretariats", "secrete",
+        "secreted", "secretes", "secreting", "secretion", "secretions", "secretory",
+        "secretive", "secretin", "undersecretary", "passwordless",
+    }
+)  # fmt: skip
+
+#: A secret word followed by one of these words starts another meaning:
+#: ``pass_through_headers``, ``passByReference``, ``sig_figures``, ``SIG_TERM``.
+OTHER_MEANINGS: Dict[str, FrozenSet[str]] = {
+    "pass": frozenset({"through", "thru", "by", "fail", "rate", "band", "mark", "over"}),
+    "sig": frozenset(
+        {"figures", "figs", "fig", "digits", "dig", "level", "int", "term", "kill", "hup",
+         "usr", "chld", "handler", "handlers", "num", "nal"}
+    ),
+}  # fmt: skip
 
 #: A key ending with one of these words describes a secret, it does not hold
 #: one: ``password_min_length``, ``token_ttl``, ``password_file``,
@@ -94,7 +165,10 @@ QUALIFIER_SUFFIXES: FrozenSet[str] = frozenset(
         "disabled", "required", "policy", "type", "algorithm", "algorithms", "alg",
         "strength", "history", "name", "domain", "secure", "httponly", "samesite",
         "endpoint", "url", "uri", "header", "field", "param", "location", "backend",
-        "driver", "format", "version", "method", "mode", "provider",
+        "driver", "format", "version", "method", "mode", "provider", "arn", "arns", "ref",
+        "audience", "aud", "issuer", "scope", "scopes", "hasher", "hashers", "hashing",
+        "validator", "validators", "class", "classes", "prefix", "pattern", "regex",
+        "complexity", "rotation", "days", "hours", "minutes", "seconds", "secs",
     }
 )  # fmt: skip
 
@@ -137,16 +211,27 @@ class _KeyRule:
 
     def find(self, words: Sequence[str]) -> Optional[Tuple[int, int]]:
         """``(first, end)`` indexes of the first secret phrase in ``words``."""
+        last = len(words) - 1
         for i, word in enumerate(words):
-            if word in self.single:
-                return i, i + 1
-            for phrase in self.multi.get(word, ()):
-                if tuple(words[i : i + len(phrase)]) == phrase:
-                    return i, i + len(phrase)
-            if self.embedded and len(word) > self.shortest_embedded:
-                for part in self.embedded:
-                    if part in word:
-                        return i, i + 1
+            hit = self._at(words, i, word)
+            if hit is None:
+                continue
+            other = OTHER_MEANINGS.get(word)
+            if other is not None and i < last and words[i + 1] in other:
+                continue  # pass_through, sig_figures: another meaning
+            return hit
+        return None
+
+    def _at(self, words: Sequence[str], i: int, word: str) -> Optional[Tuple[int, int]]:
+        if word in self.single:
+            return i, i + 1
+        for phrase in self.multi.get(word, ()):
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                return i, i + len(phrase)
+        if self.embedded and len(word) > self.shortest_embedded and word not in ORDINARY_WORDS:
+            for part in self.embedded:
+                if part in word:
+                    return i, i + 1
         return None
 
 
@@ -159,6 +244,50 @@ _BUILTIN_KEYS = _KeyRule(SECRET_WORDS, EMBEDDED_WORDS)
 def _basic_credentials(candidate: str) -> bool:
     """``Basic <base64>``: tell base64 from an English word (``Basic authentication``)."""
     return bool(re.search(r"[0-9+/=]", candidate)) or sum(c.isupper() for c in candidate[1:]) >= 2
+
+
+#: Longest base64 text decoded to look for ``user:password`` (a longer one is
+#: not a credential; the decoding stays cheap).
+_LONGEST_USER_PASSWORD_B64 = 700
+
+
+def _b64decode(text: str) -> Optional[bytes]:
+    """Strict base64 (padding added when left out), or ``None``."""
+    rest = len(text) % 4
+    if rest == 1:
+        return None
+    if rest:
+        text += "=" * (4 - rest)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _base64_user_password(candidate: str) -> bool:
+    """Base64 that decodes to ``user:password`` (a Docker ``auth`` field, a
+    ``Basic`` credential without its scheme word)."""
+    if not 8 <= len(candidate) <= _LONGEST_USER_PASSWORD_B64:
+        return False
+    raw = _b64decode(candidate)
+    if raw is None or b":" not in raw or not raw.isascii():
+        return False  # ASCII only: a word such as ``dzonatas`` decodes to w:'j + two bytes
+    plain = raw.decode("ascii").rstrip("\r\n")
+    user, _, password = plain.partition(":")
+    return (
+        bool(user)
+        and bool(password)
+        and plain.isprintable()
+        and " " not in user
+        and not password.startswith("//")  # https://host: a URL, not a credential
+    )
+
+
+def _base64_private_key(candidate: str) -> bool:
+    """Base64 of a PEM block (kubeconfig ``client-key-data``): masked when the
+    block is a private key, shown when it is a certificate."""
+    raw = _b64decode(candidate[:64])
+    return raw is not None and b"PRIVATE KEY" in raw
 
 
 class ValuePattern:
@@ -237,10 +366,26 @@ VALUE_PATTERNS: Tuple[ValuePattern, ...] = (
         hint="machine",
     ),
     ValuePattern(
-        "MySQL -p<password>",
-        r"(?<![\w\-])(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b"
-        r"[^\n]*?[ \t]-p(?P<secret>[^\s]+)",
-        hint="-p",
+        "base64 of a PEM private key",
+        r"(?<![\w+/=\-])LS0tLS1CRUdJT[A-Za-z0-9+/]*={0,2}",
+        hint="LS0tLS1CRUdJT",
+        check=_base64_private_key,
+    ),
+    ValuePattern(
+        "base64 of user:password",
+        # every 4th character (from the first) of the base64 of printable
+        # ASCII is one of I-Z a-f: English words fail that at once
+        # (a character class first, then the look behind: the regex engine
+        # then skips to the candidates fast); at least 8 characters
+        r"[I-Za-f](?<![\w+/=.\-].)[A-Za-z0-9+/]{3}"
+        r"(?:(?:[I-Za-f][A-Za-z0-9+/]{3})+(?:[I-Za-f][A-Za-z0-9+/]{1,2}={0,2})?"
+        r"|[I-Za-f][A-Za-z0-9+/]{1,2}={0,2})(?![\w+/=\-]|\.\w)",
+        check=_base64_user_password,
+    ),
+    ValuePattern(
+        "Laravel-style base64 key",
+        r"\bbase64:(?P<secret>[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9+/=])",
+        hint="base64:",
     ),
     ValuePattern(
         "Slack webhook",
@@ -272,8 +417,10 @@ _BARE_USERINFO = re.compile(
 
 #: ``key=value``, ``key: value``, ``"key": "value"``, ``--key=value``; an HTTP
 #: auth scheme word (``Authorization: Basic xyz``) is kept, what follows masked.
+#: A key right after a ``:`` is a field of a colon chain (an ARN
+#: ``arn:aws:secretsmanager:…:secret:name``, a URN), not a key.
 _PAIR_KEY = re.compile(
-    r"(?<![\w.\-/])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]{0,127})(?P=q)"
+    r"(?<![\w.\-/:])(?P<q>[\"']?)(?P<key>-{0,2}[A-Za-z_][\w.\-]{0,127})(?P=q)"
     r"(?P<sep>[ \t]*(?:=>|[=:])[ \t]*)"
 )
 #: The value after a secret key (only read for a secret key: the cost stays
@@ -295,14 +442,118 @@ _FLAG = re.compile(
     r"(?P<secret>\"[^\"\n]*\"|'[^'\n]*'|[^\s\-][^\s]*)"
 )
 
-#: Command-line options whose argument is ``user:password`` (curl, wget...).
+# -- command lines --------------------------------------------------------------
+
+#: Command-line options whose argument is ``user:password`` (curl, wget...),
+#: whatever the program, unless the program says otherwise (:data:`PROGRAMS`).
 USER_PASSWORD_FLAGS: FrozenSet[str] = frozenset({"-u", "--user", "--proxy-user", "-U"})
 
 
-#: Programs whose ``-pPASSWORD`` carries the password glued to the flag.
-MYSQL_PROGRAMS: FrozenSet[str] = frozenset(
-    {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mariadb", "mariadb-dump", "mariadb-admin"}
+class CommandRules(NamedTuple):
+    """Where one program takes a password on its command line.  A short flag
+    also takes its argument glued (``-pX``), a long one after ``=``."""
+
+    #: the next argument is the password (``sshpass -p X``, ``redis-cli -a X``)
+    next: FrozenSet[str] = frozenset()
+    #: the password only glued to the flag (MySQL's ``-pX``: ``-p X`` prompts)
+    glued: FrozenSet[str] = frozenset()
+    #: the argument is ``user:password`` (curl ``-u``)
+    user_password: FrozenSet[str] = frozenset()
+    #: the argument is ``user%password`` (Samba ``-U``)
+    user_percent: FrozenSet[str] = frozenset()
+    #: the argument is ``pass:X`` (OpenSSL ``-passin pass:X``; ``file:``, ``env:`` are not secrets)
+    pass_arg: FrozenSet[str] = frozenset()
+    #: flags taking the password only after the subcommand ``login`` (``docker login -p X``)
+    login_next: FrozenSet[str] = frozenset()
+    #: a positional password: ``htpasswd`` (``-b``), ``mysqladmin`` (``password X``),
+    #: ``rabbitmqctl`` (``add_user U P``), ``oracle`` (``user/password@db``)
+    positional: str = ""
+    #: the first positional argument is a command of its own (``sshpass -p X ssh -p 22 h``)
+    wraps: bool = False
+
+
+def _rules(names: str, **kw: Any) -> Dict[str, CommandRules]:
+    fields: Dict[str, Any] = {
+        k: v if k in ("positional", "wraps") else frozenset(v) for k, v in kw.items()
+    }
+    rules = CommandRules(**fields)
+    return {name: rules for name in names.split()}
+
+
+#: Well-known programs and where their command lines carry a password.  Any
+#: other program: only the argument of a secret-named flag (``--password X``)
+#: and the ``user:password`` of :data:`USER_PASSWORD_FLAGS`.  ``-p`` is a
+#: password nowhere else (``ls -p``, ``mkdir -p``, ``ssh -p 22``, ``docker run
+#: -p 80:80``).
+PROGRAMS: Dict[str, CommandRules] = {
+    **_rules("sshpass", next={"-p"}, wraps=True),
+    **_rules("redis-cli valkey-cli keydb-cli", next={"-a", "--pass"}),
+    **_rules(
+        "mysql mysqldump mysqladmin mysqlimport mysqlshow mysqlcheck mysqlpump mysqlslap "
+        "mariadb mariadb-dump mariadb-admin mariadb-import mariadb-check",
+        glued={"-p"},
+    ),
+    **_rules(
+        "mongo mongosh mongodump mongorestore mongoexport mongoimport mongostat mongotop "
+        "mongofiles",
+        next={"-p"},
+    ),
+    **_rules(
+        "smbclient smbcacls smbcquotas smbget smbtree rpcclient net",
+        user_percent={"-U", "--user"},
+    ),
+    **_rules(
+        "ldapsearch ldapmodify ldapadd ldapdelete ldapcompare ldapmodrdn ldapwhoami ldapexop "
+        "ldapurl",
+        next={"-w"},
+    ),
+    **_rules("ldappasswd", next={"-w", "-a", "-s"}),
+    **_rules("sqlcmd bcp osql ipmitool zip unzip zipcloak", next={"-P"}),
+    **_rules("7z 7za 7zr rar unrar", glued={"-p"}),
+    **_rules("openssl", pass_arg={"-passin", "-passout", "-pass"}, next={"-k"}),
+    **_rules(
+        "keytool jarsigner",
+        next={
+            "-storepass",
+            "-keypass",
+            "-srcstorepass",
+            "-deststorepass",
+            "-srckeypass",
+            "-destkeypass",
+        },
+    ),
+    **_rules(
+        "curl", user_password={"-u", "--user", "-U", "--proxy-user"}, next={"--oauth2-bearer"}
+    ),
+    **_rules("http https httpie", user_password={"-a", "--auth"}),
+    **_rules("docker podman nerdctl buildah", login_next={"-p"}),  # -u is user[:group]
+    **_rules("useradd usermod", next={"-p"}),
+    **_rules("htpasswd", positional="htpasswd"),
+    **_rules("rabbitmqctl", positional="rabbitmqctl"),
+    **_rules("sqlplus", positional="oracle"),
+    **_rules("xfreerdp wlfreerdp sdl-freerdp", glued={"/p:"}),
+}
+PROGRAMS["mysqladmin"] = PROGRAMS["mysqladmin"]._replace(positional="mysqladmin")
+PROGRAMS["mariadb-admin"] = PROGRAMS["mariadb-admin"]._replace(positional="mysqladmin")
+
+#: Where a command line starts inside a string: a program of :data:`PROGRAMS`
+#: (as a word, possibly after a path), or a ``user:password`` flag.
+_COMMAND_HINT = re.compile(
+    r"(?<![\w.\-])(?:"
+    + "|".join(re.escape(n) for n in sorted(PROGRAMS, key=len, reverse=True))
+    + r")(?=[ \t])|(?<![^\s\"'])(?:-u|-U|--user|--proxy-user)(?=[ \t=])"
 )
+#: One shell word (quoted parts kept with it); a command ends at a newline or
+#: at ``; | & ( ) ` < >``.
+_COMMAND_WORD = re.compile(r"[ \t]*((?:'[^'\n]*'|\"[^\"\n]*\"|[^\s;|&`()<>'\"]+)+)")
+_RABBIT_PASSWORD = {"add_user": 2, "change_password": 2, "authenticate_user": 2}
+
+
+def _unquoted(word: str) -> Tuple[str, str]:
+    """``'x y'`` → (``x y``, ``'``)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1], word[0]
+    return word, ""
 
 
 def _token_like(text: str) -> bool:
@@ -387,6 +638,10 @@ class Redactor:
         self._value_patterns: List[ValuePattern] = list(VALUE_PATTERNS) + extra
         self._allow = frozenset(str(k).lower() for k in allow_keys)
         self._decisions: Dict[str, bool] = {}
+        #: this process's secret command-line flags and values (learn_command_line)
+        self._own_flags: FrozenSet[str] = frozenset()
+        self._own_values: FrozenSet[str] = frozenset()
+        self._own_tail = tuple(str(a) for a in getattr(sys, "argv", [])[1:])
 
     # -- decisions -------------------------------------------------------
     def is_allowed(self, key: str) -> bool:
@@ -443,6 +698,7 @@ class Redactor:
             out = self._pairs(out)
         if "</" in out:
             out = _XML_ELEMENT.sub(self._sub_element, out)
+        out = self._commands(out)
         if "-" in out:
             out = _FLAG.sub(self._sub_flag, out)
         return out
@@ -599,9 +855,18 @@ class Redactor:
         if key is not None:
             if self.is_allowed(key):
                 return value
-            if self.is_secret_key(key) and not _harmless(value):
+            if self.is_secret_key(key) and not _harmless(value) and not self._record(value):
                 return self.mask()
         return self.data(value, skip)
+
+    def _record(self, value: Any) -> bool:
+        """A mapping with secret-named keys of its own (``credentials_map =
+        {region: …, secret_key: …}``): under a secret-named key, its secret keys
+        are the secrets, the rest is shown.  A mapping without any
+        (``secrets = {db: …}``) is masked whole."""
+        if not isinstance(value, Mapping):
+            return False
+        return any(self.is_secret_key(str(k)) for k in value)
 
     def data(self, value: Any, skip: FrozenSet[str] = frozenset()) -> Any:
         """Walk plain data: mapping keys that name secrets get their values
@@ -620,45 +885,283 @@ class Redactor:
                     out[self.text(key)] = self.value(key, v, skip)
             return out
         if isinstance(value, (list, tuple)):
-            if len(value) == 2 and isinstance(value[0], str):
+            if len(value) == 2 and isinstance(value[0], str) and _name_like(value[0]):
                 key = value[0]
                 if self.is_allowed(key):
                     return [key, value[1]]
-                if self.is_secret_key(key) and not _harmless(value[1]):
+                if (
+                    self.is_secret_key(key)
+                    and not _harmless(value[1])
+                    and not self._record(value[1])
+                ):
                     return [self.text(key), self.mask()]
             return [self.data(v, skip) for v in value]
         return value
 
     def argv(self, args: Sequence[str]) -> List[str]:
         """Mask a command line: the argument after a secret flag (``--password
-        X``), the password of ``-u user:password``, ``--password=X``, MySQL's
-        ``-pX`` and credentials inside any argument."""
-        out: List[str] = []
-        mysql = bool(args) and os.path.basename(str(args[0])) in MYSQL_PROGRAMS
-        mask_next = False
-        userpass_next = False
-        for arg in args:
-            arg = str(arg)
-            if mask_next:
-                mask_next = False
-                out.append(self.mask() if arg else arg)
+        X``), the password of ``-u user:password``, ``--password=X``, the
+        passwords of well-known programs (:data:`PROGRAMS`: ``sshpass -p X``,
+        MySQL's ``-pX``...), the secret options this process declared (see
+        :meth:`learn_command_line`) on its own command line, and credentials
+        inside any argument."""
+        words = [str(a) for a in args]
+        own = self._is_own(words)
+        masks = self._command(words, argv=True, own=own)
+        return [masks[i] if i in masks else self.text(w) for i, w in enumerate(words)]
+
+    # -- command lines ---------------------------------------------------
+    def learn_command_line(self, conf: Any) -> None:
+        """Learn the secret options ``conf`` takes on this process's command
+        line: oslo.config CLI options declared ``secret=True`` or with a secret
+        name (their ``-x`` short and ``--name`` long flags), and the values of
+        secret-named attributes of an ``argparse.Namespace``, a dataclass or a
+        mapping.  They are masked on this process's own command line only
+        (header and Processes): ``-p`` of another program is its own affair."""
+        if conf is None:
+            cfg = sys.modules.get("oslo_config.cfg")
+            conf = getattr(cfg, "CONF", None)
+            if conf is None:
+                return
+        flags: Set[str] = set()
+        values: Set[str] = set()
+        try:
+            if hasattr(conf, "_opts") and hasattr(conf, "_groups"):
+                groups: List[Tuple[str, Any]] = [("", conf._opts)]
+                groups += [(str(k), getattr(g, "_opts", {})) for k, g in dict(conf._groups).items()]
+                for group, opts in groups:
+                    for info in dict(opts).values():
+                        opt = info.get("opt") if isinstance(info, Mapping) else None
+                        if opt is None or not info.get("cli"):
+                            continue
+                        name = str(getattr(opt, "name", ""))
+                        if not (getattr(opt, "secret", False) or self.is_secret_key(name)):
+                            continue
+                        flags.add("--" + (f"{group}-{name}" if group else name))
+                        short = getattr(opt, "short", None)
+                        if short and not group:
+                            flags.add("-" + str(short))
+            else:
+                if isinstance(conf, Mapping):
+                    items = dict(conf)
+                elif hasattr(conf, "__dict__"):
+                    items = dict(vars(conf))
+                else:
+                    items = {}
+                for key, value in items.items():
+                    if isinstance(value, str) and value and self.is_secret_key(str(key)):
+                        values.add(value)
+        except Exception:  # a conf we cannot read teaches nothing
+            return
+        self._own_flags = frozenset(flags)
+        self._own_values = frozenset(values)
+
+    def _is_own(self, words: Sequence[str]) -> bool:
+        """Is this the command line of this process (``sys.argv``, or its
+        ``/proc`` form ``python [options] script args...``)?"""
+        if not (self._own_flags or self._own_values):
+            return False
+        tail = self._own_tail
+        return bool(tail) and tuple(words[len(words) - len(tail) :]) == tail
+
+    def _command(self, words: Sequence[str], argv: bool, own: bool = False) -> Dict[int, str]:
+        """Masked replacements, by index, of the words of one command line
+        that hold a password.  ``argv``: a real argument vector (the first word
+        is the program; secret-named flags count here, in a string the flag
+        patterns see them)."""
+        out: Dict[int, str] = {}
+        rules: Optional[CommandRules] = None
+        pending = ""  # what the next word is
+        positionals: List[str] = []
+        letters = ""  # htpasswd's single-letter flags seen
+        login = False
+        for i, raw in enumerate(words):
+            word, quote = _unquoted(raw)
+            if pending:
+                masked = self._masked_argument(pending, word)
+                if masked is not None:
+                    out[i] = quote + masked + quote
+                pending = ""
                 continue
-            if userpass_next:
-                userpass_next = False
-                user, colon, password = arg.partition(":")
-                if colon and password and password != MASK:
-                    out.append(user + ":" + self.mask())
+            if not word:
+                continue
+            if not word.startswith("-"):
+                base = word.rsplit("/", 1)[-1]
+                if (rules is None and base in PROGRAMS) or (
+                    rules is not None and rules.wraps and not positionals
+                ):
+                    # a program (after sudo, env, timeout...), or the command
+                    # sshpass runs: its own rules from here
+                    rules, positionals, letters, login = PROGRAMS.get(base), [], "", False
                     continue
-            if mysql and arg.startswith("-p") and len(arg) > 2 and arg[2:] != MASK:
-                out.append("-p" + self.mask())
+            if own and word in self._own_values:
+                out[i] = quote + self.mask() + quote
                 continue
-            if arg.startswith("-") and "=" not in arg:
-                if arg in USER_PASSWORD_FLAGS:
-                    userpass_next = True
-                elif len(arg) > 1 and self.is_secret_key(arg.lstrip("-")):
-                    mask_next = True
-            out.append(self.text(arg))
+            if word.startswith("-") and len(word) > 1:
+                flag, eq, value = word.partition("=")
+                kind = self._flag_kind(flag, rules, login, own)
+                glued = None if kind else self._glued(word, rules, own)
+                if glued is not None:
+                    flag, kind = glued
+                    masked = self._masked_argument(kind, word[len(flag) :])
+                    if masked is not None:
+                        out[i] = quote + flag + masked + quote
+                    continue
+                if not kind:
+                    kind = self._generic_flag_kind(flag, rules, argv)
+                if kind:
+                    if eq:
+                        value, value_quote = _unquoted(value)  # --user="u:X"
+                        masked = self._masked_argument(kind, value)
+                        if masked is not None:
+                            masked = value_quote + masked + value_quote
+                            out[i] = quote + flag + "=" + masked + quote
+                    else:
+                        pending = kind
+                    continue
+                if not word.startswith("--"):
+                    letters += word[1:]
+                continue
+            if rules is not None and rules.glued and "/p:" in rules.glued and word[:3] == "/p:":
+                masked = self._masked_argument("next", word[3:])
+                if masked is not None:
+                    out[i] = quote + "/p:" + masked + quote
+                continue
+            if rules is None:
+                continue
+            positionals.append(word)
+            if rules.login_next and word == "login":
+                login = True  # docker [-H host] login -p X
+            positional = rules.positional
+            if positional and self._positional_password(positional, positionals, letters):
+                masked = self._masked_argument(
+                    "oracle" if rules.positional == "oracle" else "next", word
+                )
+                if masked is not None:
+                    out[i] = quote + masked + quote
+            elif rules.positional == "mysqladmin" and word == "password":
+                pending = "next"
         return out
+
+    def _flag_kind(self, flag: str, rules: Optional[CommandRules], login: bool, own: bool) -> str:
+        """What the argument of ``flag`` is, for this program (or this process)."""
+        if own and flag in self._own_flags:
+            return "next"
+        if rules is not None:
+            if flag in rules.next or (login and flag in rules.login_next):
+                return "next"
+            if flag in rules.user_password:
+                return "user_password"
+            if flag in rules.user_percent:
+                return "user_percent"
+            if flag in rules.pass_arg:
+                return "pass_arg"
+        return ""
+
+    def _generic_flag_kind(self, flag: str, rules: Optional[CommandRules], argv: bool) -> str:
+        """What the argument of ``flag`` is, whatever the program."""
+        if rules is None and flag in USER_PASSWORD_FLAGS:
+            return "user_password"
+        if argv and self.is_secret_key(flag.lstrip("-")):
+            return "next"
+        return ""
+
+    def _glued(
+        self, word: str, rules: Optional[CommandRules], own: bool
+    ) -> Optional[Tuple[str, str]]:
+        """``-pX``: the short flag and what its argument is."""
+        if word.startswith("--") or len(word) < 3:
+            return None
+        flag = word[:2]
+        if own and flag in self._own_flags:
+            return flag, "next"
+        if rules is None:
+            return None
+        if flag in rules.glued or flag in rules.next:
+            return flag, "next"
+        if flag in rules.user_percent:
+            return flag, "user_percent"
+        return None
+
+    @staticmethod
+    def _positional_password(kind: str, positionals: Sequence[str], letters: str) -> bool:
+        n = len(positionals)
+        if kind == "htpasswd":
+            return "b" in letters and n == (2 if "n" in letters else 3)
+        if kind == "rabbitmqctl":
+            return _RABBIT_PASSWORD.get(positionals[0]) == n - 1
+        if kind == "oracle":
+            return n == 1
+        return False
+
+    def _masked_argument(self, kind: str, value: str) -> Optional[str]:
+        """``value`` with its password masked (counted), or ``None`` when it
+        holds none (``-u user`` alone, ``-passin file:/path``, masked already)."""
+        if not value or value == MASK:
+            return None
+        if kind == "next":
+            return self.mask()
+        if kind == "pass_arg":
+            if value.startswith("pass:") and value[5:] and value[5:] != MASK:
+                return "pass:" + self.mask()
+            return None
+        if kind == "oracle":  # user/password[@db]
+            user, slash, rest = value.partition("/")
+            password, at, db = rest.partition("@")
+            if not (slash and user.isidentifier() and password) or password == MASK:
+                return None
+            return user + "/" + self.mask() + at + db
+        sep = "%" if kind == "user_percent" else ":"
+        user, colon, password = value.partition(sep)
+        if not colon or not password or password == MASK:
+            return None
+        return user + sep + self.mask()
+
+    def _commands(self, s: str) -> str:
+        """Command lines inside a string (a configuration value, ``sh -c``):
+        the passwords of :data:`PROGRAMS` and of ``-u user:password``."""
+        if not (
+            " -" in s
+            or "\t-" in s
+            or s[:1] == "-"
+            or "'-" in s
+            or '"-' in s
+            or "/p:" in s
+            or "rabbitmqctl" in s
+            or "sqlplus" in s
+            or "mysqladmin" in s
+        ):
+            return s  # no flag, no program with a positional password: cheap way out
+        pieces: List[str] = []
+        pos = 0
+        m = _COMMAND_HINT.search(s)
+        while m is not None:
+            words: List[str] = []
+            spans: List[Tuple[int, int]] = []
+            end = m.start()
+            w = _COMMAND_WORD.match(s, end)
+            while w is not None and w.end() > end:
+                words.append(w.group(1))
+                spans.append(w.span(1))
+                end = w.end()
+                w = _COMMAND_WORD.match(s, end)
+            masks = self._command(words, argv=False)
+            for i in sorted(masks):
+                a, b = spans[i]
+                pieces.append(s[pos:a])
+                pieces.append(masks[i])
+                pos = b
+            m = _COMMAND_HINT.search(s, max(end, m.end()))
+        if not pieces:
+            return s
+        pieces.append(s[pos:])
+        return "".join(pieces)
+
+
+def _name_like(text: str) -> bool:
+    """Could ``text`` be the key of a ``[key, value]`` pair?  A name has no
+    spaces: ``['connecting to amqp://…', 'ok']`` is two log lines."""
+    return 0 < len(text) <= _LONGEST_KEY and not any(c.isspace() for c in text)
 
 
 def _harmless(value: Any) -> bool:
