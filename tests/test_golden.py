@@ -38,3 +38,10 @@ def test_golden_document_covers_every_stack_section() -> None:
     for wanted in ("threads", "green_threads", "asyncio_tasks", "configuration"):
         assert wanted in ids
     assert "registered:Golden Stats" in ids
+
+
+def test_golden_document_is_valid_for_the_schema() -> None:
+    """The saved document matches the schema shipped in the package."""
+    from gurumeditation import schema
+
+    assert schema.errors(golden_document()) == []

@@ -63,11 +63,11 @@ async def leaf(n: int) -> None:
     await asyncio.sleep(3600 + n)
 
 
-async def waits_for(task: "asyncio.Task[None]") -> None:
+async def waits_for(task: asyncio.Task[None]) -> None:
     await task
 
 
-async def gathers(tasks: List["asyncio.Task[None]"]) -> None:
+async def gathers(tasks: List[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks)
 
 

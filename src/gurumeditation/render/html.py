@@ -27,16 +27,8 @@ import json
 from html import escape
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..model import Report, Section, parked_at
-
-#: Section ids whose data is a stack section (``{total, entries}``) and how a
-#: unit of each is called (singular, plural).
-UNIT_NAMES: Dict[str, Tuple[str, str]] = {
-    "threads": ("thread", "threads"),
-    "green_threads": ("green thread", "green threads"),
-    "asyncio_tasks": ("task", "tasks"),
-}
-
+from ..model import Report, Section
+from .units import is_stack_data, parked_at, stack_total, unit_name
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -66,23 +58,6 @@ def script_json(value: Any) -> str:
 
 def plural(n: int, names: Tuple[str, str]) -> str:
     return f"{n} {names[0] if n == 1 else names[1]}"
-
-
-def is_stack_data(data: Any) -> bool:
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        return False
-    return all(isinstance(e, dict) and "stack" in e for e in data["entries"])
-
-
-def unit_names(section_id: str) -> Tuple[str, str]:
-    return UNIT_NAMES.get(section_id, ("unit", "units"))
-
-
-def stack_total(data: Dict[str, Any]) -> int:
-    total = data.get("total")
-    if isinstance(total, int):
-        return total
-    return sum(int(e.get("count", 1)) for e in data.get("entries", []))
 
 
 # -- generic data --------------------------------------------------------------
@@ -146,13 +121,15 @@ def member_label(section_id: str, member: Dict[str, Any]) -> str:
             label += f" ({member['name']})"
         return label
     name = member.get("name") or member.get("id") or member.get("ident")
-    return f"{unit_names(section_id)[0].capitalize()} {name}" if name is not None else "?"
+    return f"{unit_name(section_id)[0].capitalize()} {name}" if name is not None else "?"
 
 
 def member_facts(member: Dict[str, Any]) -> str:
     parts = []
     for key, value in member.items():
-        if isinstance(value, bool):
+        if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
+            parts.append(f"error: {esc(value.get('type'))}: {esc(value.get('message'))}")
+        elif isinstance(value, bool):
             if value:
                 parts.append(esc(key))
         elif isinstance(value, (dict, list)):
@@ -177,7 +154,7 @@ def frames_html(stack: List[Dict[str, Any]]) -> str:
 
 
 def where_parked(stack: List[Dict[str, Any]]) -> str:
-    """Where an entry's stack is parked (see :func:`gurumeditation.model.parked_at`)."""
+    """Where an entry's stack is parked (see :func:`gurumeditation.render.units.parked_at`)."""
     return parked_at([(f.get("file", ""), f.get("line", ""), f.get("function", "")) for f in stack])
 
 
@@ -193,7 +170,7 @@ def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
 
 
 def stack_section_html(section_id: str, data: Dict[str, Any]) -> str:
-    names = unit_names(section_id)
+    names = unit_name(section_id)
     entries = [e for e in data.get("entries", []) if isinstance(e, dict)]
     #: a short section opens its entries: the stacks are what one came for
     opened = " open" if len(entries) <= OPEN_ENTRIES else ""
@@ -322,7 +299,7 @@ def section_html(index: int, section: Section) -> str:
         body = stack_section_html(sid, data)
         badge = (
             f'<span class="badge" data-section-count="{esc(sid)}">'
-            f"{esc(plural(stack_total(data), unit_names(sid)))}</span>"
+            f"{esc(plural(stack_total(data), unit_name(sid)))}</span>"
         )
     elif sid in BODY and isinstance(data, dict):
         body = BODY[sid](data)
@@ -383,7 +360,7 @@ def counts_html(report: Report) -> str:
         if "error" not in section and is_stack_data(data):
             chips.append(
                 f'<span class="chip" data-count-of="{esc(sid)}" data-total="{stack_total(data)}">'
-                f"{esc(plural(stack_total(data), unit_names(sid)))}</span>"
+                f"{esc(plural(stack_total(data), unit_name(sid)))}</span>"
             )
     return '<p class="counts">' + " ".join(chips) + "</p>"
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..model import Report, Section
 from . import text_resources
+from .units import unit_name
 
 WIDTH = 72
 
@@ -149,7 +150,7 @@ def green_facts(member: Dict[str, Any]) -> str:
     if member.get("current"):
         parts.append("current (running when the report was asked for)")
     if member.get("error"):
-        parts.append(f"unreadable: {member['error']}")
+        parts.append(f"unreadable: {error_text(member['error'])}")
     lines = [", ".join(parts)]
     if member.get("spawned_by"):
         lines.append(f"spawned by: {member['spawned_by']}")
@@ -161,6 +162,13 @@ def green_facts(member: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def error_text(error: Any) -> str:
+    """A unit's error (``{"type", "message"}``) as ``Type: message``."""
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('message')}"
+    return str(error)  # a document of reportVersion 1
+
+
 def _awaited_label(item: Dict[str, Any]) -> str:
     kind = item.get("kind")
     if kind == "task":
@@ -170,8 +178,12 @@ def _awaited_label(item: Dict[str, Any]) -> str:
     text = f"{item.get('type', 'future')} 0x{item.get('id', 0):x}"
     if item.get("state"):
         text += f" ({item['state']})"
-    if item.get("created_at"):
-        text += f" created at {item['created_at']}"
+    created = item.get("created_at")
+    if isinstance(created, list) and created:
+        place = created[-1]
+        text += f" created at {place['file']}:{place['line']} in {place['function']}"
+    elif created:  # a document of reportVersion 1
+        text += f" created at {created}"
     return text
 
 
@@ -206,7 +218,7 @@ def task_facts(member: Dict[str, Any]) -> str:
     if member.get("running"):
         parts.append("running")
     if member.get("error"):
-        parts.append(f"unreadable: {member['error']}")
+        parts.append(f"unreadable: {error_text(member['error'])}")
     lines = [", ".join(parts)]
     awaits = member.get("awaits") or []
     if awaits:
@@ -228,12 +240,13 @@ def task_facts(member: Dict[str, Any]) -> str:
 
 def stack_entries_lines(
     data: Dict[str, Any],
-    unit: str,
+    section_id: str,
     banner_of: Callable[[Dict[str, Any]], str],
     facts_of: Callable[[Dict[str, Any]], str],
     label_of: Callable[[Dict[str, Any]], str],
-    plural: str,
 ) -> List[str]:
+    names = unit_name(section_id)
+    unit, plural = names.one.title(), names.many
     lines: List[str] = []
     for entry in data.get("entries", []):
         members = entry.get("members") or [{}]
@@ -256,13 +269,13 @@ def stack_entries_lines(
 
 def threads_lines(data: Dict[str, Any]) -> List[str]:
     return stack_entries_lines(
-        data, "Thread", lambda m: f"Thread #{m.get('ident')}", thread_facts, thread_label, "threads"
+        data, "threads", lambda m: f"Thread #{m.get('ident')}", thread_facts, thread_label
     )
 
 
 def green_lines(data: Dict[str, Any]) -> List[str]:
     return stack_entries_lines(
-        data, "Green Thread", lambda m: "Green Thread", green_facts, green_label, "green threads"
+        data, "green_threads", lambda m: "Green Thread", green_facts, green_label
     )
 
 
@@ -284,7 +297,7 @@ def tasks_lines(data: Dict[str, Any]) -> List[str]:
         lines.append("AWAIT CYCLE: " + " -> ".join(ring + ring[:1]))
     lines.append("")
     return lines + stack_entries_lines(
-        data, "Task", lambda m: f"Task {m.get('name')}", task_facts, task_label, "tasks"
+        data, "asyncio_tasks", lambda m: f"Task {m.get('name')}", task_facts, task_label
     )
 
 

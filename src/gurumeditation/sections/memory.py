@@ -6,8 +6,8 @@ counters the collector keeps anyway; the number of objects it tracks is
 counted for the young generations only, and for every generation (a walk of
 the whole heap) only when ``Context.gc_scan`` asks for it.  The collector is
 paused while a report runs, so ``enabled`` is the state from before the run
-(``run_report`` records it in ``ctx.scratch["gc_was_enabled"]``), and
-``counts`` are those from before the run (``ctx.scratch["gc_counts"]``): the
+(``run_report`` records it in ``ctx.state.gc_was_enabled``), and
+``counts`` are those from before the run (``ctx.state.gc_counts``): the
 report's own allocations would otherwise show as the application's.
 
 The allocation sites come from ``_tracemalloc`` (built in, imported at setup;
@@ -112,8 +112,10 @@ def gc_facts(ctx: Context) -> Dict[str, Any]:
     )
     freeze = getattr(gc, "get_freeze_count", None)
     return {
-        "enabled": bool(ctx.scratch.get("gc_was_enabled", gc.isenabled())),
-        "counts": list(ctx.scratch.get("gc_counts") or gc.get_count()),
+        "enabled": bool(
+            gc.isenabled() if ctx.state.gc_was_enabled is None else ctx.state.gc_was_enabled
+        ),
+        "counts": list(ctx.state.gc_counts or gc.get_count()),
         "thresholds": thresholds,
         "generations": generations,
         "tracked": tracked,
