@@ -52,7 +52,7 @@ SHAPES: List[Tuple[Any, str]] = [
     (model.OpenFile, "openFiles.fds[]"),
     (model.OpenFilesData, "openFiles"),
     (model.PythonRuntimeData, "pythonRuntime"),
-    (model.Distribution, "packages.distributions[]"),
+    (model.InstalledDistribution, "packages.distributions[]"),
     (model.ModuleFile, "packages.unpackaged[]"),
     (model.DistributionsData, "packages"),
     (model.GcGeneration, "memory.gc.generations[]"),

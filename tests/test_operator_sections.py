@@ -426,7 +426,7 @@ def test_children_from_children_files_and_from_a_full_scan(
 
 
 def test_record_tops_reads_every_kind_of_record_line() -> None:
-    from gurumeditation.sections import packages
+    from gurumeditation.sections import distributions as packages
 
     record = "\n".join(
         [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from .model import Report
-from .render.units import is_stack_data, parked_at, unit_name
+from .render.common import is_stack_data, parked_at, unit_name
 
 Stack = Tuple[Tuple[str, int, str], ...]
 

@@ -234,7 +234,7 @@ class ProcessNode(_ProcessNodeRequired, total=False):
     uid: Optional[int]
     user: Optional[str]
     cmdline: List[str]
-    error: str
+    error: UnitError
 
 
 class _CgroupRequired(TypedDict):
@@ -243,16 +243,20 @@ class _CgroupRequired(TypedDict):
 
 
 class Cgroup(_CgroupRequired, total=False):
-    memory_limit_bytes: Optional[int]
+    memory_limit_bytes: Optional[int]  # None: no limit
     memory_usage_bytes: Optional[int]
 
 
 class Limit(TypedDict):
+    """One ``getrlimit``; by name: open_files, address_space, data, processes, core."""
+
     soft: Optional[int]  # None: unlimited
     hard: Optional[int]
 
 
 class Resources(TypedDict, total=False):
+    """This process only (left out when nothing could be read)."""
+
     rss_bytes: Optional[int]
     rss_peak_bytes: Optional[int]
     vms_bytes: Optional[int]
@@ -266,8 +270,8 @@ class Resources(TypedDict, total=False):
 
 
 class _ProcessesDataRequired(TypedDict):
-    process: ProcessNode
-    notes: List[str]
+    process: ProcessNode  # this process; children nested
+    notes: List[str]  # what could not be read, and why
 
 
 class ProcessesData(_ProcessesDataRequired, total=False):
@@ -284,7 +288,7 @@ class _ConfigOptionRequired(TypedDict):
 class ConfigOption(_ConfigOptionRequired, total=False):
     value: Any  # already redacted
     secret: bool
-    error: str
+    error: UnitError
 
 
 class _ConfigGroupRequired(TypedDict):
@@ -293,7 +297,7 @@ class _ConfigGroupRequired(TypedDict):
 
 
 class ConfigGroup(_ConfigGroupRequired, total=False):
-    error: str
+    error: UnitError
 
 
 class ConfigurationData(TypedDict):
@@ -325,82 +329,90 @@ class RegisteredData(_RegisteredRequired, total=False):
 
 
 class _OpenFileRequired(TypedDict):
+    """kind: file, char device, block device, socket, pipe, eventfd, epoll,
+    inotify, signalfd, timerfd, pidfd, io_uring, memfd, anon, namespace, unknown."""
+
     fd: int
     kind: str
-    target: str
+    target: str  # what the descriptor points to
 
 
 class OpenFile(_OpenFileRequired, total=False):
-    protocol: Optional[str]  # sockets
-    state: Optional[str]
-    local: Optional[str]
-    peer: Optional[str]
-    deleted: bool  # files
+    protocol: Optional[str]  # sockets: tcp, tcp6, udp, udp6, unix; None: unknown
+    state: Optional[str]  # LISTEN, ESTABLISHED, UNCONN, CONNECTED, ...
+    local: Optional[str]  # "127.0.0.1:8080", "[::1]:53", a unix path
+    peer: Optional[str]  # same form; None when not connected
+    deleted: bool  # files only
 
 
 class OpenFilesData(TypedDict):
-    total: int
-    by_kind: Dict[str, int]
-    fds: List[OpenFile]
-    more: int
-    notes: List[str]
+    total: int  # open descriptors seen
+    by_kind: Dict[str, int]  # every descriptor, most frequent kind first
+    fds: List[OpenFile]  # at most max_fds, by descriptor number
+    more: int  # descriptors not listed
+    notes: List[str]  # what could not be read, and why
 
 
 # -- python_runtime -----------------------------------------------------------------------
 
 
 class _PythonRuntimeRequired(TypedDict):
-    implementation: str
-    version: str
+    implementation: str  # cpython, pypy, ...
+    version: str  # "3.11.4"
     executable: str
-    flags: Dict[str, Any]
-    path: List[str]
+    flags: Dict[str, Any]  # sys.flags: int or bool
+    path: List[str]  # sys.path
 
 
 class PythonRuntimeData(_PythonRuntimeRequired, total=False):
-    build: str
+    build: str  # the rest of sys.version (compiler, date)
     prefix: str
     base_prefix: str
-    virtualenv: bool
+    virtualenv: bool  # prefix != base_prefix
     platform: str
-    xoptions: Dict[str, Any]
-    warnoptions: List[str]
+    xoptions: Dict[str, Any]  # sys._xoptions (-X ...), secrets masked
+    warnoptions: List[str]  # secrets masked
     switch_interval_s: float
     recursion_limit: int
     filesystem_encoding: str
     default_encoding: str
-    free_threading_build: bool
-    gil_enabled: bool
-    faulthandler: bool
-    tracemalloc: bool
-    asyncio_debug: Optional[bool]  # None: asyncio not loaded
-    trace_hook: Optional[str]
-    profile_hook: Optional[str]
+    free_threading_build: bool  # built with --disable-gil
+    gil_enabled: bool  # False only on a free-threaded build running without the GIL
+    faulthandler: bool  # faulthandler.is_enabled()
+    tracemalloc: bool  # tracemalloc is tracing
+    #: None: asyncio not loaded; else the debug mode of the loop found (running
+    #: in the reporting thread, or the main thread's) or the default
+    asyncio_debug: Optional[bool]
+    trace_hook: Optional[str]  # sys.gettrace() of the reporting thread
+    profile_hook: Optional[str]  # sys.getprofile() of the reporting thread
 
 
 # -- packages (installed distributions) ----------------------------------------------------
 
 
-class Distribution(TypedDict):
+class InstalledDistribution(TypedDict):
     name: str
     version: str
-    modules: List[str]
-    location: str
+    modules: List[str]  # loaded top-level modules it provides
+    location: str  # the sys.path entry it is installed in
 
 
 class ModuleFile(TypedDict):
     module: str
-    file: str
+    file: Optional[str]  # None: a module with no file (a namespace package)
 
 
 class _DistributionsRequired(TypedDict):
-    distributions: List[Distribution]
+    distributions: List[InstalledDistribution]
+    #: loaded top-level modules, not of the standard library, of no known distribution
     unpackaged: List[ModuleFile]
-    extensions: List[ModuleFile]
+    extensions: List[ModuleFile]  # loaded extension modules
     notes: List[str]
 
 
 class DistributionsData(_DistributionsRequired, total=False):
+    #: {"distributions": int, "path_entries": int, "build_ms": float (time spent
+    #: building the index), "built_during_report": bool}
     index: Dict[str, Any]
 
 
@@ -421,12 +433,15 @@ class _GcRequired(TypedDict):
 
 
 class GcData(_GcRequired, total=False):
-    tracked: List[Optional[int]]
-    tracked_total: Optional[int]
-    frozen: Optional[int]
-    garbage: int
-    callbacks: int
-    debug_flags: int
+    """counts: gc.get_count() before the run; thresholds: gc.get_threshold();
+    generations: gc.get_stats()."""
+
+    tracked: List[Optional[int]]  # objects tracked per generation; None: not counted
+    tracked_total: Optional[int]  # None unless every generation was counted (gc_scan)
+    frozen: Optional[int]  # gc.get_freeze_count()
+    garbage: int  # len(gc.garbage)
+    callbacks: int  # len(gc.callbacks)
+    debug_flags: int  # gc.get_debug()
 
 
 class AllocationSite(TypedDict):
@@ -443,15 +458,15 @@ class _TracemallocRequired(TypedDict):
 
 
 class TracemallocData(_TracemallocRequired, total=False):
-    overhead_bytes: int
+    overhead_bytes: int  # tracemalloc's own memory
     traceback_limit: int
-    traced_blocks: int
+    traced_blocks: int  # absent if the traces could not be read
 
 
 class MemoryData(TypedDict):
     gc: GcData
-    allocated_blocks: Optional[int]
-    tracemalloc: Optional[TracemallocData]
+    allocated_blocks: Optional[int]  # sys.getallocatedblocks()
+    tracemalloc: Optional[TracemallocData]  # None: not tracing
     notes: List[str]
 
 

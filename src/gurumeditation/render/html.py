@@ -28,7 +28,7 @@ from html import escape
 from typing import Any, Callable, Dict, List, Tuple
 
 from ..model import Report, Section
-from .units import is_stack_data, parked_at, stack_total, unit_name
+from .common import error_text, is_stack_data, parked_at, stack_total, unit_name
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -128,7 +128,7 @@ def member_facts(member: Dict[str, Any]) -> str:
     parts = []
     for key, value in member.items():
         if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
-            parts.append(f"error: {esc(value.get('type'))}: {esc(value.get('message'))}")
+            parts.append(f"error: {esc(error_text(value))}")
         elif isinstance(value, bool):
             if value:
                 parts.append(esc(key))
@@ -223,7 +223,7 @@ def process_html(proc: Dict[str, Any]) -> str:
     if proc.get("cmdline"):
         line += f'<br><code class="cmd">{esc(" ".join(map(str, proc["cmdline"])))}</code>'
     if proc.get("error"):
-        line += f'<br><span class="note">{esc(proc["error"])}</span>'
+        line += f'<br><span class="note">{esc(error_text(proc["error"]))}</span>'
     children = "".join(process_html(c) for c in proc.get("children") or [])
     return f"<li>{line}" + (f"<ul>{children}</ul>" if children else "") + "</li>"
 
@@ -240,7 +240,7 @@ def configuration_html(data: Dict[str, Any]) -> str:
         rows = []
         for opt in group.get("options") or []:
             if "error" in opt:
-                value = f'<span class="note">unreadable: {esc(opt["error"])}</span>'
+                value = f'<span class="note">unreadable: {esc(error_text(opt["error"]))}</span>'
             else:
                 value = generic(opt.get("value"))
             mark = ' <span class="secret">secret</span>' if opt.get("secret") else ""
@@ -248,7 +248,7 @@ def configuration_html(data: Dict[str, Any]) -> str:
                 f'<tr><th scope="row">{esc(opt.get("name"))}{mark}</th><td>{value}</td></tr>'
             )
         error = (
-            f'<p class="note">group unreadable: {esc(group["error"])}</p>'
+            f'<p class="note">group unreadable: {esc(error_text(group["error"]))}</p>'
             if group.get("error")
             else ""
         )

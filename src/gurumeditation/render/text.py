@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..model import Report, Section
 from . import text_resources
-from .units import unit_name
+from .common import error_text, unit_name
 
 WIDTH = 72
 
@@ -160,13 +160,6 @@ def green_facts(member: Dict[str, Any]) -> str:
         for frame in spawn:
             lines.append(f"    {frame['file']}:{frame['line']} in {frame['function']}")
     return "\n".join(lines)
-
-
-def error_text(error: Any) -> str:
-    """A unit's error (``{"type", "message"}``) as ``Type: message``."""
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('message')}"
-    return str(error)  # a document of reportVersion 1
 
 
 def _awaited_label(item: Dict[str, Any]) -> str:
@@ -323,7 +316,7 @@ def _process_lines(
     if proc.get("cmdline"):
         lines.append(f"{pad}  command: {' '.join(proc['cmdline'])}")
     if proc.get("error"):
-        lines.append(f"{pad}  note: {proc['error']}")
+        lines.append(f"{pad}  note: {error_text(proc['error'])}")
     if resources:
         lines += text_resources.resources_lines(resources, pad + "  ")
     for child in proc.get("children", []):
@@ -343,12 +336,12 @@ def configuration_lines(data: Dict[str, Any]) -> List[str]:
         options: Dict[str, Any] = {}
         for opt in group.get("options", []):
             if "error" in opt:
-                options[opt["name"]] = f"<unreadable: {opt['error']}>"
+                options[opt["name"]] = f"<unreadable: {error_text(opt['error'])}>"
             else:
                 options[opt["name"]] = opt.get("value")
         lines += kv_lines(group.get("name", "default"), options, 0)
         if group.get("error"):
-            lines.append(f"  <group unreadable: {group['error']}>")
+            lines.append(f"  <group unreadable: {error_text(group['error'])}>")
     return lines
 
 

@@ -26,27 +26,7 @@ The count by kind covers every descriptor; the list stops after
 ``Context.max_fds`` entries (lowest numbers first) and says how many more
 there were.
 
-Data (``section.data``)::
-
-    {
-      "total": int,                 # open descriptors seen
-      "by_kind": {kind: int},       # every descriptor, most frequent kind first
-      "fds": [Fd],                  # at most max_fds, by descriptor number
-      "more": int,                  # descriptors not listed
-      "notes": [str],               # what could not be read, and why
-    }
-    Fd = {"fd": int, "kind": str, "target": str,   # target: what the fd points to
-          # sockets only:
-          "protocol"?: str|None,    # tcp, tcp6, udp, udp6, unix; None: unknown
-          "state"?: str|None,       # LISTEN, ESTABLISHED, UNCONN, CONNECTED, ...
-          "local"?: str|None,       # "127.0.0.1:8080", "[::1]:53", unix path
-          "peer"?: str|None,        # same form; None when not connected
-          # files only:
-          "deleted"?: bool}
-
-    kind: file, char device, block device, socket, pipe, eventfd, epoll,
-          inotify, signalfd, timerfd, pidfd, io_uring, memfd, anon, namespace,
-          unknown.
+Data: :class:`~gurumeditation.model.OpenFilesData`.
 """
 
 from __future__ import annotations
@@ -57,8 +37,9 @@ import socket
 import stat
 import sys
 from collections import Counter
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
+from ..model import OpenFile, OpenFilesData
 from ..report import Context, SectionSpec
 
 PROC = "/proc"
@@ -359,7 +340,7 @@ def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
     return links
 
 
-def collect_proc(limit: int) -> Dict[str, Any]:
+def collect_proc(limit: int) -> OpenFilesData:
     notes: List[str] = []
     fd_dir = f"{PROC}/self/fd"
     try:
@@ -411,7 +392,7 @@ def collect_proc(limit: int) -> Dict[str, Any]:
     return {
         "total": len(links),
         "by_kind": _by_kind(kinds),
-        "fds": listed,
+        "fds": cast(List[OpenFile], listed),  # records built field by field
         "more": max(0, len(links) - len(listed)),
         "notes": notes,
     }
@@ -426,7 +407,7 @@ def _psutil_address(addr: Any) -> Optional[str]:
     return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
 
 
-def collect_psutil(limit: int) -> Dict[str, Any]:
+def collect_psutil(limit: int) -> OpenFilesData:
     """No ``/proc``: regular files and inet/unix sockets from psutil (which
     lists no pipes or other descriptors)."""
     psutil = sys.modules.get("psutil")
@@ -475,24 +456,25 @@ def collect_psutil(limit: int) -> Dict[str, Any]:
     return {
         "total": len(entries),
         "by_kind": _by_kind([e["kind"] for e in entries]),
-        "fds": entries[:limit],
+        "fds": cast(List[OpenFile], entries[:limit]),  # records built field by field
         "more": max(0, len(entries) - limit),
         "notes": notes,
     }
 
 
-def redact_paths(ctx: Context, entries: List[Dict[str, Any]]) -> None:
+def redact_paths(ctx: Context, entries: List[OpenFile]) -> None:
     """Mask credentials in the paths an application chose (see the module
     documentation for what is searched)."""
     for entry in entries:
+        record = cast(Dict[str, Any], entry)
         keys = ("local", "peer") if entry["kind"] == "socket" else ("target",)
         for key in keys:
-            text = entry.get(key)
+            text = record.get(key)
             if text and ("=" in text or "@" in text):
-                entry[key] = ctx.redactor.text(text)
+                record[key] = ctx.redactor.text(text)
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> OpenFilesData:
     limit = getattr(ctx, "max_fds", DEFAULT_MAX_FDS)
     limit = DEFAULT_MAX_FDS if limit is None else max(0, int(limit))
     if os.path.isdir(f"{PROC}/self/fd"):

@@ -1,6 +1,6 @@
-"""What the renderers and ``diff`` know alike of the stack sections: which
-sections hold stacks, what a unit of each is called, and where a stack is
-parked.  Functions of the document only."""
+"""What the renderers and ``diff`` read alike in a document: which sections
+hold stacks, what a unit of each is called, where a stack is parked, how a
+unit's error reads.  Functions of the document only."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def stack_total(data: Dict[str, Any]) -> int:
     if isinstance(total, int):
         return total
     return sum(int(e.get("count", 1)) for e in data.get("entries", []))
+
+
+def error_text(error: Any) -> str:
+    """An error of a unit, option or process (``{"type", "message"}``) as
+    ``Type: message``; the string of a document of reportVersion 1 as it is."""
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('message')}"
+    return str(error)
 
 
 #: Path parts of library code (standard library, installed packages).

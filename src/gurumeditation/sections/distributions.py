@@ -22,21 +22,7 @@ path or install location goes through the redactor when it contains ``=`` or
 ``@`` (the marks of a ``key=value`` pair or URL credentials) — searching
 every path for bare token formats would cost more than the section.
 
-Data (``section.data``)::
-
-    {
-      "distributions": [{"name": str, "version": str,
-                         "modules": [str],        # loaded top-level modules it provides
-                         "location": str}],       # the sys.path entry it is installed in
-      "unpackaged": [{"module": str, "file": str}],  # loaded top-level modules, not in
-                                                     # the standard library, of no
-                                                     # known distribution
-      "extensions": [{"module": str, "file": str}],  # loaded extension modules
-      "index": {"distributions": int, "path_entries": int,
-                "build_ms": float,                   # time spent building the index
-                "built_during_report": bool},
-      "notes": [str],
-    }
+Data: :class:`~gurumeditation.model.DistributionsData`.
 """
 
 from __future__ import annotations
@@ -49,6 +35,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..model import DistributionsData, InstalledDistribution, ModuleFile
 from ..report import Context, SectionSpec
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
@@ -267,7 +254,7 @@ def _redact_path(ctx: Context, path: Optional[str]) -> Optional[str]:
     return path
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> DistributionsData:
     notes: List[str] = []
     index = _INDEX
     before = index.build_ms
@@ -286,8 +273,8 @@ def collect(ctx: Context) -> Dict[str, Any]:
         )
     modules = list(sys.modules.items())
     by_dist: Dict[int, Tuple[Distribution, List[str]]] = {}
-    unpackaged: List[Dict[str, Any]] = []
-    extensions: List[Dict[str, Any]] = []
+    unpackaged: List[ModuleFile] = []
+    extensions: List[ModuleFile] = []
     for name, module in modules:
         if module is None or name.startswith(_ALIAS_PREFIXES):
             continue
@@ -302,7 +289,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
                 by_dist.setdefault(id(dist), (dist, []))[1].append(name)
         elif not _is_stdlib(name, file):
             unpackaged.append({"module": name, "file": file})
-    distributions: List[Dict[str, Any]] = [
+    distributions: List[InstalledDistribution] = [
         {
             "name": dist.name,
             "version": dist.version,
@@ -312,8 +299,8 @@ def collect(ctx: Context) -> Dict[str, Any]:
         for dist, mods in by_dist.values()
     ]
     distributions.sort(key=lambda d: (d["name"].lower(), d["location"]))
-    for item in distributions:
-        item["location"] = _redact_path(ctx, item["location"])
+    for dist_facts in distributions:
+        dist_facts["location"] = _redact_path(ctx, dist_facts["location"]) or ""
     for item in unpackaged + extensions:
         item["file"] = _redact_path(ctx, item["file"])
     unpackaged.sort(key=lambda u: u["module"])
