@@ -24,7 +24,7 @@ def test_saved_document_renders_the_saved_text() -> None:
 
 def test_saved_document_renders_the_saved_html() -> None:
     """The HTML page of the saved document is the saved page."""
-    assert html.render(golden_document()) == (GOLDEN / "report.html").read_text()
+    assert html.render(golden_document()) == (GOLDEN / "report.html.expected").read_text()
 
 
 def test_saved_document_round_trips_through_json() -> None:

@@ -37,7 +37,7 @@ import socket
 import stat
 import sys
 from collections import Counter
-from typing import Any, Dict, List, Optional, Set, Tuple, cast
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 from ..model import OpenFile, OpenFilesData
 from ..report import Context, SectionSpec
@@ -146,27 +146,40 @@ def _endpoint(text: str, v6: bool) -> str:
     return f"{_ipv4(hex_addr)}:{port}"
 
 
+def _net_rows(
+    table: str,
+    inode_field: int,
+    wanted: Set[int],
+    found: Dict[int, Dict[str, Any]],
+    notes: List[str],
+    maxsplit: int = -1,
+) -> Iterator[Tuple[int, List[str]]]:
+    """(inode, fields) of each row of ``/proc/net/<table>`` whose socket is
+    wanted and not found yet; an unreadable table is noted."""
+    try:
+        with open(f"{PROC}/net/{table}", "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
+    except OSError as exc:
+        notes.append(f"/proc/net/{table} unreadable: {type(exc).__name__}: {exc}")
+        return
+    for line in lines:
+        parts = line.split(None, maxsplit)
+        if len(parts) <= inode_field:
+            continue
+        try:
+            inode = int(parts[inode_field])
+        except ValueError:
+            continue
+        if inode in wanted and inode not in found:
+            yield inode, parts
+
+
 def _inet_sockets(
     proto: str, wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]
 ) -> None:
     v6 = proto.endswith("6")
     states = _TCP_STATES if proto.startswith("tcp") else _UDP_STATES
-    try:
-        with open(f"{PROC}/net/{proto}", "rb") as f:
-            lines = f.read().decode("ascii", "replace").splitlines()[1:]
-    except OSError as exc:
-        notes.append(f"/proc/net/{proto} unreadable: {type(exc).__name__}: {exc}")
-        return
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 10:
-            continue
-        try:
-            inode = int(parts[9])
-        except ValueError:
-            continue
-        if inode not in wanted or inode in found:
-            continue
+    for inode, parts in _net_rows(proto, 9, wanted, found, notes):
         state = states.get(parts[3], parts[3])
         try:
             local: Optional[str] = _endpoint(parts[1], v6)
@@ -179,22 +192,7 @@ def _inet_sockets(
 
 
 def _unix_sockets(wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]) -> None:
-    try:
-        with open(f"{PROC}/net/unix", "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
-    except OSError as exc:
-        notes.append(f"/proc/net/unix unreadable: {type(exc).__name__}: {exc}")
-        return
-    for line in lines:
-        parts = line.split(None, 7)
-        if len(parts) < 7:
-            continue
-        try:
-            inode = int(parts[6])
-        except ValueError:
-            continue
-        if inode not in wanted or inode in found:
-            continue
+    for inode, parts in _net_rows("unix", 6, wanted, found, notes, maxsplit=7):
         try:
             flags = int(parts[3], 16)
         except ValueError:
@@ -340,19 +338,18 @@ def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
     return links
 
 
+def nothing_listed(note: str) -> OpenFilesData:
+    """The section when no descriptor can be listed, saying why."""
+    return {"total": 0, "by_kind": {}, "fds": [], "more": 0, "notes": [note]}
+
+
 def collect_proc(limit: int) -> OpenFilesData:
     notes: List[str] = []
     fd_dir = f"{PROC}/self/fd"
     try:
         links = read_fds(fd_dir)
     except OSError as exc:
-        return {
-            "total": 0,
-            "by_kind": {},
-            "fds": [],
-            "more": 0,
-            "notes": [f"descriptors not listed: cannot read {fd_dir}: {exc}"],
-        }
+        return nothing_listed(f"descriptors not listed: cannot read {fd_dir}: {exc}")
     kinds = [classify(target) for _, target in links]
     for i, (fd, target) in enumerate(links):
         if target.startswith("/dev/") and kinds[i] == "file":
@@ -412,13 +409,7 @@ def collect_psutil(limit: int) -> OpenFilesData:
     lists no pipes or other descriptors)."""
     psutil = sys.modules.get("psutil")
     if psutil is None:
-        return {
-            "total": 0,
-            "by_kind": {},
-            "fds": [],
-            "more": 0,
-            "notes": ["no /proc and psutil is not loaded: descriptors unavailable"],
-        }
+        return nothing_listed("no /proc and psutil is not loaded: descriptors unavailable")
     notes: List[str] = ["no /proc: only files and sockets psutil lists are shown"]
     entries: List[Dict[str, Any]] = []
     proc = psutil.Process(os.getpid())

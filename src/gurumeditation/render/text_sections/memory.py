@@ -7,6 +7,13 @@ from typing import Any, Dict, List
 
 from ..text_layout import human_bytes
 
+#: Collector facts shown only when not zero: (key, label).
+_SHOWN_WHEN_SET = (
+    ("frozen", "frozen objects"),
+    ("callbacks", "gc callbacks"),
+    ("debug_flags", "gc debug flags"),
+)
+
 
 def memory_lines(data: Dict[str, Any]) -> List[str]:
     gc_data = data.get("gc") or {}
@@ -27,12 +34,9 @@ def memory_lines(data: Dict[str, Any]) -> List[str]:
     if gc_data.get("tracked_total") is not None:
         lines.append(f"objects tracked = {gc_data['tracked_total']}")
     lines.append(f"gc.garbage = {gc_data.get('garbage')}")
-    if gc_data.get("frozen"):
-        lines.append(f"frozen objects = {gc_data['frozen']}")
-    if gc_data.get("callbacks"):
-        lines.append(f"gc callbacks = {gc_data['callbacks']}")
-    if gc_data.get("debug_flags"):
-        lines.append(f"gc debug flags = {gc_data['debug_flags']}")
+    for key, label in _SHOWN_WHEN_SET:
+        if gc_data.get(key):
+            lines.append(f"{label} = {gc_data[key]}")
     if data.get("allocated_blocks") is not None:
         lines.append(f"allocated blocks = {data['allocated_blocks']}")
     tm = data.get("tracemalloc")

@@ -41,12 +41,7 @@ def green_label(member: Dict[str, Any]) -> str:
 
 def green_facts(member: Dict[str, Any]) -> str:
     parts = [f"id: 0x{member.get('id', 0):x}"]
-    if member.get("type"):
-        parts.append(f"type: {member['type']}")
-    if member.get("name"):
-        parts.append(f"name: {member['name']}")
-    if member.get("state"):
-        parts.append(f"state: {member['state']}")
+    parts += [f"{key}: {member[key]}" for key in ("type", "name", "state") if member.get(key)]
     if member.get("thread") is not None:
         parts.append(f"thread: {thread_ref(member)}")
     if member.get("thread_object"):
