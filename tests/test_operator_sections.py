@@ -20,6 +20,7 @@ from gurumeditation.render import json as json_render
 from gurumeditation.render import render
 from gurumeditation.report import Context
 from gurumeditation.sections import memory, open_files, processes
+from helpers import script
 
 KNOWN = """
 import faulthandler, gc, json, os, socket, sys, tracemalloc
@@ -280,25 +281,7 @@ def test_text_from_saved_json_is_the_same(known: Dict[str, Any]) -> None:
     assert render(doc, "text") == known["text"]
 
 
-MANY_FDS = """
-import asyncio, os, resource, sys
-from gurumeditation import TextGuruMeditation
-
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-if soft < 5200:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 5200), hard))
-base = os.open(os.devnull, os.O_RDONLY)
-fds = [os.dup(base) for _ in range(5000)]
-TextGuruMeditation.setup_autorun("1.0", service_name="manyfds", log_dir=sys.argv[1],
-                                 formats=("text", "json"))
-
-async def main():
-    print("READY", len(fds), flush=True)
-    while True:
-        await asyncio.sleep(0.05)
-
-asyncio.run(main(), debug=True)
-"""
+MANY_FDS = script("many_fds")
 
 
 def test_five_thousand_fds_truncated_on_sigusr2(service, tmp_path: Path) -> None:

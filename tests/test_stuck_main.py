@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for_reports
+from helpers import script
 
 #: The requirement: a report within 1 s of the signal.
 BOUND = 1.0
@@ -93,20 +94,7 @@ def test_stuck_main_thread_gets_a_report_within_1s(service, tmp_path: Path, patc
     assert "Traceback" not in svc.stderr()
 
 
-FREE = """
-import glob, os, signal, sys, time
-from gurumeditation import TextGuruMeditation
-log_dir = sys.argv[1]
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=log_dir)
-for _ in range(3):
-    before = len(glob.glob(os.path.join(log_dir, 'svc_*')))
-    os.kill(os.getpid(), signal.SIGUSR2)
-    after = len(glob.glob(os.path.join(log_dir, 'svc_*')))
-    print('WRITTEN', after - before, flush=True)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+FREE = script("main_thread_free")
 
 
 def test_free_main_thread_writes_the_report_itself(service, tmp_path: Path) -> None:
