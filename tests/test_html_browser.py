@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import wait_for_reports
-from helpers import script
+from helpers import script, stack_sections
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -70,14 +70,6 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def stack_sections(report: dict) -> dict:  # type: ignore[type-arg]
-    return {
-        s["id"]: s["data"]
-        for s in report["sections"]
-        if "data" in s and isinstance(s["data"], dict) and "entries" in s["data"]
-    }
 
 
 def test_html_report_in_chromium(service, browser: Any, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from conftest import wait_for_reports
 from gurumeditation import schema
 from gurumeditation.render import html as render_html
 from gurumeditation.render import render
-from helpers import script
+from helpers import script, section
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028\u2029"
 
@@ -60,13 +60,6 @@ def check_forms(files: List[Path], expected: set) -> dict:  # type: ignore[type-
     if ".html" in forms:
         assert render(report, "html") == forms[".html"].read_text()
     return report  # type: ignore[no-any-return]
-
-
-def section(report: dict, sid: str) -> dict:  # type: ignore[type-arg]
-    for sec in report["sections"]:
-        if sec["id"] == sid:
-            return sec  # type: ignore[no-any-return]
-    raise AssertionError(f"no section {sid}: {[s['id'] for s in report['sections']]}")
 
 
 def test_threads_service_all_three_forms(service, tmp_path: Path) -> None:
@@ -181,14 +174,11 @@ def test_script_json_cannot_break_out() -> None:
     assert json.loads(text) == value
 
 
-def test_show_renders_saved_report(tmp_path: Path) -> None:
+def test_show_renders_saved_report(tmp_path: Path, no_registered_sections: None) -> None:
     from gurumeditation import TextGuruMeditation
 
     TextGuruMeditation.register_section("Extra", lambda: {"a": HOSTILE})
-    try:
-        report = TextGuruMeditation("1.0").report()
-    finally:
-        TextGuruMeditation.persistent_sections.pop()
+    report = TextGuruMeditation("1.0").report()
     saved = tmp_path / "r.json"
     saved.write_text(render(report, "json"))
     for fmt in ("text", "html", "json"):

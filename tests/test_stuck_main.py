@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for_reports
-from helpers import script
+from helpers import script, text_body
 
 #: The requirement: a report within 1 s of the signal.
 BOUND = 1.0
@@ -56,13 +56,6 @@ def wait_blocked(pid: int, timeout: float = 10.0) -> None:
     time.sleep(0.3)  # no wchan here: give the main thread time to block
 
 
-def section(text: str, title: str) -> str:
-    """The body of the section titled ``title`` in a text report."""
-    banner = "====" + title.center(64) + "===="
-    body = text.split(banner, 1)[1].split("\n", 2)[2]
-    return body.split("\n" + "=" * 72 + "\n", 1)[0]
-
-
 def signal_and_time(svc, log_dir: Path) -> tuple[float, Path]:
     start = time.monotonic()
     svc.signal()
@@ -83,13 +76,13 @@ def test_stuck_main_thread_gets_a_report_within_1s(service, tmp_path: Path, patc
     assert "Note: main thread did not respond within 250 ms" in text
     # the Threads section shows the main thread where it is stuck, and none
     # of our own helper threads
-    threads = section(text, "Threads")
+    threads = text_body(text, "Threads")
     assert "in stuck_here" in threads
     assert "libc.pthread_mutex_lock(mutex)" in threads
     assert "/gurumeditation/" not in threads
     assert "main thread" in threads
     # our sidecar process is not among the service's processes
-    assert "gurumeditation.triggers.sidecar" not in section(text, "Processes")
+    assert "gurumeditation.triggers.sidecar" not in text_body(text, "Processes")
     assert svc.alive()
     assert "Traceback" not in svc.stderr()
 
