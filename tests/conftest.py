@@ -40,14 +40,15 @@ def service(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         env: Optional[Dict[str, str]] = None,
         args: Optional[List[str]] = None,
         ready: bool = True,
-        name: str = "svc",
+        name: Optional[str] = None,
     ) -> Service:
+        """``name`` names the stderr file (and the script written from a string)."""
         if isinstance(code, Path):
             path = code
         else:
-            path = tmp_path / f"{name}.py"
+            path = tmp_path / f"{name or 'svc'}.py"
             path.write_text(textwrap.dedent(code))
-        svc = Service(path, tmp_path, env=env, args=args, ready=ready)
+        svc = Service(path, tmp_path, env=env, args=args, ready=ready, name=name)
         started.append(svc)
         return svc
 

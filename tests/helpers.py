@@ -37,9 +37,10 @@ class Service:
         args: Optional[List[str]] = None,
         ready: bool = True,
         timeout: float = 60,
+        name: Optional[str] = None,
     ) -> None:
         self.workdir = workdir
-        self.stderr_path = workdir / f"{script.stem}.stderr"
+        self.stderr_path = workdir / f"{name or script.stem}.stderr"
         self._stderr = open(self.stderr_path, "wb")
         full_env = dict(os.environ)
         full_env["PYTHONWARNINGS"] = "ignore"
