@@ -189,7 +189,7 @@ def unknown_keys(value: Any, hint: Any, where: str) -> List[str]:
     origin = typing.get_origin(hint)
     if hint is Any or value is None:
         return []
-    if typing.is_typeddict(hint):
+    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):  # a TypedDict
         hints = typing.get_type_hints(hint)
         found = [f"{where}.{k}" for k in value if k not in hints]
         for key, item in value.items():
@@ -207,6 +207,14 @@ def unknown_keys(value: Any, hint: Any, where: str) -> List[str]:
             if option is not type(None):
                 return unknown_keys(value, option, where)
     return []
+
+
+def test_the_key_check_finds_a_key_the_types_do_not_name() -> None:
+    """The walk below reports an unknown key, however deep it is."""
+    entry = {"count": 1, "members": [], "more": 0, "stack": [{"file": "f", "extra": 1}]}
+    assert unknown_keys({"total": 1, "entries": [entry]}, model.StackSectionData, "s") == [
+        "s.entries.stack.extra"
+    ]
 
 
 def test_a_real_report_uses_only_typed_keys() -> None:
