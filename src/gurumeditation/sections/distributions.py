@@ -254,28 +254,35 @@ def _redact_path(ctx: Context, path: Optional[str]) -> Optional[str]:
     return path
 
 
-def collect(ctx: Context) -> DistributionsData:
-    notes: List[str] = []
-    index = _INDEX
+def _update_index(index: Any, notes: List[str]) -> bool:
+    """Index the ``sys.path`` entries not indexed yet; whether that was done
+    now (during the report), with a note saying so or why it was not."""
     before = index.build_ms
-    if index.lock.acquire(timeout=1.0):
-        try:
-            built = index.add_entries([str(p) for p in sys.path])
-        finally:
-            index.lock.release()
-    else:
-        built = False
+    if not index.lock.acquire(timeout=1.0):
         notes.append("package index busy (being built by another thread): lookups may be partial")
+        return False
+    try:
+        built = bool(index.add_entries([str(p) for p in sys.path]))
+    finally:
+        index.lock.release()
     if built:
         notes.append(
             f"package index built during this report ({index.build_ms - before:.1f} ms): "
             "setup_autorun builds it ahead of time"
         )
-    modules = list(sys.modules.items())
+    return built
+
+
+def _sort_loaded(
+    index: Any,
+) -> Tuple[Dict[int, Tuple[Distribution, List[str]]], List[ModuleFile], List[ModuleFile]]:
+    """The loaded modules sorted out: top-level modules by the distribution
+    providing them, top-level modules of none (not of the standard library),
+    and extension modules."""
     by_dist: Dict[int, Tuple[Distribution, List[str]]] = {}
     unpackaged: List[ModuleFile] = []
     extensions: List[ModuleFile] = []
-    for name, module in modules:
+    for name, module in list(sys.modules.items()):
         if module is None or name.startswith(_ALIAS_PREFIXES):
             continue
         file = _file_of(module)
@@ -289,6 +296,14 @@ def collect(ctx: Context) -> DistributionsData:
                 by_dist.setdefault(id(dist), (dist, []))[1].append(name)
         elif not _is_stdlib(name, file):
             unpackaged.append({"module": name, "file": file})
+    return by_dist, unpackaged, extensions
+
+
+def collect(ctx: Context) -> DistributionsData:
+    notes: List[str] = []
+    index = _INDEX
+    built = _update_index(index, notes)
+    by_dist, unpackaged, extensions = _sort_loaded(index)
     distributions: List[InstalledDistribution] = [
         {
             "name": dist.name,

@@ -227,6 +227,25 @@ def _address(family: int, addr: Any) -> Optional[str]:
     return None
 
 
+def _protocol_and_state(sock: Any, family: int, kind: int, peer: Any) -> Tuple[str, Optional[str]]:
+    """(protocol, state) of an open socket, asked of the socket itself."""
+    inet = family in (_socket.AF_INET, _AF_INET6)
+    suffix = "6" if family == _AF_INET6 else ""
+    if inet and kind == _socket.SOCK_STREAM:
+        code = sock.getsockopt(_SOL_TCP, _TCP_INFO, 1)[0]
+        return "tcp" + suffix, _TCP_STATES.get(f"{code:02X}", str(code))
+    if inet and kind == _socket.SOCK_DGRAM:
+        return "udp" + suffix, "ESTABLISHED" if peer is not None else "UNCONN"
+    if family == _AF_UNIX:
+        protocol = "unix" + (
+            "-seqpacket" if kind == _SEQPACKET else _SOCK_TYPES.get(kind, f"-{kind}")
+        )
+        if sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
+            return protocol, "LISTEN"
+        return protocol, "CONNECTED" if peer is not None else "UNCONNECTED"
+    return f"family {int(family)}", None
+
+
 def probe_socket(fd: int) -> Optional[Dict[str, Any]]:
     """Protocol, state and addresses asked of the socket behind ``fd``, via a
     duplicate descriptor (closing it leaves the application's open); ``None``
@@ -250,27 +269,7 @@ def probe_socket(fd: int) -> Optional[Dict[str, Any]]:
             peer: Any = sock.getpeername()
         except OSError:
             peer = None
-        inet = family in (_socket.AF_INET, _AF_INET6)
-        suffix = "6" if family == _AF_INET6 else ""
-        state: Optional[str]
-        if inet and kind == _socket.SOCK_STREAM:
-            protocol = "tcp" + suffix
-            code = sock.getsockopt(_SOL_TCP, _TCP_INFO, 1)[0]
-            state = _TCP_STATES.get(f"{code:02X}", str(code))
-        elif inet and kind == _socket.SOCK_DGRAM:
-            protocol = "udp" + suffix
-            state = "ESTABLISHED" if peer is not None else "UNCONN"
-        elif family == _AF_UNIX:
-            protocol = "unix" + (
-                "-seqpacket" if kind == _SEQPACKET else _SOCK_TYPES.get(kind, f"-{kind}")
-            )
-            if sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
-                state = "LISTEN"
-            else:
-                state = "CONNECTED" if peer is not None else "UNCONNECTED"
-        else:
-            protocol = f"family {int(family)}"
-            state = None
+        protocol, state = _protocol_and_state(sock, family, kind, peer)
         if state in ("LISTEN", "UNCONN"):
             peer = None
         return {
