@@ -413,20 +413,13 @@ def test_record_tops_reads_every_kind_of_record_line() -> None:
     assert pths == ["_dist_editable.pth"]
 
 
-EVENTLET = """
-import eventlet
-eventlet.monkey_patch()
-import json, socket
-from gurumeditation import GuruMeditation
-print(json.dumps(GuruMeditation("1.0").report()))
-"""
-
-
 def test_packages_under_eventlet_ignores_its_module_aliases(tmp_path: Path) -> None:
-    script = tmp_path / "green.py"
-    script.write_text(EVENTLET)
     out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [sys.executable, str(script("eventlet_patched_report"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     data = section_data(json.loads(out.stdout), "packages")
