@@ -6,62 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List
 
-from concurrency_helpers import ARM, functions, members, section, signal_and_read
+from helpers import find, functions, members, script, section_data, signal_and_read
 
-SERVICE = (
-    ARM
-    + """
-import asyncio, threading
-
-async def leaf(ev):
-    await ev.wait()
-
-async def deep(ev, n):
-    if n:
-        return await deep(ev, n - 1)
-    return await leaf(ev)
-
-async def on_future(fut):
-    return await fut
-
-async def on_task(task):
-    return await task
-
-async def ring_a(box):
-    await box['b']
-
-async def ring_b(box):
-    await box['a']
-
-async def main(tag, started):
-    ev = asyncio.Event()
-    for i in range(7):
-        asyncio.create_task(deep(ev, 5), name=f'{tag}-deep{i}')
-    fut = asyncio.get_running_loop().create_future()
-    inner = asyncio.create_task(on_future(fut), name=f'{tag}-inner')
-    asyncio.create_task(on_task(inner), name=f'{tag}-outer')
-    box = {}
-    box['a'] = asyncio.create_task(ring_a(box), name=f'{tag}-ring-a')
-    box['b'] = asyncio.create_task(ring_b(box), name=f'{tag}-ring-b')
-    await asyncio.sleep(0.05)
-    started.set()
-    await ev.wait()
-
-a_started, b_started = threading.Event(), threading.Event()
-threading.Thread(
-    target=lambda: asyncio.run(main('B', b_started)), name='loop-b', daemon=True
-).start()
-b_started.wait()
-
-async def first():
-    task = asyncio.create_task(main('A', a_started), name='A-main')
-    await asyncio.sleep(0.1)
-    print('READY', flush=True)
-    await task
-
-asyncio.run(first())
-"""
-)
+SERVICE = script("asyncio_two_loops")
 
 
 def _by_name(data):
@@ -72,8 +19,7 @@ def test_every_task_of_two_loops_with_full_chains(service, tmp_path: Path) -> No
     log_dir = tmp_path / "r"
     svc = service(SERVICE, args=[str(log_dir)])
     doc, text = signal_and_read(svc, log_dir)
-    data = section(doc, "asyncio_tasks")
-    assert data is not None
+    data = section_data(doc, "asyncio_tasks")
     # per loop: 7 deep + inner + outer + 2 ring + its main = 12; plus the loop's first task
     # (A: first() 'Task-1' + 'A-main'; B: main() run by asyncio.run)
     assert data["total"] == 12 * 2 + 1
@@ -131,8 +77,7 @@ def test_group_false_lists_every_task(service, tmp_path: Path) -> None:
     log_dir = tmp_path / "r"
     svc = service(SERVICE, args=[str(log_dir), "nogroup"])
     doc, text = signal_and_read(svc, log_dir)
-    data = section(doc, "asyncio_tasks")
-    assert data is not None
+    data = section_data(doc, "asyncio_tasks")
     assert len(data["entries"]) == data["total"] == 25
     assert all(e["count"] == 1 for e in data["entries"])
     assert "identical" not in text
@@ -141,35 +86,13 @@ def test_group_false_lists_every_task(service, tmp_path: Path) -> None:
 
 def test_no_tasks_no_section(service, tmp_path: Path) -> None:
     log_dir = tmp_path / "r"
-    code = ARM + "import asyncio, time\nprint('READY', flush=True)\ntime.sleep(60)\n"
-    svc = service(code, args=[str(log_dir)])
+    svc = service(script("asyncio_no_tasks"), args=[str(log_dir)])
     doc, text = signal_and_read(svc, log_dir)
-    assert section(doc, "asyncio_tasks") is None
+    assert find(doc, "asyncio_tasks") is None
     assert "Asyncio Tasks" not in text
 
 
-API_SERVICE = """
-import asyncio, json, sys, threading
-from gurumeditation import TextGuruMeditation
-
-async def same_place(ev):
-    await ev.wait()
-
-async def main():
-    ev = asyncio.Event()
-    tasks = []
-    for i in range(6):
-        tasks.append(asyncio.create_task(same_place(ev), name=f'same-{i}'))
-    await asyncio.sleep(0.05)
-    grouped = TextGuruMeditation('1').run()
-    listed = TextGuruMeditation('1', group=False).run()
-    doc = TextGuruMeditation('1', group=False).report()
-    print('READY', flush=True)
-    print(json.dumps({'grouped': grouped, 'listed': listed, 'doc': doc}), flush=True)
-    ev.set()
-
-asyncio.run(main(), debug=True)
-"""
+API_SERVICE = script("asyncio_debug_api")
 
 
 def test_api_group_false_and_debug_mode_creation_stacks(service) -> None:
@@ -183,15 +106,15 @@ def test_api_group_false_and_debug_mode_creation_stacks(service) -> None:
     assert "6 tasks: same-0, same-1, same-2, same-3, same-4, same-5" in out["grouped"]
     assert "identical" not in out["listed"]
     assert sum(1 for line in out["listed"].splitlines() if "  Task same-" in line) == 6
-    data = section(out["doc"], "asyncio_tasks")
-    assert data is not None
+    data = section_data(out["doc"], "asyncio_tasks")
     same = [m for m, _ in members(data) if m["name"].startswith("same-")]
     assert len(same) == 6
     # debug mode recorded where each task and each awaited future was made
     for member in same:
         assert member["created_at"][-1]["function"] == "main"
         assert member["created_at"][-1]["code"].startswith("tasks.append(asyncio.create_task(")
-        assert member["awaits"][0]["created_at"].endswith(" in same_place")
+        # the future's creation place is a stack too (one frame: the application's line)
+        assert [f["function"] for f in member["awaits"][0]["created_at"]] == ["same_place"]
     assert "created at:" in out["listed"]
 
 
@@ -202,7 +125,7 @@ def test_python_314_path_finds_loops_and_their_tasks(monkeypatch) -> None:
     import sys
     import threading
 
-    from gurumeditation.sections import tasks as section_tasks
+    from gurumeditation.glue import asyncio as section_tasks_glue
 
     started = threading.Event()
     holder = {}
@@ -223,9 +146,9 @@ def test_python_314_path_finds_loops_and_their_tasks(monkeypatch) -> None:
     assert started.wait(10)
     try:
         monkeypatch.setattr(sys, "version_info", (3, 14, 0, "final", 0))
-        loops = section_tasks._find_loops(asyncio, [])
+        loops = section_tasks_glue.find_loops(asyncio, [])
         assert holder["loop"] in loops
-        names = {t.get_name() for t in section_tasks.all_tasks(asyncio)}
+        names = {t.get_name() for t in section_tasks_glue.all_tasks(asyncio)}
         assert {f"p{i}" for i in range(5)} <= names
     finally:
         monkeypatch.undo()
@@ -239,7 +162,7 @@ def test_chain_through_async_generators_and_generator_coroutines() -> None:
     import asyncio
     import types
 
-    from gurumeditation.sections.tasks import ChainReader
+    from gurumeditation.glue.asyncio import ChainReader
 
     async def leaf(ev: asyncio.Event) -> None:
         await ev.wait()

@@ -24,36 +24,41 @@ def entry(members: List[Dict[str, Any]], stack: List[Dict[str, Any]], more: int 
     return {"count": len(members) + more, "members": members, "more": more, "stack": stack}
 
 
+HUB = frame("switch", 310, "/venv/lib/python3.11/site-packages/eventlet/hubs/hub.py")
+
+
+def service_report(ts: str, fetch_line: int, second_task: int, more: int) -> Dict[str, Any]:
+    """Two green threads parked in poll (``more`` grouped unlisted beside
+    them), one in fetch at ``fetch_line``; task 7 consuming and task
+    ``second_task`` producing."""
+    green = [
+        entry(
+            [{"id": 1, "state": "suspended"}, {"id": 2, "state": "suspended"}],
+            [frame("poll", 10), HUB],
+            more=more,
+        ),
+        entry([{"id": 3, "state": "suspended"}], [frame("fetch", fetch_line)]),
+    ]
+    name = f"t-{second_task}"
+    tasks = [
+        entry([{"id": 7, "name": "t-7", "state": "pending"}], [frame("consume", 5)]),
+        entry([{"id": second_task, "name": name, "state": "pending"}], [frame("produce", 6)]),
+    ]
+    return doc(
+        [
+            {"id": "green_threads", "title": "Green Threads",
+             "data": {"total": 3 + more, "entries": green}},
+            {"id": "asyncio_tasks", "title": "Asyncio Tasks", "data": {"total": 2, "entries": tasks}},
+        ],
+        ts,
+    )  # fmt: skip
+
+
 def test_green_threads_and_tasks() -> None:
-    hub = frame("switch", 310, "/venv/lib/python3.11/site-packages/eventlet/hubs/hub.py")
-    old = doc(
-        [
-            {"id": "green_threads", "title": "Green Threads", "data": {"total": 4, "entries": [
-                entry([{"id": 1, "state": "suspended"}, {"id": 2, "state": "suspended"}],
-                      [frame("poll", 10), hub], more=3),
-                entry([{"id": 3, "state": "suspended"}], [frame("fetch", 20)]),
-            ]}},
-            {"id": "asyncio_tasks", "title": "Asyncio Tasks", "data": {"total": 2, "entries": [
-                entry([{"id": 7, "name": "t-7", "state": "pending"}], [frame("consume", 5)]),
-                entry([{"id": 8, "name": "t-8", "state": "pending"}], [frame("produce", 6)]),
-            ]}},
-        ],
-        "2026-01-01T00:00:00.000000Z",
-    )  # fmt: skip
-    new = doc(
-        [
-            {"id": "green_threads", "title": "Green Threads", "data": {"total": 3, "entries": [
-                entry([{"id": 1, "state": "suspended"}, {"id": 2, "state": "suspended"}],
-                      [frame("poll", 10), hub]),
-                entry([{"id": 3, "state": "suspended"}], [frame("fetch", 24)]),
-            ]}},
-            {"id": "asyncio_tasks", "title": "Asyncio Tasks", "data": {"total": 2, "entries": [
-                entry([{"id": 7, "name": "t-7", "state": "pending"}], [frame("consume", 5)]),
-                entry([{"id": 9, "name": "t-9", "state": "pending"}], [frame("produce", 6)]),
-            ]}},
-        ],
-        "2026-01-01T00:00:05.000000Z",
-    )  # fmt: skip
+    """Same stack (stuck), moved, new and gone units of two reports, and
+    grouped units left out of the comparison."""
+    old = service_report("2026-01-01T00:00:00.000000Z", fetch_line=20, second_task=8, more=3)
+    new = service_report("2026-01-01T00:00:05.000000Z", fetch_line=24, second_task=9, more=0)
     result = diff.compare(old, new)  # type: ignore[arg-type]
     green, tasks = result["sections"]
     assert [s["unit"] for s in green["same"]] == ["Green thread 0x1", "Green thread 0x2"]

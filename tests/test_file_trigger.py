@@ -8,34 +8,11 @@ import time
 from pathlib import Path
 
 from conftest import report_files, wait_for_reports
+from helpers import script
 
-SERVICE = """
-import sys, time
-from gurumeditation import TextGuruMeditation
-from gurumeditation.autorun import ARMED
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1],
-                                 file_event_handler=sys.argv[2])
-print('READY', ARMED.file_trigger.mode, flush=True)
-while True:
-    time.sleep(0.05)
-"""
+SERVICE = script("file_trigger")
 
-CONF_SERVICE = """
-import sys, time
-import greenlet
-from oslo_config import cfg
-from gurumeditation import TextGuruMeditation, opts
-conf = cfg.ConfigOpts()
-opts.set_defaults(conf)
-conf(['--config-file', sys.argv[1]])
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', conf=conf, setup_signal=False)
-print('READY', flush=True)
-# a CPU-bound green thread that never yields: the trigger must not starve
-def spin():
-    while True:
-        pass
-greenlet.greenlet(spin).switch()
-"""
+CONF_SERVICE = script("file_trigger_conf")
 
 
 def touch(path: Path) -> None:

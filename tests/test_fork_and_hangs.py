@@ -9,37 +9,9 @@ import time
 from pathlib import Path
 
 from conftest import report_files, wait_for_reports
+from helpers import script
 
-FORK = """
-import ctypes, multiprocessing, os, sys, time, threading
-from gurumeditation import TextGuruMeditation
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1])
-
-def child_work():
-    threading.Thread(target=time.sleep, args=(3600,), name='child-worker', daemon=True).start()
-    while True:
-        time.sleep(0.05)
-
-pid = os.fork()
-if pid == 0:
-    child_work()
-ctx = multiprocessing.get_context('fork')
-proc = ctx.Process(target=child_work, daemon=True)
-proc.start()
-
-def stuck_child():
-    libc = ctypes.CDLL(None)
-    mutex = ctypes.create_string_buffer(64)
-    libc.pthread_mutex_lock(mutex)
-    libc.pthread_mutex_lock(mutex)  # the child's main thread is stuck for good
-
-stuck = os.fork()
-if stuck == 0:
-    stuck_child()
-print('READY', pid, proc.pid, stuck, flush=True)
-while True:
-    time.sleep(0.05)
-"""
+FORK = script("forking")
 
 
 def pid_of(text: str) -> int:
@@ -87,34 +59,7 @@ def test_forked_children_write_their_own_reports(service, tmp_path: Path) -> Non
     assert svc.stderr().strip() == ""
 
 
-HANG = """
-import _imp, logging, sys, threading, time
-from gurumeditation import TextGuruMeditation
-hang = threading.Event()
-def slow_section():
-    hang.wait()  # never set
-def quick_section():
-    return {'fine': True}
-TextGuruMeditation.register_section('Slow', slow_section)
-TextGuruMeditation.register_section('Quick', quick_section)
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1],
-                                 section_timeout=float(sys.argv[2]))
-logging.basicConfig()
-handler = logging.getLogger().handlers[0]
-
-def hog():
-    # hold what an application thread may hold, for good
-    _imp.acquire_lock()
-    logging._lock.acquire()  # the module lock; _acquireLock() is gone in 3.13
-    handler.acquire()
-    threading.Event().wait()
-
-threading.Thread(target=hog, name='lock-hog', daemon=True).start()
-time.sleep(0.2)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+HANG = script("hanging_section")
 
 
 def test_hanging_section_is_abandoned(service, tmp_path: Path) -> None:

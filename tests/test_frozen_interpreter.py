@@ -8,35 +8,9 @@ import time
 from pathlib import Path
 
 from conftest import report_files, wait_for_reports
+from helpers import script
 
-FROZEN = """
-import ctypes, sys, threading, time
-from gurumeditation import TextGuruMeditation
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1])
-libc = ctypes.CDLL(None)
-pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
-mutex = ctypes.create_string_buffer(64)
-libc.pthread_mutex_lock(mutex)
-
-class timespec(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-def parked_worker():
-    time.sleep(3600)
-
-threading.Thread(target=parked_worker, daemon=True).start()
-print('READY', flush=True)
-time.sleep(0.3)
-
-def frozen_here():
-    until = timespec(int(time.time()) + int(sys.argv[2]), 0)
-    pylib.pthread_mutex_timedlock(mutex, ctypes.byref(until))  # held: waits until then
-
-frozen_here()
-print('BACK', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+FROZEN = script("frozen_interpreter")
 
 
 def test_frozen_interpreter_gets_a_native_dump_within_1s(service, tmp_path: Path) -> None:

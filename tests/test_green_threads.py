@@ -9,68 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from concurrency_helpers import ARM, functions, innermost, members, section, signal_and_read
+from helpers import functions, innermost, members, script, section_data, signal_and_read
 
-EVENTLET = (
-    """
-import sys, warnings
-warnings.simplefilter('ignore')
-import eventlet
-PATCH = 'patch' in sys.argv
-if PATCH:
-    eventlet.monkey_patch()
-"""
-    + ARM
-    + """
-import threading, time
-import eventlet.event, eventlet.patcher
-
-never = eventlet.event.Event()
-
-def park_green(level):
-    if level > 1:
-        return park_green(level - 1)
-    never.wait()
-
-def nap_green():
-    eventlet.sleep(1000)
-
-for _ in range(25):
-    eventlet.spawn(park_green, 4)
-for _ in range(3):
-    eventlet.spawn(nap_green)
-later = eventlet.spawn_after(1000, nap_green)  # not started
-
-real_threading = eventlet.patcher.original('threading') if PATCH else threading
-stop = real_threading.Event()
-
-def park_thread(level):
-    if level > 1:
-        return park_thread(level - 1)
-    stop.wait()
-
-for i in range(4):
-    real_threading.Thread(target=park_thread, args=(3,), name=f'real-{i}', daemon=True).start()
-if PATCH:
-    # after monkey patching, threading.Thread makes a greenthread, not an OS thread
-    threading.Thread(target=nap_green, name='posing-as-thread', daemon=True).start()
-eventlet.sleep(0.1)
-print('READY', flush=True)
-while True:
-    eventlet.sleep(0.05)
-"""
-)
+EVENTLET = script("eventlet_greenthreads")
 
 
 def _green(doc):
-    data = section(doc, "green_threads")
-    assert data is not None
+    data = section_data(doc, "green_threads")
     return data
 
 
 def _threads(doc):
-    data = section(doc, "threads")
-    assert data is not None
+    data = section_data(doc, "threads")
     return data
 
 
@@ -142,48 +92,7 @@ def test_eventlet_group_false_lists_every_greenthread(service, tmp_path: Path) -
     assert len(threads["entries"]) == 5
 
 
-GEVENT = (
-    """
-import sys, warnings
-warnings.simplefilter('ignore')
-import gevent
-PATCH = 'patch' in sys.argv
-if PATCH:
-    import gevent.monkey
-    gevent.monkey.patch_all()
-"""
-    + ARM
-    + """
-import threading, time
-import gevent.event, gevent.monkey
-
-never = gevent.event.Event()
-
-def park_green(level):
-    if level > 1:
-        return park_green(level - 1)
-    never.wait()
-
-workers = [gevent.spawn(park_green, 3) for _ in range(12)]
-named = gevent.spawn(gevent.sleep, 1000)
-named.name = 'the-sleeper'
-gevent.sleep(0.05)
-
-if PATCH:
-    start_real = gevent.monkey.get_original('_thread', 'start_new_thread')
-    real_lock = gevent.monkey.get_original('_thread', 'allocate_lock')()
-    real_lock.acquire()
-    def real_worker():
-        real_lock.acquire()
-    start_real(real_worker, ())
-    threading.Thread(target=gevent.sleep, args=(1000,), name='posing-as-thread').start()
-    gevent.sleep(0.05)
-pending = gevent.spawn_later(1000, gevent.sleep, 1)  # spawned, not started
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)  # under patch_all: the hub runs, the main greenlet waits
-"""
-)
+GEVENT = script("gevent_greenlets")
 
 
 @pytest.mark.parametrize("patch", [False, True], ids=["plain", "patch_all"])
@@ -235,44 +144,7 @@ def test_gevent_every_greenlet(service, tmp_path: Path, patch: bool) -> None:
     assert svc.alive()
 
 
-MIXED = (
-    ARM
-    + """
-import threading, time, warnings
-warnings.simplefilter('ignore')
-import eventlet, eventlet.event, eventlet.hubs
-
-stop = threading.Event()
-def park_thread():
-    stop.wait()
-for i in range(6):
-    threading.Thread(target=park_thread, name=f'pool-{i}', daemon=True).start()
-
-never = eventlet.event.Event()
-def park_green():
-    never.wait()
-
-runner_ready = threading.Event()
-
-def eventlet_thread():
-    # a second OS thread with its own eventlet hub and greenthreads
-    for _ in range(4):
-        eventlet.spawn(park_green)
-    eventlet.sleep(0.01)
-    runner_ready.set()
-    while True:
-        eventlet.sleep(0.05)
-
-threading.Thread(target=eventlet_thread, name='green-runner', daemon=True).start()
-for _ in range(9):
-    eventlet.spawn(park_green)
-eventlet.sleep(0.1)
-runner_ready.wait(30)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
-)
+MIXED = script("eventlet_two_hubs")
 
 
 def test_threads_and_eventlet_in_two_threads(service, tmp_path: Path) -> None:
@@ -301,31 +173,7 @@ def test_threads_and_eventlet_in_two_threads(service, tmp_path: Path) -> None:
     assert svc.alive()
 
 
-FROM_HELPER = """
-import json, sys, threading, time, warnings
-warnings.simplefilter('ignore')
-import eventlet, eventlet.event
-from gurumeditation import TextGuruMeditation
-from gurumeditation import unpatched
-
-never = eventlet.event.Event()
-def park_green():
-    never.wait()
-for _ in range(7):
-    eventlet.spawn(park_green)
-eventlet.sleep(0.05)
-
-def helper():
-    # a helper thread of the library (as the watcher is) writes the report
-    unpatched.OWN_THREADS.add(threading.get_ident())
-    doc = TextGuruMeditation('1').report()
-    print('READY', flush=True)
-    print(json.dumps(doc), flush=True)
-
-threading.Thread(target=helper, daemon=True).start()
-while True:
-    eventlet.sleep(0.01)
-"""
+FROM_HELPER = script("greenlets_seen_from_helper")
 
 
 def test_report_written_by_a_helper_thread_adds_no_greenlet(service) -> None:
@@ -348,39 +196,7 @@ def test_report_written_by_a_helper_thread_adds_no_greenlet(service) -> None:
     assert all(e["count"] == 1 and m["state"] == "running" for m, e in current)
 
 
-BARE_THREADS = (
-    ARM
-    + """
-import threading, time
-import greenlet
-
-stop = threading.Event()
-touched = threading.Event()
-ran = threading.Event()
-
-def touches_greenlet():
-    greenlet.getcurrent()  # greenlet now has a main greenlet for this thread; it runs none
-    touched.set()
-    stop.wait()
-
-def park_child():
-    greenlet.getcurrent().parent.switch()
-
-def runs_a_greenlet():
-    child = greenlet.greenlet(park_child)  # its parent: this thread's main greenlet
-    child.switch()  # parked for good (held by this frame)
-    ran.set()
-    stop.wait()
-
-threading.Thread(target=touches_greenlet, name='touches', daemon=True).start()
-threading.Thread(target=runs_a_greenlet, name='runs', daemon=True).start()
-touched.wait(30)
-ran.wait(30)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
-)
+BARE_THREADS = script("bare_thread_mains")
 
 
 def test_a_thread_that_only_touched_greenlet_is_no_green_thread(service, tmp_path: Path) -> None:

@@ -15,42 +15,13 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import wait_for_reports
+from helpers import script, stack_sections
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
-SERVICE = """
-import eventlet  # not monkey-patched: real OS threads and greenlets side by side
-import sys, threading
-from gurumeditation import TextGuruMeditation
-stop = threading.Event()
-def pool_worker():
-    stop.wait()
-for i in range(3):
-    threading.Thread(target=pool_worker, name=f'pool-{i}', daemon=True).start()
-def green_worker(n):
-    while True:
-        eventlet.sleep(0.05)
-for i in range(5):
-    eventlet.spawn(green_worker, i)
-import asyncio
-async def task_worker():
-    await asyncio.sleep(3600)
-async def loop_main():
-    tasks = [asyncio.create_task(task_worker(), name=f'job-{i}') for i in range(4)]
-    await asyncio.gather(*tasks)
-threading.Thread(target=asyncio.run, args=(loop_main(),), name='loop-thread', daemon=True).start()
-TextGuruMeditation.register_section(
-    'Hostile', lambda: {'name': '</script><img src=x onerror=alert(1)>', 'ok': True})
-TextGuruMeditation.register_section('Notes', lambda: 'plain <b>text</b>')
-TextGuruMeditation.setup_autorun('1.0', service_name='browser-svc', log_dir=sys.argv[1],
-                                 formats=('json', 'html'))
-eventlet.sleep(0.2)
-print('READY', flush=True)
-while True:
-    eventlet.sleep(0.05)
-"""
+SERVICE = script("html_page_service")
 
 
 def _need_browser() -> None:
@@ -99,14 +70,6 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def stack_sections(report: dict) -> dict:  # type: ignore[type-arg]
-    return {
-        s["id"]: s["data"]
-        for s in report["sections"]
-        if "data" in s and isinstance(s["data"], dict) and "entries" in s["data"]
-    }
 
 
 def test_html_report_in_chromium(service, browser: Any, tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ from typing import Any, Dict, List
 import pytest
 
 from conftest import wait_for_reports
-from gurumeditation.model import find_section
 from gurumeditation.render import json as json_render
 from gurumeditation.render import render
 from gurumeditation.report import Context
 from gurumeditation.sections import memory, open_files, processes
+from helpers import script, section_data, text_lines
 
 KNOWN = """
 import faulthandler, gc, json, os, socket, sys, tracemalloc
@@ -110,25 +110,6 @@ def known(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
     return run_script(tmp, KNOWN, {"mylocalmod.py": "VALUE = 1\n"})
 
 
-def data_of(doc: Any, section_id: str) -> Dict[str, Any]:
-    section = find_section(doc, section_id)
-    assert section is not None, f"no {section_id} section"
-    assert "error" not in section, section.get("error")
-    result: Dict[str, Any] = section["data"]
-    return result
-
-
-def body_of(text: str, title: str) -> List[str]:
-    """Lines of a section's body in the classic text layout."""
-    lines = text.split("\n")
-    banner = "====" + title.center(64) + "===="
-    start = lines.index(banner) + 2
-    end = start
-    while end < len(lines) and lines[end] != "=" * 72:
-        end += 1
-    return lines[start:end]
-
-
 def test_no_section_asks_a_resolver(known: Dict[str, Any]) -> None:
     assert known["calls"] == []
     # and every section of the report was produced
@@ -146,7 +127,7 @@ def test_section_order(known: Dict[str, Any]) -> None:
 
 
 def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
-    data = data_of(known["doc"], "open_files")
+    data = section_data(known["doc"], "open_files")
     facts = known["facts"]
     by_fd = {e["fd"]: e for e in data["fds"]}
     assert by_fd[facts["file_fd"]]["kind"] == "file"
@@ -174,7 +155,7 @@ def test_open_files_lists_file_sockets_and_pipe(known: Dict[str, Any]) -> None:
     assert sum(data["by_kind"].values()) == data["total"]
     assert data["by_kind"]["socket"] >= 3 and data["by_kind"]["pipe"] >= 2
     # the classic text shows it the same way
-    body = body_of(known["text"], "Open Files")
+    body = text_lines(known["text"], "Open Files")
     assert body[0].startswith(f"{data['total']} open file descriptors: ")
     assert any(
         line.startswith(f"fd {facts['cli_fd']} ")
@@ -188,15 +169,15 @@ def test_secrets_in_paths_are_masked(known: Dict[str, Any]) -> None:
     everything = json.dumps(known["doc"]) + known["text"]
     assert "Hunter2Secret" not in everything
     assert "Sup3rSecretPw" not in everything
-    files = data_of(known["doc"], "open_files")["fds"]
+    files = section_data(known["doc"], "open_files")["fds"]
     assert any(e["target"].endswith("db password=***") for e in files)
-    path = data_of(known["doc"], "python_runtime")["path"]
+    path = section_data(known["doc"], "python_runtime")["path"]
     assert "https://svc:***@pypi.invalid/simple" in path
 
 
 def test_socket_tables_agree_with_asking_the_sockets(known: Dict[str, Any]) -> None:
-    asked = data_of(known["doc"], "open_files")
-    tables = data_of(known["doc_tables"], "open_files")
+    asked = section_data(known["doc"], "open_files")
+    tables = section_data(known["doc_tables"], "open_files")
     assert tables["notes"] == []
     sockets = [e for e in asked["fds"] if e["kind"] == "socket"]
     assert len(sockets) >= 6
@@ -208,7 +189,7 @@ def test_socket_tables_agree_with_asking_the_sockets(known: Dict[str, Any]) -> N
 
 
 def test_processes_shows_this_process_resources(known: Dict[str, Any]) -> None:
-    data = data_of(known["doc"], "processes")
+    data = section_data(known["doc"], "processes")
     res = data["resources"]
     assert res["rss_bytes"] > 1_000_000 and res["vms_bytes"] >= res["rss_bytes"]
     assert res["threads"] >= 1 and res["cpu_user_s"] >= 0 and res["uptime_s"] >= 0
@@ -216,14 +197,14 @@ def test_processes_shows_this_process_resources(known: Dict[str, Any]) -> None:
     soft, hard = known["facts"]["nofile"]
     assert res["limits"]["open_files"] == {"soft": soft, "hard": hard}
     assert set(res["limits"]) >= {"open_files", "address_space", "processes", "core"}
-    body = body_of(known["text"], "Processes")
+    body = text_lines(known["text"], "Processes")
     assert body[0].startswith(f"Process {known['facts']['pid']} (under ")  # classic line first
     assert any(line.startswith("  memory: rss ") for line in body)
     assert any(line.startswith("  limits: open files ") for line in body)
 
 
 def test_python_runtime(known: Dict[str, Any]) -> None:
-    data = data_of(known["doc"], "python_runtime")
+    data = section_data(known["doc"], "python_runtime")
     assert data["implementation"] == sys.implementation.name
     assert data["version"] == sys.version.split()[0]
     assert data["switch_interval_s"] == pytest.approx(0.0123)
@@ -233,12 +214,12 @@ def test_python_runtime(known: Dict[str, Any]) -> None:
     assert data["flags"]["optimize"] == sys.flags.optimize
     assert data["path"][0] == str(Path(known["facts"]["file"]).parent)
     assert data["gil_enabled"] is True or data["free_threading_build"] is True
-    body = body_of(known["text"], "Python Runtime")
+    body = text_lines(known["text"], "Python Runtime")
     assert "recursion limit = 2345" in body and "faulthandler = on" in body
 
 
 def test_packages(known: Dict[str, Any]) -> None:
-    data = data_of(known["doc"], "packages")
+    data = section_data(known["doc"], "packages")
     dists = {d["name"].lower(): d for d in data["distributions"]}
     from importlib.metadata import version
 
@@ -250,12 +231,12 @@ def test_packages(known: Dict[str, Any]) -> None:
     ext = {e["module"]: e["file"] for e in data["extensions"]}
     rpds_ext = [m for m in ext if m.startswith("rpds")]
     assert rpds_ext and ext[rpds_ext[0]].endswith(".so")
-    body = body_of(known["text"], "Packages")
+    body = text_lines(known["text"], "Packages")
     assert f"jsonschema {version('jsonschema')}" in body
 
 
 def test_memory_and_tracemalloc(known: Dict[str, Any]) -> None:
-    data = data_of(known["doc"], "memory")
+    data = section_data(known["doc"], "memory")
     gc_data = data["gc"]
     assert gc_data["enabled"] is True  # though the report pauses it while it runs
     assert gc_data["thresholds"] == [901, 12, 13]
@@ -271,7 +252,7 @@ def test_memory_and_tracemalloc(known: Dict[str, Any]) -> None:
     assert len(top) <= 10
     assert top[0]["file"] == file and top[0]["line"] == line
     assert top[0]["size_bytes"] >= 300 * 20000 and top[0]["count"] >= 300
-    body = body_of(known["text"], "Memory and GC")
+    body = text_lines(known["text"], "Memory and GC")
     assert f"  {file}:{line}: " in "\n".join(body)
 
 
@@ -280,25 +261,7 @@ def test_text_from_saved_json_is_the_same(known: Dict[str, Any]) -> None:
     assert render(doc, "text") == known["text"]
 
 
-MANY_FDS = """
-import asyncio, os, resource, sys
-from gurumeditation import TextGuruMeditation
-
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-if soft < 5200:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 5200), hard))
-base = os.open(os.devnull, os.O_RDONLY)
-fds = [os.dup(base) for _ in range(5000)]
-TextGuruMeditation.setup_autorun("1.0", service_name="manyfds", log_dir=sys.argv[1],
-                                 formats=("text", "json"))
-
-async def main():
-    print("READY", len(fds), flush=True)
-    while True:
-        await asyncio.sleep(0.05)
-
-asyncio.run(main(), debug=True)
-"""
+MANY_FDS = script("many_fds")
 
 
 def test_five_thousand_fds_truncated_on_sigusr2(service, tmp_path: Path) -> None:
@@ -312,18 +275,18 @@ def test_five_thousand_fds_truncated_on_sigusr2(service, tmp_path: Path) -> None
     files = wait_for_reports(log_dir, 2, timeout=60)
     text = next(p for p in files if not p.name.endswith(".json")).read_text()
     doc = json_render.load(next(p for p in files if p.name.endswith(".json")).read_text())
-    data = data_of(doc, "open_files")
+    data = section_data(doc, "open_files")
     assert data["total"] >= 5001
     assert len(data["fds"]) == 200  # the default max_fds
     assert data["more"] == data["total"] - 200
     assert data["by_kind"]["char device"] >= 5001  # counted past the listed ones
-    body = body_of(text, "Open Files")
+    body = text_lines(text, "Open Files")
     assert sum(1 for line in body if line.startswith("fd ")) == 200
     assert f"... and {data['more']} more" in body
     # signal handled in the main thread while its loop runs: the loop's debug mode
-    assert data_of(doc, "python_runtime")["asyncio_debug"] is True
+    assert section_data(doc, "python_runtime")["asyncio_debug"] is True
     # setup_autorun indexed the packages ahead of the report
-    assert data_of(doc, "packages")["index"]["built_during_report"] is False
+    assert section_data(doc, "packages")["index"]["built_during_report"] is False
     assert svc.alive()
 
 
@@ -337,9 +300,9 @@ def test_max_fds_and_gc_scan_options() -> None:
     from gurumeditation import GuruMeditation
 
     doc = GuruMeditation("1.0", max_fds=3, gc_scan=True).report()
-    assert len(data_of(doc, "open_files")["fds"]) == 3
-    assert data_of(doc, "memory")["gc"]["tracked_total"] is not None
-    assert data_of(GuruMeditation("1.0").report(), "memory")["gc"]["tracked_total"] is None
+    assert len(section_data(doc, "open_files")["fds"]) == 3
+    assert section_data(doc, "memory")["gc"]["tracked_total"] is not None
+    assert section_data(GuruMeditation("1.0").report(), "memory")["gc"]["tracked_total"] is None
 
 
 def test_unreadable_proc_gives_notes_not_a_lost_section(
@@ -426,7 +389,7 @@ def test_children_from_children_files_and_from_a_full_scan(
 
 
 def test_record_tops_reads_every_kind_of_record_line() -> None:
-    from gurumeditation.sections import packages
+    from gurumeditation.sections import distributions as packages
 
     record = "\n".join(
         [
@@ -450,23 +413,16 @@ def test_record_tops_reads_every_kind_of_record_line() -> None:
     assert pths == ["_dist_editable.pth"]
 
 
-EVENTLET = """
-import eventlet
-eventlet.monkey_patch()
-import json, socket
-from gurumeditation import GuruMeditation
-print(json.dumps(GuruMeditation("1.0").report()))
-"""
-
-
 def test_packages_under_eventlet_ignores_its_module_aliases(tmp_path: Path) -> None:
-    script = tmp_path / "green.py"
-    script.write_text(EVENTLET)
     out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [sys.executable, str(script("eventlet_patched_report"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
-    data = data_of(json.loads(out.stdout), "packages")
+    data = section_data(json.loads(out.stdout), "packages")
     assert "eventlet" in {d["name"] for d in data["distributions"]}
     names = [u["module"] for u in data["unpackaged"]] + [e["module"] for e in data["extensions"]]
     assert not [n for n in names if n.startswith("__")]

@@ -6,18 +6,9 @@ import os
 import re
 
 from gurumeditation.sections.processes import parse_stat
+from helpers import script
 
-CHILDREN = """
-import subprocess, sys, time
-from gurumeditation import TextGuruMeditation
-kid = subprocess.Popen([sys.executable, '-c',
-    'import subprocess, sys, time; subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]); time.sleep(60)'])
-time.sleep(1.0)
-print('READY', kid.pid, flush=True)
-text = TextGuruMeditation('1').run()
-sys.stderr.write(text)
-kid.kill()
-"""
+CHILDREN = script("process_tree")
 
 
 def test_children_are_listed_recursively_with_user_and_state(service) -> None:

@@ -26,6 +26,7 @@ from gurumeditation.sinks import (
     resolve_log_dir,
     safe_service_name,
 )
+from helpers import script
 
 OTHER_UID = 4242
 needs_root = pytest.mark.skipif(
@@ -191,33 +192,7 @@ def test_stderr_sink_returns_marker(capfd) -> None:  # type: ignore[no-untyped-d
 
 # -- a crash mid-write leaves no half report under a final name ----------------
 
-SLOW_WRITER = """
-import os, sys, time
-import gurumeditation.sinks as sinks
-from gurumeditation import TextGuruMeditation
-
-real_write = os.write
-
-class SlowOs:
-    # the sink's view of os: its writes go 4 KiB at a time, slowly, so the test
-    # can kill the process in the middle of a report
-    def __getattr__(self, name):
-        return getattr(os, name)
-    @staticmethod
-    def write(fd, data):
-        if fd > 2:
-            time.sleep(0.01)
-            return real_write(fd, bytes(data[:4096]))
-        return real_write(fd, data)
-
-if sys.argv[2] == 'slow':
-    sinks.os = SlowOs()
-TextGuruMeditation.register_section('Big', lambda: 'x' * 2_000_000)
-TextGuruMeditation.setup_autorun('1.0', service_name='crashy', log_dir=sys.argv[1])
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+SLOW_WRITER = script("slow_writer")
 
 
 def test_kill_during_write_leaves_no_half_report(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -16,76 +16,17 @@ from conftest import wait_for_reports
 from gurumeditation import schema
 from gurumeditation.render import html as render_html
 from gurumeditation.render import render
+from helpers import script, section
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028\u2029"
 
-THREADS_SERVICE = """
-import sys, threading, time
-from gurumeditation import TextGuruMeditation
-stop = threading.Event()
-def parked_worker():
-    stop.wait()
-for i in range(3):
-    threading.Thread(target=parked_worker, name=f'pool-{i}', daemon=True).start()
-threading.Thread(target=stop.wait, name='lonely', daemon=True).start()
-TextGuruMeditation.register_section('Hostile', lambda: {'name': HOSTILE, 'n': [1, 2]})
-TextGuruMeditation.register_section('Plain text', lambda: 'line one\\nline two')
-TextGuruMeditation.register_section('Broken', lambda: 1 / 0)
-TextGuruMeditation.setup_autorun('1.0', service_name='threads-svc', log_dir=sys.argv[1],
-                                 formats=('text', 'json', 'html'))
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-""".replace("HOSTILE", repr(HOSTILE))
+THREADS_SERVICE = script("named_threads")
 
-EVENTLET_SERVICE = """
-import eventlet
-eventlet.monkey_patch()
-import sys
-from gurumeditation import TextGuruMeditation
-def green_worker(n):
-    while True:
-        eventlet.sleep(0.05)
-pool = eventlet.GreenPool()
-for i in range(4):
-    pool.spawn(green_worker, i)
-TextGuruMeditation.setup_autorun('2.0', service_name='green-svc', log_dir=sys.argv[1],
-                                 formats=['json', 'text'])
-eventlet.sleep(0.2)  # every worker started and parked
-print('READY', flush=True)
-while True:
-    eventlet.sleep(0.05)
-"""
+EVENTLET_SERVICE = script("eventlet_workers")
 
-ASYNCIO_SERVICE = """
-import asyncio, sys
-from gurumeditation import TextGuruMeditation
-async def sleeper(n):
-    await asyncio.sleep(3600)
-async def main():
-    TextGuruMeditation.setup_autorun('3.0', service_name='aio-svc', log_dir=sys.argv[1],
-                                     formats=('json', 'text', 'html'))
-    tasks = [asyncio.create_task(sleeper(i), name=f'sleeper-{i}') for i in range(3)]
-    print('READY', flush=True)
-    while True:
-        await asyncio.sleep(0.05)
-asyncio.run(main())
-"""
+ASYNCIO_SERVICE = script("asyncio_workers")
 
-OSLO_SERVICE = """
-import sys, time
-from oslo_config import cfg
-from gurumeditation import TextGuruMeditation, opts
-conf = cfg.ConfigOpts()
-conf.register_opts([cfg.StrOpt('db_password', default='hunter2', secret=True),
-                    cfg.StrOpt('url', default='http://u:pw@host/')])
-opts.set_defaults(conf)
-conf(['--config-file', sys.argv[1]], project='x')
-TextGuruMeditation.setup_autorun('4.0', service_name='oslo-svc', conf=conf)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+OSLO_SERVICE = script("oslo_config_formats")
 
 
 def by_suffix(files: List[Path]) -> Dict[str, Path]:
@@ -119,13 +60,6 @@ def check_forms(files: List[Path], expected: set) -> dict:  # type: ignore[type-
     if ".html" in forms:
         assert render(report, "html") == forms[".html"].read_text()
     return report  # type: ignore[no-any-return]
-
-
-def section(report: dict, sid: str) -> dict:  # type: ignore[type-arg]
-    for sec in report["sections"]:
-        if sec["id"] == sid:
-            return sec  # type: ignore[no-any-return]
-    raise AssertionError(f"no section {sid}: {[s['id'] for s in report['sections']]}")
 
 
 def test_threads_service_all_three_forms(service, tmp_path: Path) -> None:
@@ -240,14 +174,11 @@ def test_script_json_cannot_break_out() -> None:
     assert json.loads(text) == value
 
 
-def test_show_renders_saved_report(tmp_path: Path) -> None:
+def test_show_renders_saved_report(tmp_path: Path, no_registered_sections: None) -> None:
     from gurumeditation import TextGuruMeditation
 
     TextGuruMeditation.register_section("Extra", lambda: {"a": HOSTILE})
-    try:
-        report = TextGuruMeditation("1.0").report()
-    finally:
-        TextGuruMeditation.persistent_sections.pop()
+    report = TextGuruMeditation("1.0").report()
     saved = tmp_path / "r.json"
     saved.write_text(render(report, "json"))
     for fmt in ("text", "html", "json"):

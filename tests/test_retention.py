@@ -9,16 +9,9 @@ from pathlib import Path
 
 from conftest import report_files, wait_for_reports
 from gurumeditation.sinks import LogDirSink, prune
+from helpers import script
 
-SERVICE = """
-import sys, time
-from gurumeditation import TextGuruMeditation
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1],
-                                 max_reports=int(sys.argv[2]), formats=('text', 'json'))
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+SERVICE = script("retention")
 
 
 def test_service_keeps_at_most_max_reports(service, tmp_path: Path) -> None:

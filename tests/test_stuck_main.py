@@ -11,31 +11,15 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for_reports
+from helpers import script, text_body
 
 #: The requirement: a report within 1 s of the signal.
 BOUND = 1.0
 
-STUCK = """
-import ctypes, sys, time
-{patch}
-from gurumeditation import TextGuruMeditation
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=sys.argv[1])
-libc = ctypes.CDLL(None)
-mutex = ctypes.create_string_buffer(64)  # zeroed = PTHREAD_MUTEX_INITIALIZER
-libc.pthread_mutex_lock(mutex)
-print('READY', flush=True)
+STUCK = script("main_thread_stuck")
 
-def stuck_here():
-    libc.pthread_mutex_lock(mutex)  # already held: blocks for good, GIL released
-
-stuck_here()
-"""
-
-PATCHES = {
-    "plain": "",
-    "eventlet": "import eventlet; eventlet.monkey_patch()",
-    "gevent": "from gevent import monkey; monkey.patch_all()",
-}
+#: How the service is monkey patched first (argv[2] of the script).
+PATCHES = ("eventlet", "gevent", "plain")
 
 
 def wait_blocked(pid: int, timeout: float = 10.0) -> None:
@@ -55,13 +39,6 @@ def wait_blocked(pid: int, timeout: float = 10.0) -> None:
     time.sleep(0.3)  # no wchan here: give the main thread time to block
 
 
-def section(text: str, title: str) -> str:
-    """The body of the section titled ``title`` in a text report."""
-    banner = "====" + title.center(64) + "===="
-    body = text.split(banner, 1)[1].split("\n", 2)[2]
-    return body.split("\n" + "=" * 72 + "\n", 1)[0]
-
-
 def signal_and_time(svc, log_dir: Path) -> tuple[float, Path]:
     start = time.monotonic()
     svc.signal()
@@ -69,10 +46,10 @@ def signal_and_time(svc, log_dir: Path) -> tuple[float, Path]:
     return time.monotonic() - start, files[0]
 
 
-@pytest.mark.parametrize("patch", sorted(PATCHES))
+@pytest.mark.parametrize("patch", PATCHES)
 def test_stuck_main_thread_gets_a_report_within_1s(service, tmp_path: Path, patch: str) -> None:
     log_dir = tmp_path / "logs"
-    svc = service(STUCK.format(patch=PATCHES[patch]), args=[str(log_dir)])
+    svc = service(STUCK, args=[str(log_dir), patch])
     wait_blocked(svc.pid)
     elapsed, path = signal_and_time(svc, log_dir)
     text = path.read_text()
@@ -82,31 +59,18 @@ def test_stuck_main_thread_gets_a_report_within_1s(service, tmp_path: Path, patc
     assert "Note: main thread did not respond within 250 ms" in text
     # the Threads section shows the main thread where it is stuck, and none
     # of our own helper threads
-    threads = section(text, "Threads")
+    threads = text_body(text, "Threads")
     assert "in stuck_here" in threads
     assert "libc.pthread_mutex_lock(mutex)" in threads
     assert "/gurumeditation/" not in threads
     assert "main thread" in threads
     # our sidecar process is not among the service's processes
-    assert "gurumeditation.triggers.sidecar" not in section(text, "Processes")
+    assert "gurumeditation.triggers.sidecar" not in text_body(text, "Processes")
     assert svc.alive()
     assert "Traceback" not in svc.stderr()
 
 
-FREE = """
-import glob, os, signal, sys, time
-from gurumeditation import TextGuruMeditation
-log_dir = sys.argv[1]
-TextGuruMeditation.setup_autorun('1.0', service_name='svc', log_dir=log_dir)
-for _ in range(3):
-    before = len(glob.glob(os.path.join(log_dir, 'svc_*')))
-    os.kill(os.getpid(), signal.SIGUSR2)
-    after = len(glob.glob(os.path.join(log_dir, 'svc_*')))
-    print('WRITTEN', after - before, flush=True)
-print('READY', flush=True)
-while True:
-    time.sleep(0.05)
-"""
+FREE = script("main_thread_free")
 
 
 def test_free_main_thread_writes_the_report_itself(service, tmp_path: Path) -> None:

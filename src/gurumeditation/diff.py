@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from .model import Report, parked_at
+from .model import Report
+from .render.common import is_stack_data, parked_at, unit_name
 
 Stack = Tuple[Tuple[str, int, str], ...]
-
-#: What a unit of each stack section is called.
-UNIT_NAMES = {"threads": "Thread", "green_threads": "Green thread", "asyncio_tasks": "Task"}
 
 
 def identity(section_id: str, member: Dict[str, Any]) -> Optional[str]:
@@ -30,7 +28,7 @@ def identity(section_id: str, member: Dict[str, Any]) -> Optional[str]:
 
 
 def label(section_id: str, member: Dict[str, Any]) -> str:
-    unit = UNIT_NAMES.get(section_id, "Unit")
+    unit = unit_name(section_id).one.capitalize()
     if section_id == "threads":
         text = f"{unit} #{member.get('ident')}"
     elif section_id == "green_threads" and isinstance(member.get("id"), int):
@@ -54,7 +52,7 @@ def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
     found: Dict[str, Dict[str, Any]] = {}
     for section in report.get("sections", []):
         data: Any = section.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        if not is_stack_data(data):
             continue
         sid = str(section.get("id", ""))
         units: Dict[str, Dict[str, Any]] = {}

@@ -30,7 +30,6 @@ from . import sections as _sections
 from . import unpatched
 from .autorun import ARMED
 from .model import Report
-from .realthreads import this_thread_ident
 from .redact import Redactor, check_options
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
@@ -38,6 +37,7 @@ from .sinks import LogDirSink, StderrSink, deliver, write_stderr
 from .triggers import cli_request as _cli_request
 from .triggers.file import poll_interval
 from .triggers.signal import signal_name
+from .unpatched import this_thread_ident
 
 Generator = Callable[[], Any]
 

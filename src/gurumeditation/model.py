@@ -5,23 +5,29 @@ A report is one JSON-able document: a ``header`` and an ordered list of
 holds a reference to a live object of the process, so a report saved as JSON
 can be rendered again later and gives the same text.
 
-The shapes are written down here as ``TypedDict`` types; at run time they are
-ordinary ``dict`` and ``list`` objects (cheap to build, and ``json.dumps``
-takes them as they are).
+Every shape of the document is written down here, once, as a ``TypedDict``:
+the header, the section envelope, and the data of every built-in section
+(``...Data``, with its members and records).  At run time they are ordinary
+``dict`` and ``list`` objects (cheap to build, and ``json.dumps`` takes them
+as they are).  The JSON Schema (``schema/report.schema.json``) names the same
+keys; ``tests/test_document_types.py`` holds the two together, and
+``docs/report-format.md`` explains what the values mean.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TypedDict, Union
+from typing import Any, Dict, List, Optional, TypedDict, Union
 
 #: Bumped whenever a key is added or removed or a value changes type
 #: (rules in ``docs/report-format.md``).
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 #: What JSON can hold.
 Plain = Union[None, bool, int, float, str, List[Any], Dict[str, Any]]
+
+
+# -- the document and its header ----------------------------------------------------
 
 
 class Frame(TypedDict):
@@ -33,30 +39,43 @@ class Frame(TypedDict):
     code: str  # the source line, stripped; "" when it cannot be read
 
 
-class StackEntry(TypedDict, total=False):
-    """A unit of work (thread, greenlet, task), or a group of units whose stacks
-    are identical.  ``count`` is 1 for a single unit; ``members`` holds the
-    facts of each unit listed (ident, name, ...), ``more`` how many were not
-    listed."""
-
-    count: int
-    members: List[Dict[str, Any]]
-    more: int
-    stack: List[Frame]
-
-
 class SectionError(TypedDict):
+    """Why a section has no data: its collector raised (or timed out)."""
+
     type: str
     message: str
     traceback: str
 
 
-class Section(TypedDict, total=False):
+class UnitError(TypedDict):
+    """Why one unit of a stack section (a greenlet, a task) could not be read."""
+
+    type: str
+    message: str
+
+
+class _SectionRequired(TypedDict):
     id: str
     title: str
-    data: Any
+
+
+class Section(_SectionRequired, total=False):
+    data: Any  # one of the ``...Data`` types below, by ``id``
     error: SectionError
     note: str
+
+
+class PythonFacts(TypedDict):
+    implementation: str
+    version: str
+    executable: str
+
+
+class Producer(TypedDict):
+    thread: str
+    ident: int
+    main: bool
+    reason: str
 
 
 class Header(TypedDict, total=False):
@@ -65,18 +84,390 @@ class Header(TypedDict, total=False):
     ppid: int
     hostname: str
     service: str
-    python: Dict[str, str]
+    python: PythonFacts
     argv: List[str]
-    trigger: Dict[str, str]
-    producer: Dict[str, Any]
+    trigger: Dict[str, str]  # kind, detail
+    producer: Producer
     durationMs: float
     redactedCount: int
+    error: str  # only in the header that replaces one that failed
 
 
 class Report(TypedDict):
     reportVersion: int
     header: Header
     sections: List[Section]
+
+
+# -- stack sections: threads, green_threads, asyncio_tasks ----------------------------
+
+
+class StackEntry(TypedDict):
+    """A unit of work (thread, greenlet, task), or a group of units whose stacks
+    are identical.  ``count`` is 1 for a single unit; ``members`` holds the
+    facts of each unit listed (a ``ThreadMember``, ``GreenMember`` or
+    ``TaskMember``), ``more`` how many were not listed."""
+
+    count: int
+    members: List[Any]
+    more: int
+    stack: List[Frame]
+
+
+class StackSectionData(TypedDict):
+    """Data of ``threads`` and ``green_threads`` (and the base of ``asyncio_tasks``)."""
+
+    total: int
+    entries: List[StackEntry]
+
+
+class _ThreadMemberRequired(TypedDict):
+    ident: int
+
+
+class ThreadMember(_ThreadMemberRequired, total=False):
+    name: str
+    daemon: bool
+    native_id: int
+    main: bool  # the main thread
+    current: bool  # the thread that wrote the report
+
+
+class _GreenMemberRequired(TypedDict):
+    id: int  # id() of the greenlet
+    state: str  # running, suspended, dead, not started, unknown
+
+
+class GreenMember(_GreenMemberRequired, total=False):
+    type: str  # class name: greenlet, GreenThread, Greenlet, Hub...
+    name: str
+    thread: int
+    thread_name: str
+    main: bool  # the main greenlet of its thread
+    hub: bool
+    current: bool  # running when the report was asked for
+    thread_object: str  # the threading.Thread monkey patching made this greenlet
+    spawned_by: str  # gevent only, listed members only
+    spawned_at: List[Frame]
+    error: UnitError
+
+
+class _AwaitedRequired(TypedDict):
+    kind: str  # task, gather, future
+
+
+class Awaited(_AwaitedRequired, total=False):
+    """What a task's innermost level waits on."""
+
+    id: int
+    name: str  # kind task
+    type: str  # kind gather and future
+    state: str  # kind future: done or pending
+    created_at: List[Frame]  # kind future, asyncio debug mode only
+
+
+class AwaitedBy(TypedDict):
+    id: int
+    name: str
+
+
+class _TaskMemberRequired(TypedDict):
+    id: int
+    name: str
+    state: str  # pending, cancelling, done, unknown
+
+
+class TaskMember(_TaskMemberRequired, total=False):
+    loop: str  # label of its loop
+    thread: int
+    thread_name: str
+    running: bool
+    outcome: str  # when done
+    awaits: List[Awaited]
+    awaited_by: List[AwaitedBy]
+    cycle: List[str]
+    created_at: List[Frame]  # asyncio debug mode only
+    error: UnitError
+
+
+class _LoopFactsRequired(TypedDict):
+    id: int
+    label: str
+
+
+class LoopFacts(_LoopFactsRequired, total=False):
+    type: str
+    running: bool
+    closed: bool
+    debug: bool
+    thread: int
+    thread_name: str
+    tasks: int  # how many tasks the section lists of this loop
+
+
+class TasksData(StackSectionData):
+    loops: List[LoopFacts]
+    cycles: List[List[str]]
+
+
+# -- package (the service's version) --------------------------------------------------------
+
+
+class ServiceVersionData(TypedDict):
+    product: Optional[str]
+    vendor: Optional[str]
+    version: Optional[str]
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+class _ProcessNodeRequired(TypedDict):
+    pid: int
+    children: List[ProcessNode]
+
+
+class ProcessNode(_ProcessNodeRequired, total=False):
+    ppid: int
+    name: str
+    state: str
+    uid: Optional[int]
+    user: Optional[str]
+    cmdline: List[str]
+    error: UnitError
+
+
+class _CgroupRequired(TypedDict):
+    version: int
+    path: str
+
+
+class Cgroup(_CgroupRequired, total=False):
+    memory_limit_bytes: Optional[int]  # None: no limit
+    memory_usage_bytes: Optional[int]
+
+
+class Limit(TypedDict):
+    """One ``getrlimit``; by name: open_files, address_space, data, processes, core."""
+
+    soft: Optional[int]  # None: unlimited
+    hard: Optional[int]
+
+
+class Resources(TypedDict, total=False):
+    """This process only (left out when nothing could be read)."""
+
+    rss_bytes: Optional[int]
+    rss_peak_bytes: Optional[int]
+    vms_bytes: Optional[int]
+    cpu_user_s: Optional[float]
+    cpu_system_s: Optional[float]
+    threads: Optional[int]
+    uptime_s: Optional[float]
+    nice: Optional[int]
+    cgroup: Optional[Cgroup]
+    limits: Dict[str, Limit]
+
+
+class _ProcessesDataRequired(TypedDict):
+    process: ProcessNode  # this process; children nested
+    notes: List[str]  # what could not be read, and why
+
+
+class ProcessesData(_ProcessesDataRequired, total=False):
+    resources: Resources
+
+
+# -- configuration, environment, registered sections -------------------------------------
+
+
+class _ConfigOptionRequired(TypedDict):
+    name: str
+
+
+class ConfigOption(_ConfigOptionRequired, total=False):
+    value: Any  # already redacted
+    secret: bool
+    error: UnitError
+
+
+class _ConfigGroupRequired(TypedDict):
+    name: str
+    options: List[ConfigOption]
+
+
+class ConfigGroup(_ConfigGroupRequired, total=False):
+    error: UnitError
+
+
+class ConfigurationData(TypedDict):
+    source: str
+    groups: List[ConfigGroup]
+
+
+class EnvironmentVariable(TypedDict):
+    name: str
+    value: str
+
+
+class EnvironmentData(TypedDict):
+    variables: List[EnvironmentVariable]
+
+
+class _RegisteredRequired(TypedDict):
+    kind: str  # text or data
+
+
+class RegisteredData(_RegisteredRequired, total=False):
+    """``{"kind": "text", "text"}`` or ``{"kind": "data", "value"}``."""
+
+    text: str
+    value: Any
+
+
+# -- open_files ---------------------------------------------------------------------------
+
+
+class _OpenFileRequired(TypedDict):
+    """kind: file, char device, block device, socket, pipe, eventfd, epoll,
+    inotify, signalfd, timerfd, pidfd, io_uring, memfd, anon, namespace, unknown."""
+
+    fd: int
+    kind: str
+    target: str  # what the descriptor points to
+
+
+class OpenFile(_OpenFileRequired, total=False):
+    protocol: Optional[str]  # sockets: tcp, tcp6, udp, udp6, unix; None: unknown
+    state: Optional[str]  # LISTEN, ESTABLISHED, UNCONN, CONNECTED, ...
+    local: Optional[str]  # "127.0.0.1:8080", "[::1]:53", a unix path
+    peer: Optional[str]  # same form; None when not connected
+    deleted: bool  # files only
+
+
+class OpenFilesData(TypedDict):
+    total: int  # open descriptors seen
+    by_kind: Dict[str, int]  # every descriptor, most frequent kind first
+    fds: List[OpenFile]  # at most max_fds, by descriptor number
+    more: int  # descriptors not listed
+    notes: List[str]  # what could not be read, and why
+
+
+# -- python_runtime -----------------------------------------------------------------------
+
+
+class _PythonRuntimeRequired(TypedDict):
+    implementation: str  # cpython, pypy, ...
+    version: str  # "3.11.4"
+    executable: str
+    flags: Dict[str, Any]  # sys.flags: int or bool
+    path: List[str]  # sys.path
+
+
+class PythonRuntimeData(_PythonRuntimeRequired, total=False):
+    build: str  # the rest of sys.version (compiler, date)
+    prefix: str
+    base_prefix: str
+    virtualenv: bool  # prefix != base_prefix
+    platform: str
+    xoptions: Dict[str, Any]  # sys._xoptions (-X ...), secrets masked
+    warnoptions: List[str]  # secrets masked
+    switch_interval_s: float
+    recursion_limit: int
+    filesystem_encoding: str
+    default_encoding: str
+    free_threading_build: bool  # built with --disable-gil
+    gil_enabled: bool  # False only on a free-threaded build running without the GIL
+    faulthandler: bool  # faulthandler.is_enabled()
+    tracemalloc: bool  # tracemalloc is tracing
+    #: None: asyncio not loaded; else the debug mode of the loop found (running
+    #: in the reporting thread, or the main thread's) or the default
+    asyncio_debug: Optional[bool]
+    trace_hook: Optional[str]  # sys.gettrace() of the reporting thread
+    profile_hook: Optional[str]  # sys.getprofile() of the reporting thread
+
+
+# -- packages (installed distributions) ----------------------------------------------------
+
+
+class InstalledDistribution(TypedDict):
+    name: str
+    version: str
+    modules: List[str]  # loaded top-level modules it provides
+    location: str  # the sys.path entry it is installed in
+
+
+class ModuleFile(TypedDict):
+    module: str
+    file: Optional[str]  # None: a module with no file (a namespace package)
+
+
+class _DistributionsRequired(TypedDict):
+    distributions: List[InstalledDistribution]
+    #: loaded top-level modules, not of the standard library, of no known distribution
+    unpackaged: List[ModuleFile]
+    extensions: List[ModuleFile]  # loaded extension modules
+    notes: List[str]
+
+
+class DistributionsData(_DistributionsRequired, total=False):
+    #: {"distributions": int, "path_entries": int, "build_ms": float (time spent
+    #: building the index), "built_during_report": bool}
+    index: Dict[str, Any]
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+class GcGeneration(TypedDict):
+    collections: int
+    collected: int
+    uncollectable: int
+
+
+class _GcRequired(TypedDict):
+    enabled: bool
+    counts: List[int]
+    thresholds: List[int]
+    generations: List[GcGeneration]
+
+
+class GcData(_GcRequired, total=False):
+    """counts: gc.get_count() before the run; thresholds: gc.get_threshold();
+    generations: gc.get_stats()."""
+
+    tracked: List[Optional[int]]  # objects tracked per generation; None: not counted
+    tracked_total: Optional[int]  # None unless every generation was counted (gc_scan)
+    frozen: Optional[int]  # gc.get_freeze_count()
+    garbage: int  # len(gc.garbage)
+    callbacks: int  # len(gc.callbacks)
+    debug_flags: int  # gc.get_debug()
+
+
+class AllocationSite(TypedDict):
+    file: str
+    line: int
+    size_bytes: int
+    count: int
+
+
+class _TracemallocRequired(TypedDict):
+    current_bytes: int
+    peak_bytes: int
+    top: List[AllocationSite]
+
+
+class TracemallocData(_TracemallocRequired, total=False):
+    overhead_bytes: int  # tracemalloc's own memory
+    traceback_limit: int
+    traced_blocks: int  # absent if the traces could not be read
+
+
+class MemoryData(TypedDict):
+    gc: GcData
+    allocated_blocks: Optional[int]  # sys.getallocatedblocks()
+    tracemalloc: Optional[TracemallocData]  # None: not tracing
+    notes: List[str]
 
 
 def safe_str(value: object) -> str:
@@ -146,12 +537,9 @@ def error_of(exc: BaseException, tb_text: str) -> SectionError:
     return {"type": type(exc).__name__, "message": safe_str(exc), "traceback": tb_text}
 
 
-def python_facts() -> Dict[str, str]:
-    return {
-        "implementation": sys.implementation.name,
-        "version": sys.version.split()[0],
-        "executable": sys.executable or "",
-    }
+def unit_error(exc: BaseException) -> UnitError:
+    """A unit's error as data (the text renderer writes it ``Type: message``)."""
+    return {"type": type(exc).__name__, "message": safe_str(exc)}
 
 
 def find_section(report: Report, section_id: str) -> Optional[Section]:
@@ -159,27 +547,3 @@ def find_section(report: Report, section_id: str) -> Optional[Section]:
         if section.get("id") == section_id:
             return section
     return None
-
-
-#: Path parts of library code (standard library, installed packages).
-LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
-
-
-def is_library_file(file: str) -> bool:
-    return any(marker in file for marker in LIBRARY_MARKERS)
-
-
-def parked_at(stack: Sequence[Tuple[str, Any, str]]) -> str:
-    """Where a stack of (file, line, function), outermost first, is parked:
-    its innermost frame, and when that is library code, the innermost
-    application frame that called into it too (``wait (threading.py:327) in
-    worker (app.py:5)``); ``""`` for an empty stack."""
-    if not stack:
-        return ""
-    file, line, function = stack[-1]
-    text = f"{function} ({file}:{line})"
-    if is_library_file(str(file)):
-        for f, n, fn in reversed(stack[:-1]):
-            if not is_library_file(str(f)):
-                return f"{text} in {fn} ({f}:{n})"
-    return text

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from . import realthreads, unpatched
-from .model import REPORT_VERSION, Header, Report, Section, error_of, python_facts, to_plain
+from . import unpatched
+from .model import REPORT_VERSION, Header, PythonFacts, Report, Section, error_of, to_plain
 from .redact import Redactor
+from .runstate import RunState
 
 
 @dataclass
@@ -47,8 +48,8 @@ class Context:
     own_threads: frozenset = frozenset()  # type: ignore[type-arg]
     #: ``threading.get_ident()`` of the thread running the report.
     producer_ident: int = 0
-    #: Per-run scratch space shared by sections (e.g. a source-line cache).
-    scratch: Dict[str, Any] = field(default_factory=dict)
+    #: What this run learns once and its sections share (typed, see RunState).
+    state: RunState = field(default_factory=RunState)
     #: Open Files lists at most this many descriptors (then "and N more").
     max_fds: int = 200
     #: Memory and GC counts every object the collector tracks (a heap walk).
@@ -86,13 +87,21 @@ class SectionSpec:
 def _producer_name(ident: int) -> str:
     thread = threading._active.get(ident)  # type: ignore[attr-defined]
     if thread is None:  # monkey patched: look among the real threads' objects
-        thread = realthreads.thread_objects(sys._current_frames()).get(ident)
+        thread = unpatched.thread_objects(sys._current_frames()).get(ident)
     if thread is not None:
         try:
             return str(thread.name)
         except Exception:
             pass
     return f"Thread-{ident}"
+
+
+def python_facts() -> PythonFacts:
+    return {
+        "implementation": sys.implementation.name,
+        "version": sys.version.split()[0],
+        "executable": sys.executable or "",
+    }
 
 
 def build_header(ctx: Context) -> Header:
@@ -112,7 +121,7 @@ def build_header(ctx: Context) -> Header:
             "thread": ctx.producer_name or _producer_name(ctx.producer_ident),
             "ident": ctx.producer_ident,
             "main": ctx.producer_ident
-            in (threading.main_thread().ident, realthreads.main_ident(sys._current_frames())),
+            in (threading.main_thread().ident, unpatched.main_ident(sys._current_frames())),
             "reason": ctx.reason,
         },
     }
@@ -251,15 +260,15 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
     ``KeyboardInterrupt``/``SystemExit``."""
     started = time.perf_counter()
     if not ctx.producer_ident:
-        ctx.producer_ident = realthreads.this_thread_ident()
+        ctx.producer_ident = unpatched.this_thread_ident()
     # shown by Memory and GC as they were before the report paused and allocated
-    ctx.scratch["gc_was_enabled"] = gc.isenabled()
-    ctx.scratch["gc_counts"] = gc.get_count()
+    ctx.state.gc_was_enabled = gc.isenabled()
+    ctx.state.gc_counts = gc.get_count()
     with _GCPaused():
         try:
             header = build_header(ctx)
         except Exception as exc:  # the header must not cost the sections
-            header = {"pid": os.getpid(), "service": ctx.service, "error": str(exc)}  # type: ignore[typeddict-unknown-key]
+            header = {"pid": os.getpid(), "service": ctx.service, "error": str(exc)}
         sections: List[Section] = []
         for spec in specs:
             section = collect_timed(spec, ctx) if spec.timed else collect_section(spec, ctx)

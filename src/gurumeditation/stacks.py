@@ -13,7 +13,7 @@ import os
 from types import FrameType
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .model import Frame, StackEntry
+from .model import Frame, StackEntry, StackSectionData
 
 #: Directory of this package: frames from here are the report's own and never
 #: appear in a stack.
@@ -162,7 +162,7 @@ class Unit:
 
     __slots__ = ("facts", "key", "pinned")
 
-    def __init__(self, facts: Dict[str, Any], key: StackKey, pinned: bool = False) -> None:
+    def __init__(self, facts: Any, key: StackKey, pinned: bool = False) -> None:
         self.facts = facts
         self.key = key
         self.pinned = pinned
@@ -220,5 +220,5 @@ def build_entries(
     return entries
 
 
-def stack_section_data(entries: Sequence[StackEntry], total: int) -> Dict[str, Any]:
+def stack_section_data(entries: Sequence[StackEntry], total: int) -> StackSectionData:
     return {"total": total, "entries": list(entries)}

@@ -1,13 +1,25 @@
-"""The real OS primitives, also under eventlet or gevent monkey patching.
+"""The real OS threads and primitives of the process, under eventlet or gevent
+monkey patching or not.
 
-Our helper threads must be real OS threads that block in real system calls:
-a green ``time.sleep``, ``os.read`` or ``select.select`` called from a real
-thread would wait on a hub that nothing runs, and a green lock would hand the
-thread over to the hub.  This module takes the originals from
-``eventlet.patcher.original`` or ``gevent.monkey.get_original`` when either
-library is loaded (only then: nothing is imported here that the process has
-not imported already), else the functions as they are.
+*Which threads are real.*  ``eventlet.monkey_patch()`` and
+``gevent.monkey.patch_all()`` make ``threading`` speak of greenlets:
+``threading.get_ident()`` returns a greenlet's id, threads started after
+patching are greenlets, and gevent even re-keys the main thread.
+``sys._current_frames()`` is never patched: its keys are the idents of the
+real OS threads.  :func:`thread_objects` maps those idents to the ``Thread``
+objects that describe them (in the patched ``threading`` and in the unpatched
+twin the libraries keep), :func:`this_thread_ident` and :func:`main_ident`
+find the real idents without asking a patched function.
 
+*Which primitives are real.*  Our helper threads must be real OS threads that
+block in real system calls: a green ``time.sleep``, ``os.read`` or
+``select.select`` called from a real thread would wait on a hub that nothing
+runs, and a green lock would hand the thread over to the hub.  :func:`load`
+takes the originals eventlet or gevent kept (see :mod:`.glue.eventlet` and
+:mod:`.glue.gevent`) when either library is loaded, else the functions as they
+are; :func:`real_thread` and :class:`Runner` start our threads with them.
+
+Nothing here imports eventlet or gevent: only what the process loaded is read.
 Call :func:`load` at setup, never while a report is being written (it may
 import).
 """
@@ -18,9 +30,120 @@ import _thread
 import os
 import select
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Tuple
+from types import FrameType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from .glue import eventlet as _eventlet
+from .glue import gevent as _gevent
+
+# -- the real threads -----------------------------------------------------------
+
+
+def threading_modules() -> List[Any]:
+    """``threading`` and its unpatched twins the greenlet libraries keep."""
+    modules: List[Any] = []
+    for name in ("threading", "__original_module_threading"):
+        module = sys.modules.get(name)
+        if module is not None and module not in modules:
+            modules.append(module)
+    return modules
+
+
+def this_thread_ident(frames: Optional[Mapping[int, FrameType]] = None) -> int:
+    """The real ident of the calling thread: the key under which
+    ``sys._current_frames()`` holds the caller's own frame."""
+    me = sys._getframe(1) if frames is not None else sys._getframe()
+    if frames is None:
+        frames = sys._current_frames()
+    for ident, frame in frames.items():
+        if frame is me:
+            return ident
+    return threading.get_ident()  # not reached in CPython
+
+
+def producer_ident(wanted: int, frames: Mapping[int, FrameType]) -> int:
+    """The real ident of the thread producing the report: ``wanted`` when it
+    names a real thread in ``frames``, else the caller's real ident (under
+    monkey patching ``threading.get_ident()`` gives a greenlet's id).  Call it
+    from the function that took ``frames`` (its frame is looked for there)."""
+    if wanted in frames:
+        return wanted
+    me = sys._getframe(1)
+    for ident, frame in frames.items():
+        if frame is me:
+            return ident
+    return this_thread_ident()
+
+
+#: The real ident of the main thread, remembered when this module is first
+#: imported in the main thread (that is where setup usually happens).
+_MAIN_IDENT: Optional[int] = None
+
+
+def remember_main_ident() -> None:
+    """Record the main thread's real ident if the caller is the main thread."""
+    global _MAIN_IDENT
+    try:
+        if threading.current_thread() is threading.main_thread():
+            _MAIN_IDENT = this_thread_ident()
+    except Exception:
+        pass
+
+
+remember_main_ident()
+
+
+def main_ident(frames: Mapping[int, FrameType]) -> Optional[int]:
+    """The real ident of the main thread among ``frames`` (``None`` if it is
+    gone or cannot be told)."""
+    candidates = [getattr(threading.main_thread(), "ident", None), _MAIN_IDENT]
+    candidates.append(_gevent.main_thread_ident())
+    for ident in candidates:
+        if ident is not None and ident in frames:
+            return ident
+    return None
+
+
+def threads_posing(frames: Mapping[int, FrameType]) -> Dict[int, Any]:
+    """``threading.Thread`` objects that monkey patching made greenlets: the
+    patched ``threading`` keys them by the greenlet's id (not in ``frames``)."""
+    active = getattr(sys.modules.get("threading"), "_active", None)
+    if not isinstance(active, dict):
+        return {}
+    try:
+        return {ident: t for ident, t in list(active.items()) if ident not in frames}
+    except Exception:
+        return {}
+
+
+def thread_objects(frames: Mapping[int, FrameType]) -> Dict[int, Any]:
+    """``Thread`` objects of the real threads in ``frames``, by real ident.
+
+    Threads started after monkey patching are greenlets: their keys in
+    ``_active`` are greenlet ids, not in ``frames``, so they are not taken.
+    """
+    found: Dict[int, Any] = {}
+    for module in threading_modules():
+        active = getattr(module, "_active", None)
+        if not isinstance(active, dict):
+            continue
+        try:
+            items = list(active.items())
+        except Exception:
+            continue
+        for ident, thread in items:
+            if ident in frames and ident not in found:
+                found[ident] = thread
+    main = main_ident(frames)
+    if main is not None and main not in found:
+        found[main] = threading.main_thread()
+    return found
+
+
+# -- the real primitives ---------------------------------------------------------
 
 _NAMES = {
     "_thread": ("start_new_thread", "allocate_lock", "get_ident"),
@@ -45,31 +168,6 @@ class Primitives:
     select: Callable[..., Any]
 
 
-_EVENTLET_NAMES = {"_thread": "thread", "time": "time", "os": "os", "select": "select"}
-
-
-def _eventlet_original(module: str, name: str) -> Optional[Any]:
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is None:
-        return None
-    try:
-        if not patcher.is_monkey_patched(_EVENTLET_NAMES[module]):
-            return None
-        return getattr(patcher.original(module), name)
-    except Exception:
-        return None
-
-
-def _gevent_original(module: str, name: str) -> Optional[Any]:
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None:
-        return None
-    try:
-        return monkey.get_original(module, name)
-    except Exception:
-        return None
-
-
 _MODULES = {"_thread": _thread, "time": time, "os": os, "select": select}
 
 _loaded: Optional[Primitives] = None
@@ -85,7 +183,7 @@ def load() -> Primitives:
     found = {}
     for module, names in _NAMES.items():
         for name in names:
-            value = _eventlet_original(module, name) or _gevent_original(module, name)
+            value = _eventlet.original(module, name) or _gevent.original(module, name)
             if value is None:
                 value = getattr(_MODULES[module], name)
             found[name] = value

@@ -27,16 +27,9 @@ import json
 from html import escape
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..model import Report, Section, parked_at
-
-#: Section ids whose data is a stack section (``{total, entries}``) and how a
-#: unit of each is called (singular, plural).
-UNIT_NAMES: Dict[str, Tuple[str, str]] = {
-    "threads": ("thread", "threads"),
-    "green_threads": ("green thread", "green threads"),
-    "asyncio_tasks": ("task", "tasks"),
-}
-
+from ..model import Report, Section
+from .common import error_text, is_stack_data, parked_at, stack_total, unit_name
+from .html_assets import CSP, SCRIPT, STYLE
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -66,23 +59,6 @@ def script_json(value: Any) -> str:
 
 def plural(n: int, names: Tuple[str, str]) -> str:
     return f"{n} {names[0] if n == 1 else names[1]}"
-
-
-def is_stack_data(data: Any) -> bool:
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        return False
-    return all(isinstance(e, dict) and "stack" in e for e in data["entries"])
-
-
-def unit_names(section_id: str) -> Tuple[str, str]:
-    return UNIT_NAMES.get(section_id, ("unit", "units"))
-
-
-def stack_total(data: Dict[str, Any]) -> int:
-    total = data.get("total")
-    if isinstance(total, int):
-        return total
-    return sum(int(e.get("count", 1)) for e in data.get("entries", []))
 
 
 # -- generic data --------------------------------------------------------------
@@ -146,13 +122,15 @@ def member_label(section_id: str, member: Dict[str, Any]) -> str:
             label += f" ({member['name']})"
         return label
     name = member.get("name") or member.get("id") or member.get("ident")
-    return f"{unit_names(section_id)[0].capitalize()} {name}" if name is not None else "?"
+    return f"{unit_name(section_id)[0].capitalize()} {name}" if name is not None else "?"
 
 
 def member_facts(member: Dict[str, Any]) -> str:
     parts = []
     for key, value in member.items():
-        if isinstance(value, bool):
+        if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
+            parts.append(f"error: {esc(error_text(value))}")
+        elif isinstance(value, bool):
             if value:
                 parts.append(esc(key))
         elif isinstance(value, (dict, list)):
@@ -177,7 +155,7 @@ def frames_html(stack: List[Dict[str, Any]]) -> str:
 
 
 def where_parked(stack: List[Dict[str, Any]]) -> str:
-    """Where an entry's stack is parked (see :func:`gurumeditation.model.parked_at`)."""
+    """Where an entry's stack is parked (see :func:`gurumeditation.render.common.parked_at`)."""
     return parked_at([(f.get("file", ""), f.get("line", ""), f.get("function", "")) for f in stack])
 
 
@@ -193,7 +171,7 @@ def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
 
 
 def stack_section_html(section_id: str, data: Dict[str, Any]) -> str:
-    names = unit_names(section_id)
+    names = unit_name(section_id)
     entries = [e for e in data.get("entries", []) if isinstance(e, dict)]
     #: a short section opens its entries: the stacks are what one came for
     opened = " open" if len(entries) <= OPEN_ENTRIES else ""
@@ -246,7 +224,7 @@ def process_html(proc: Dict[str, Any]) -> str:
     if proc.get("cmdline"):
         line += f'<br><code class="cmd">{esc(" ".join(map(str, proc["cmdline"])))}</code>'
     if proc.get("error"):
-        line += f'<br><span class="note">{esc(proc["error"])}</span>'
+        line += f'<br><span class="note">{esc(error_text(proc["error"]))}</span>'
     children = "".join(process_html(c) for c in proc.get("children") or [])
     return f"<li>{line}" + (f"<ul>{children}</ul>" if children else "") + "</li>"
 
@@ -263,7 +241,7 @@ def configuration_html(data: Dict[str, Any]) -> str:
         rows = []
         for opt in group.get("options") or []:
             if "error" in opt:
-                value = f'<span class="note">unreadable: {esc(opt["error"])}</span>'
+                value = f'<span class="note">unreadable: {esc(error_text(opt["error"]))}</span>'
             else:
                 value = generic(opt.get("value"))
             mark = ' <span class="secret">secret</span>' if opt.get("secret") else ""
@@ -271,7 +249,7 @@ def configuration_html(data: Dict[str, Any]) -> str:
                 f'<tr><th scope="row">{esc(opt.get("name"))}{mark}</th><td>{value}</td></tr>'
             )
         error = (
-            f'<p class="note">group unreadable: {esc(group["error"])}</p>'
+            f'<p class="note">group unreadable: {esc(error_text(group["error"]))}</p>'
             if group.get("error")
             else ""
         )
@@ -322,7 +300,7 @@ def section_html(index: int, section: Section) -> str:
         body = stack_section_html(sid, data)
         badge = (
             f'<span class="badge" data-section-count="{esc(sid)}">'
-            f"{esc(plural(stack_total(data), unit_names(sid)))}</span>"
+            f"{esc(plural(stack_total(data), unit_name(sid)))}</span>"
         )
     elif sid in BODY and isinstance(data, dict):
         body = BODY[sid](data)
@@ -383,106 +361,9 @@ def counts_html(report: Report) -> str:
         if "error" not in section and is_stack_data(data):
             chips.append(
                 f'<span class="chip" data-count-of="{esc(sid)}" data-total="{stack_total(data)}">'
-                f"{esc(plural(stack_total(data), unit_names(sid)))}</span>"
+                f"{esc(plural(stack_total(data), unit_name(sid)))}</span>"
             )
     return '<p class="counts">' + " ".join(chips) + "</p>"
-
-
-STYLE = """
-:root{--fg:#1d1f21;--muted:#66707a;--bg:#fff;--panel:#f4f6f8;--line:#d9dee3;--accent:#b3261e}
-*{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);
- background:var(--bg);margin:0}
-header{background:#111;color:#eee;padding:12px 20px}
-header h1{font-size:18px;margin:0 0 6px;color:#ffb000;font-family:monospace}
-table.summary{border-collapse:collapse;font-size:13px}
-table.summary th{text-align:left;color:#aaa;font-weight:normal;padding:1px 12px 1px 0}
-table.summary td{padding:1px 0}
-.counts{margin:6px 0}
-.chip{display:inline-block;background:#333;border-radius:10px;padding:1px 9px;margin-right:6px}
-.toolbar{display:flex;gap:8px;align-items:center;margin-top:6px}
-.toolbar input{flex:1;max-width:480px;padding:4px 8px;font:inherit}
-.toolbar button,.toolbar a{font:inherit;font-size:12px;color:#eee;background:#333;
- border:1px solid #555;border-radius:3px;padding:3px 8px;text-decoration:none;cursor:pointer}
-main{padding:10px 20px 40px}
-details.section{border:1px solid var(--line);border-radius:4px;margin:10px 0;background:var(--bg)}
-details.section>summary{cursor:pointer;padding:6px 10px;background:var(--panel);
- list-style-position:inside}
-details.section>summary h2{display:inline;font-size:15px;margin:0}
-.badge{margin-left:10px;font-size:12px;color:var(--muted)}
-.badge.bad,.error{color:var(--accent)}
-.body{padding:8px 12px}
-details.unit{border-left:3px solid var(--line);margin:6px 0;padding:2px 8px}
-details.unit>summary{cursor:pointer}
-details.unit .count{display:inline-block;min-width:34px;font-weight:bold;color:var(--accent)}
-details.unit .where{color:var(--muted);font-size:12px}
-ol.stack{margin:4px 0;padding-left:22px;font-family:ui-monospace,monospace;font-size:12.5px}
-ol.stack li{margin:2px 0}
-.loc{color:#1a5fb4}.fn{font-weight:bold}
-code.src{display:block;white-space:pre-wrap;color:#333;background:var(--panel);
- padding:0 6px;margin:1px 0 3px}
-table.kv{border-collapse:collapse;font-size:13px}
-table.kv th{text-align:left;vertical-align:top;font-weight:normal;color:var(--muted);
- padding:1px 14px 1px 0;white-space:nowrap}
-table.kv td{padding:1px 0;word-break:break-word}
-table.grid{border-collapse:collapse;font-size:12.5px;margin:2px 0}
-table.grid th{text-align:left;color:var(--muted);font-weight:normal;
- border-bottom:1px solid var(--line);padding:1px 12px 1px 0}
-table.grid td{padding:1px 12px 1px 0;vertical-align:top;word-break:break-word}
-pre.text{white-space:pre-wrap;background:var(--panel);padding:6px;font-size:12.5px}
-.secret{font-size:11px;color:var(--accent);border:1px solid var(--accent);border-radius:3px;
- padding:0 3px}
-.note,.empty,.facts,.members,.shown{color:var(--muted);font-size:12.5px;margin:4px 0}
-.hidden{display:none}
-"""
-
-SCRIPT = """
-(function () {
-  "use strict";
-  var doc = JSON.parse(document.getElementById("report-data").textContent);
-  var input = document.getElementById("filter");
-  var status = document.getElementById("filter-status");
-  var units = Array.prototype.slice.call(document.querySelectorAll("details.unit"));
-  function apply() {
-    var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
-    var shownAll = 0, totalAll = 0;
-    document.querySelectorAll("details.section.stacks").forEach(function (sec) {
-      var shown = 0;
-      sec.querySelectorAll("details.unit").forEach(function (u) {
-        var text = u.getAttribute("data-search") || "";
-        var ok = words.every(function (w) { return text.indexOf(w) !== -1; });
-        u.classList.toggle("hidden", !ok);
-        var n = parseInt(u.getAttribute("data-count"), 10) || 0;
-        totalAll += n;
-        if (ok) { shown += n; }
-      });
-      shownAll += shown;
-      var counter = sec.querySelector(".shown-count");
-      if (counter) { counter.textContent = String(shown); }
-    });
-    status.textContent = words.length ? shownAll + " of " + totalAll + " match" : "";
-  }
-  input.addEventListener("input", apply);
-  function setAll(open) {
-    units.forEach(function (u) { u.open = open; });
-    document.querySelectorAll("details.section").forEach(function (s) { s.open = open; });
-  }
-  document.getElementById("expand-all").addEventListener("click", function () { setAll(true); });
-  document.getElementById("collapse-all").addEventListener("click", function () { setAll(false); });
-  var link = document.getElementById("download-json");
-  link.addEventListener("click", function () {
-    var blob = new Blob([JSON.stringify(doc, null, 1)], {type: "application/json"});
-    link.href = URL.createObjectURL(blob);
-  });
-  apply();
-  document.body.setAttribute("data-ready", "1");
-})();
-"""
-
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-    "img-src data:; base-uri 'none'; form-action 'none'"
-)
 
 
 def render(report: Report) -> str:

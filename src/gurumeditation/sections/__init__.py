@@ -1,7 +1,13 @@
 """Report sections: one module each, every collector returning plain data.
 
 :data:`BUILTIN` lists the built-in sections in report order; registered
-sections follow them.
+sections follow them.  A module is named for what it shows, its section's
+``id`` (kept for the document's readers) may be older: ``service_version``
+writes ``package`` (the service's version), ``distributions`` writes
+``packages`` (installed distributions), ``green`` writes ``green_threads``,
+``tasks`` writes ``asyncio_tasks``, ``config`` writes ``configuration``.
+What a section knows of an outside library is in :mod:`..glue`; no section
+imports another.
 """
 
 from __future__ import annotations
@@ -11,21 +17,21 @@ from typing import List
 from ..report import SectionSpec
 from . import (
     config,
+    distributions,
     environment,
     green,
     memory,
     open_files,
-    package,
-    packages,
     processes,
     python_runtime,
+    service_version,
     tasks,
     threads,
 )
 
 #: The classic five, in the classic order; new built-in sections go after them.
 BUILTIN: List[SectionSpec] = [
-    package.SECTION,
+    service_version.SECTION,
     threads.SECTION,
     green.SECTION,
     processes.SECTION,
@@ -34,11 +40,11 @@ BUILTIN: List[SectionSpec] = [
     environment.SECTION,
     open_files.SECTION,
     python_runtime.SECTION,
-    packages.SECTION,
+    distributions.SECTION,
     memory.SECTION,
 ]
 
 
 def prepare() -> None:
     """Work done once at setup so that reports stay cheap."""
-    packages.prepare()
+    distributions.prepare()

@@ -7,6 +7,8 @@ options declared ``secret=True`` are masked without reading their value (so
 a secret that fails to parse cannot leak through its error); every other value
 goes through the redactor.  An option whose value cannot be read shows its
 error and the rest of the section goes on.
+
+Data: :class:`~gurumeditation.model.ConfigurationData`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
-from ..model import safe_str, to_plain
+from ..model import (
+    ConfigGroup,
+    ConfigOption,
+    ConfigurationData,
+    UnitError,
+    safe_str,
+    to_plain,
+    unit_error,
+)
 from ..redact import Redactor
 from ..report import Context, SectionSpec
 
@@ -27,7 +37,7 @@ def is_oslo_config(conf: Any) -> bool:
     return hasattr(conf, "_opts") and hasattr(conf, "_groups") and hasattr(conf, "register_opt")
 
 
-def _option(name: str, read: Any, secret: bool, redactor: Redactor) -> Dict[str, Any]:
+def _option(name: str, read: Any, secret: bool, redactor: Redactor) -> ConfigOption:
     if secret:
         return {"name": name, "value": redactor.mask(), "secret": True}
     try:
@@ -47,19 +57,19 @@ def sorted_mappings(value: Any) -> Any:
     return value
 
 
-def _error(name: str, exc: BaseException, redactor: Redactor) -> str:
+def _error(name: str, exc: BaseException, redactor: Redactor) -> UnitError:
     """Why an option could not be read; its message may quote the value, so it
     is redacted, and hidden entirely when the option's name names a secret."""
     if redactor.is_secret_key(name):
-        return f"{type(exc).__name__}: {redactor.mask()}"
-    return f"{type(exc).__name__}: {redactor.text(safe_str(exc))}"
+        return {"type": type(exc).__name__, "message": redactor.mask()}
+    return {"type": type(exc).__name__, "message": redactor.text(safe_str(exc))}
 
 
 def _oslo_group(
     opts: Mapping[str, Any],
     read: Any,
     redactor: Redactor,
-) -> List[Dict[str, Any]]:
+) -> List[ConfigOption]:
     options = []
     for dest in list(opts):
         info = opts[dest]
@@ -71,8 +81,8 @@ def _oslo_group(
     return options
 
 
-def collect_oslo(conf: Any, redactor: Redactor) -> List[Dict[str, Any]]:
-    groups = [
+def collect_oslo(conf: Any, redactor: Redactor) -> List[ConfigGroup]:
+    groups: List[ConfigGroup] = [
         {
             "name": DEFAULT_GROUP,
             "options": _oslo_group(conf._opts, lambda d: conf[d], redactor),
@@ -88,7 +98,8 @@ def collect_oslo(conf: Any, redactor: Redactor) -> List[Dict[str, Any]]:
         try:
             options = _oslo_group(group._opts, read, redactor)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {redactor.text(safe_str(exc))}"
+            error = unit_error(exc)
+            error["message"] = redactor.text(error["message"])
             groups.append({"name": name, "options": [], "error": error})
             continue
         groups.append({"name": name, "options": options})
@@ -109,8 +120,8 @@ def as_mapping(conf: Any) -> Optional[Mapping]:  # type: ignore[type-arg]
     return None
 
 
-def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]:  # type: ignore[type-arg]
-    top: List[Dict[str, Any]] = []
+def collect_mapping(conf: Mapping, redactor: Redactor) -> List[ConfigGroup]:  # type: ignore[type-arg]
+    top: List[ConfigOption] = []
     nested: List[Tuple[str, Mapping]] = []  # type: ignore[type-arg]
     for key in list(conf):
         try:
@@ -123,12 +134,12 @@ def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]: 
             nested.append((safe_str(key), sub))
         else:
             top.append(_option(safe_str(key), lambda v=value: v, False, redactor))
-    groups = []
+    groups: List[ConfigGroup] = []
     if top or not nested:
         top.sort(key=lambda o: str(o["name"]))
         groups.append({"name": DEFAULT_GROUP, "options": top})
     for name, sub in nested:
-        options = []
+        options: List[ConfigOption] = []
         for key in list(sub):
             try:
                 value = sub[key]
@@ -146,7 +157,7 @@ def collect_mapping(conf: Mapping, redactor: Redactor) -> List[Dict[str, Any]]: 
     return groups
 
 
-def collect(ctx: Context) -> Optional[Dict[str, Any]]:
+def collect(ctx: Context) -> Optional[ConfigurationData]:
     conf = ctx.conf
     if conf is None:
         # as oslo.reports does: without a conf, the global CONF of a process that

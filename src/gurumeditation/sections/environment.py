@@ -7,13 +7,16 @@ and loses its password).  One exception to the key rule: ``PWD`` holding the
 path of an existing directory is the shell's working directory, not a
 password, and is shown.  Left out when the report is asked for with
 ``include_env=False``.
+
+Data: :class:`~gurumeditation.model.EnvironmentData`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
+from ..model import EnvironmentData, EnvironmentVariable
 from ..report import Context, SectionSpec
 
 
@@ -41,11 +44,11 @@ def _is_working_directory(name: str, value: str) -> bool:
     return name == "PWD" and os.path.isabs(value) and os.path.isdir(value)
 
 
-def collect(ctx: Context) -> Optional[Dict[str, Any]]:
+def collect(ctx: Context) -> Optional[EnvironmentData]:
     if not ctx.include_env:
         return None
     redactor = ctx.redactor
-    variables: List[Dict[str, Any]] = []
+    variables: List[EnvironmentVariable] = []
     for name, value in sorted(snapshot().items()):
         name = _printable(name)
         value = _printable(value)

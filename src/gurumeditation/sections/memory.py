@@ -6,8 +6,8 @@ counters the collector keeps anyway; the number of objects it tracks is
 counted for the young generations only, and for every generation (a walk of
 the whole heap) only when ``Context.gc_scan`` asks for it.  The collector is
 paused while a report runs, so ``enabled`` is the state from before the run
-(``run_report`` records it in ``ctx.scratch["gc_was_enabled"]``), and
-``counts`` are those from before the run (``ctx.scratch["gc_counts"]``): the
+(``run_report`` records it in ``ctx.state.gc_was_enabled``), and
+``counts`` are those from before the run (``ctx.state.gc_counts``): the
 report's own allocations would otherwise show as the application's.
 
 The allocation sites come from ``_tracemalloc`` (built in, imported at setup;
@@ -19,41 +19,16 @@ Redaction: the section redacts itself (``redacted=True``): the only
 free-form strings are the allocation sites' file names, each passed through
 the redactor; everything else is a number.
 
-Data (``section.data``)::
-
-    {
-      "gc": {
-        "enabled": bool,
-        "counts": [int, ...],              # gc.get_count()
-        "thresholds": [int, ...],          # gc.get_threshold()
-        "generations": [{"collections": int, "collected": int,
-                         "uncollectable": int}, ...],   # gc.get_stats()
-        "tracked": [int|None, ...],        # objects tracked per generation;
-                                           # None: not counted (needs gc_scan)
-        "tracked_total": int|None,         # None unless every generation counted
-        "frozen": int|None,                # gc.get_freeze_count()
-        "garbage": int,                    # len(gc.garbage)
-        "callbacks": int,                  # len(gc.callbacks)
-        "debug_flags": int,                # gc.get_debug()
-      },
-      "allocated_blocks": int|None,        # sys.getallocatedblocks()
-      "tracemalloc": None | {               # None: not tracing
-        "current_bytes": int, "peak_bytes": int,
-        "overhead_bytes": int,             # tracemalloc's own memory
-        "traceback_limit": int,
-        "traced_blocks": int,              # absent if the traces could not be read
-        "top": [{"file": str, "line": int, "size_bytes": int, "count": int}],
-      },
-      "notes": [str],
-    }
+Data: :class:`~gurumeditation.model.MemoryData`.
 """
 
 from __future__ import annotations
 
 import gc
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
+from ..model import AllocationSite, GcData, GcGeneration, MemoryData, TracemallocData
 from ..report import Context, SectionSpec
 
 try:  # built into CPython; imported here, at setup, never while reporting
@@ -93,13 +68,13 @@ def tracked_objects(full: bool, generations: int) -> Tuple[List[Optional[int]], 
     return counts, total
 
 
-def gc_facts(ctx: Context) -> Dict[str, Any]:
+def gc_facts(ctx: Context) -> GcData:
     thresholds = list(gc.get_threshold())
     try:
         stats = gc.get_stats()
     except AttributeError:  # pragma: no cover
         stats = []
-    generations = [
+    generations: List[GcGeneration] = [
         {
             "collections": int(s.get("collections", 0)),
             "collected": int(s.get("collected", 0)),
@@ -112,8 +87,10 @@ def gc_facts(ctx: Context) -> Dict[str, Any]:
     )
     freeze = getattr(gc, "get_freeze_count", None)
     return {
-        "enabled": bool(ctx.scratch.get("gc_was_enabled", gc.isenabled())),
-        "counts": list(ctx.scratch.get("gc_counts") or gc.get_count()),
+        "enabled": bool(
+            gc.isenabled() if ctx.state.gc_was_enabled is None else ctx.state.gc_was_enabled
+        ),
+        "counts": list(ctx.state.gc_counts or gc.get_count()),
         "thresholds": thresholds,
         "generations": generations,
         "tracked": tracked,
@@ -125,7 +102,7 @@ def gc_facts(ctx: Context) -> Dict[str, Any]:
     }
 
 
-def top_sites(traces: Sequence[Any], limit: int = TOP_SITES) -> List[Dict[str, Any]]:
+def top_sites(traces: Sequence[Any], limit: int = TOP_SITES) -> List[AllocationSite]:
     """Traced blocks grouped by their most recent frame, largest first.
 
     Written to allocate little while tracemalloc traces every allocation: the
@@ -153,11 +130,12 @@ def top_sites(traces: Sequence[Any], limit: int = TOP_SITES) -> List[Dict[str, A
     ]
 
 
-def tracemalloc_facts(ctx: Context, notes: List[str]) -> Optional[Dict[str, Any]]:
+def tracemalloc_facts(ctx: Context, notes: List[str]) -> Optional[TracemallocData]:
     tm = _tracemalloc
     if tm is None or not tm.is_tracing():
         return None
     current, peak = tm.get_traced_memory()
+    # (built as a dict: "top" goes last, as in the document)
     facts: Dict[str, Any] = {
         "current_bytes": current,
         "peak_bytes": peak,
@@ -169,17 +147,17 @@ def tracemalloc_facts(ctx: Context, notes: List[str]) -> Optional[Dict[str, Any]
     except (MemoryError, RuntimeError) as exc:
         notes.append(f"allocation sites not listed: {type(exc).__name__}: {exc}")
         facts["top"] = []
-        return facts
+        return cast(TracemallocData, facts)
     facts["traced_blocks"] = len(traces)
     top = top_sites(traces)
     del traces  # one tuple per traced block: free them now
     for site in top:
         site["file"] = ctx.redactor.text(site["file"])
     facts["top"] = top
-    return facts
+    return cast(TracemallocData, facts)
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> MemoryData:
     notes: List[str] = []
     blocks = getattr(sys, "getallocatedblocks", None)
     return {

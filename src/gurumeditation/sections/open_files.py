@@ -26,27 +26,7 @@ The count by kind covers every descriptor; the list stops after
 ``Context.max_fds`` entries (lowest numbers first) and says how many more
 there were.
 
-Data (``section.data``)::
-
-    {
-      "total": int,                 # open descriptors seen
-      "by_kind": {kind: int},       # every descriptor, most frequent kind first
-      "fds": [Fd],                  # at most max_fds, by descriptor number
-      "more": int,                  # descriptors not listed
-      "notes": [str],               # what could not be read, and why
-    }
-    Fd = {"fd": int, "kind": str, "target": str,   # target: what the fd points to
-          # sockets only:
-          "protocol"?: str|None,    # tcp, tcp6, udp, udp6, unix; None: unknown
-          "state"?: str|None,       # LISTEN, ESTABLISHED, UNCONN, CONNECTED, ...
-          "local"?: str|None,       # "127.0.0.1:8080", "[::1]:53", unix path
-          "peer"?: str|None,        # same form; None when not connected
-          # files only:
-          "deleted"?: bool}
-
-    kind: file, char device, block device, socket, pipe, eventfd, epoll,
-          inotify, signalfd, timerfd, pidfd, io_uring, memfd, anon, namespace,
-          unknown.
+Data: :class:`~gurumeditation.model.OpenFilesData`.
 """
 
 from __future__ import annotations
@@ -57,8 +37,9 @@ import socket
 import stat
 import sys
 from collections import Counter
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, cast
 
+from ..model import OpenFile, OpenFilesData
 from ..report import Context, SectionSpec
 
 PROC = "/proc"
@@ -165,27 +146,40 @@ def _endpoint(text: str, v6: bool) -> str:
     return f"{_ipv4(hex_addr)}:{port}"
 
 
+def _net_rows(
+    table: str,
+    inode_field: int,
+    wanted: Set[int],
+    found: Dict[int, Dict[str, Any]],
+    notes: List[str],
+    maxsplit: int = -1,
+) -> Iterator[Tuple[int, List[str]]]:
+    """(inode, fields) of each row of ``/proc/net/<table>`` whose socket is
+    wanted and not found yet; an unreadable table is noted."""
+    try:
+        with open(f"{PROC}/net/{table}", "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
+    except OSError as exc:
+        notes.append(f"/proc/net/{table} unreadable: {type(exc).__name__}: {exc}")
+        return
+    for line in lines:
+        parts = line.split(None, maxsplit)
+        if len(parts) <= inode_field:
+            continue
+        try:
+            inode = int(parts[inode_field])
+        except ValueError:
+            continue
+        if inode in wanted and inode not in found:
+            yield inode, parts
+
+
 def _inet_sockets(
     proto: str, wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]
 ) -> None:
     v6 = proto.endswith("6")
     states = _TCP_STATES if proto.startswith("tcp") else _UDP_STATES
-    try:
-        with open(f"{PROC}/net/{proto}", "rb") as f:
-            lines = f.read().decode("ascii", "replace").splitlines()[1:]
-    except OSError as exc:
-        notes.append(f"/proc/net/{proto} unreadable: {type(exc).__name__}: {exc}")
-        return
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 10:
-            continue
-        try:
-            inode = int(parts[9])
-        except ValueError:
-            continue
-        if inode not in wanted or inode in found:
-            continue
+    for inode, parts in _net_rows(proto, 9, wanted, found, notes):
         state = states.get(parts[3], parts[3])
         try:
             local: Optional[str] = _endpoint(parts[1], v6)
@@ -198,22 +192,7 @@ def _inet_sockets(
 
 
 def _unix_sockets(wanted: Set[int], found: Dict[int, Dict[str, Any]], notes: List[str]) -> None:
-    try:
-        with open(f"{PROC}/net/unix", "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
-    except OSError as exc:
-        notes.append(f"/proc/net/unix unreadable: {type(exc).__name__}: {exc}")
-        return
-    for line in lines:
-        parts = line.split(None, 7)
-        if len(parts) < 7:
-            continue
-        try:
-            inode = int(parts[6])
-        except ValueError:
-            continue
-        if inode not in wanted or inode in found:
-            continue
+    for inode, parts in _net_rows("unix", 6, wanted, found, notes, maxsplit=7):
         try:
             flags = int(parts[3], 16)
         except ValueError:
@@ -248,6 +227,25 @@ def _address(family: int, addr: Any) -> Optional[str]:
     return None
 
 
+def _protocol_and_state(sock: Any, family: int, kind: int, peer: Any) -> Tuple[str, Optional[str]]:
+    """(protocol, state) of an open socket, asked of the socket itself."""
+    inet = family in (_socket.AF_INET, _AF_INET6)
+    suffix = "6" if family == _AF_INET6 else ""
+    if inet and kind == _socket.SOCK_STREAM:
+        code = sock.getsockopt(_SOL_TCP, _TCP_INFO, 1)[0]
+        return "tcp" + suffix, _TCP_STATES.get(f"{code:02X}", str(code))
+    if inet and kind == _socket.SOCK_DGRAM:
+        return "udp" + suffix, "ESTABLISHED" if peer is not None else "UNCONN"
+    if family == _AF_UNIX:
+        protocol = "unix" + (
+            "-seqpacket" if kind == _SEQPACKET else _SOCK_TYPES.get(kind, f"-{kind}")
+        )
+        if sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
+            return protocol, "LISTEN"
+        return protocol, "CONNECTED" if peer is not None else "UNCONNECTED"
+    return f"family {int(family)}", None
+
+
 def probe_socket(fd: int) -> Optional[Dict[str, Any]]:
     """Protocol, state and addresses asked of the socket behind ``fd``, via a
     duplicate descriptor (closing it leaves the application's open); ``None``
@@ -271,27 +269,7 @@ def probe_socket(fd: int) -> Optional[Dict[str, Any]]:
             peer: Any = sock.getpeername()
         except OSError:
             peer = None
-        inet = family in (_socket.AF_INET, _AF_INET6)
-        suffix = "6" if family == _AF_INET6 else ""
-        state: Optional[str]
-        if inet and kind == _socket.SOCK_STREAM:
-            protocol = "tcp" + suffix
-            code = sock.getsockopt(_SOL_TCP, _TCP_INFO, 1)[0]
-            state = _TCP_STATES.get(f"{code:02X}", str(code))
-        elif inet and kind == _socket.SOCK_DGRAM:
-            protocol = "udp" + suffix
-            state = "ESTABLISHED" if peer is not None else "UNCONN"
-        elif family == _AF_UNIX:
-            protocol = "unix" + (
-                "-seqpacket" if kind == _SEQPACKET else _SOCK_TYPES.get(kind, f"-{kind}")
-            )
-            if sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
-                state = "LISTEN"
-            else:
-                state = "CONNECTED" if peer is not None else "UNCONNECTED"
-        else:
-            protocol = f"family {int(family)}"
-            state = None
+        protocol, state = _protocol_and_state(sock, family, kind, peer)
         if state in ("LISTEN", "UNCONN"):
             peer = None
         return {
@@ -359,19 +337,18 @@ def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
     return links
 
 
-def collect_proc(limit: int) -> Dict[str, Any]:
+def nothing_listed(note: str) -> OpenFilesData:
+    """The section when no descriptor can be listed, saying why."""
+    return {"total": 0, "by_kind": {}, "fds": [], "more": 0, "notes": [note]}
+
+
+def collect_proc(limit: int) -> OpenFilesData:
     notes: List[str] = []
     fd_dir = f"{PROC}/self/fd"
     try:
         links = read_fds(fd_dir)
     except OSError as exc:
-        return {
-            "total": 0,
-            "by_kind": {},
-            "fds": [],
-            "more": 0,
-            "notes": [f"descriptors not listed: cannot read {fd_dir}: {exc}"],
-        }
+        return nothing_listed(f"descriptors not listed: cannot read {fd_dir}: {exc}")
     kinds = [classify(target) for _, target in links]
     for i, (fd, target) in enumerate(links):
         if target.startswith("/dev/") and kinds[i] == "file":
@@ -411,7 +388,7 @@ def collect_proc(limit: int) -> Dict[str, Any]:
     return {
         "total": len(links),
         "by_kind": _by_kind(kinds),
-        "fds": listed,
+        "fds": cast(List[OpenFile], listed),  # records built field by field
         "more": max(0, len(links) - len(listed)),
         "notes": notes,
     }
@@ -426,18 +403,12 @@ def _psutil_address(addr: Any) -> Optional[str]:
     return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
 
 
-def collect_psutil(limit: int) -> Dict[str, Any]:
+def collect_psutil(limit: int) -> OpenFilesData:
     """No ``/proc``: regular files and inet/unix sockets from psutil (which
     lists no pipes or other descriptors)."""
     psutil = sys.modules.get("psutil")
     if psutil is None:
-        return {
-            "total": 0,
-            "by_kind": {},
-            "fds": [],
-            "more": 0,
-            "notes": ["no /proc and psutil is not loaded: descriptors unavailable"],
-        }
+        return nothing_listed("no /proc and psutil is not loaded: descriptors unavailable")
     notes: List[str] = ["no /proc: only files and sockets psutil lists are shown"]
     entries: List[Dict[str, Any]] = []
     proc = psutil.Process(os.getpid())
@@ -475,24 +446,25 @@ def collect_psutil(limit: int) -> Dict[str, Any]:
     return {
         "total": len(entries),
         "by_kind": _by_kind([e["kind"] for e in entries]),
-        "fds": entries[:limit],
+        "fds": cast(List[OpenFile], entries[:limit]),  # records built field by field
         "more": max(0, len(entries) - limit),
         "notes": notes,
     }
 
 
-def redact_paths(ctx: Context, entries: List[Dict[str, Any]]) -> None:
+def redact_paths(ctx: Context, entries: List[OpenFile]) -> None:
     """Mask credentials in the paths an application chose (see the module
     documentation for what is searched)."""
     for entry in entries:
+        record = cast(Dict[str, Any], entry)
         keys = ("local", "peer") if entry["kind"] == "socket" else ("target",)
         for key in keys:
-            text = entry.get(key)
+            text = record.get(key)
             if text and ("=" in text or "@" in text):
-                entry[key] = ctx.redactor.text(text)
+                record[key] = ctx.redactor.text(text)
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> OpenFilesData:
     limit = getattr(ctx, "max_fds", DEFAULT_MAX_FDS)
     limit = DEFAULT_MAX_FDS if limit is None else max(0, int(limit))
     if os.path.isdir(f"{PROC}/self/fd"):

@@ -6,25 +6,7 @@ names come from ``/etc/passwd`` read directly, never through NSS, so a report
 cannot hang on a directory service.  A process that cannot be read (it exited,
 or a security policy hides it) gives a note instead of a lost section.
 
-Data (``section.data``)::
-
-    {
-      "process": Node,          # this process; children nested
-      "resources": Resources,   # this process only (absent if nothing readable)
-      "notes": [str],           # what could not be read, and why
-    }
-    Node = {"pid": int, "ppid": int, "name": str, "state": str, "uid": int|None,
-            "user": str|None, "cmdline": [str], "error"?: str, "children": [Node]}
-    Resources = {
-      "rss_bytes": int|None, "rss_peak_bytes": int|None, "vms_bytes": int|None,
-      "cpu_user_s": float|None, "cpu_system_s": float|None,
-      "threads": int|None, "uptime_s": float|None, "nice": int|None,
-      "cgroup": None | {"version": 1|2, "path": str,
-                        "memory_limit_bytes": int|None,   # None: no limit
-                        "memory_usage_bytes": int|None},
-      "limits": {name: {"soft": int|None, "hard": int|None}}  # None: unlimited
-        # names: "open_files", "address_space", "data", "processes", "core"
-    }
+Data: :class:`~gurumeditation.model.ProcessesData`.
 """
 
 from __future__ import annotations
@@ -32,8 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
+from ..model import Cgroup, Limit, ProcessesData, ProcessNode, Resources, unit_error
 from ..report import Context, SectionSpec
 
 try:  # POSIX only; imported here, at setup, never while reporting
@@ -110,14 +93,16 @@ def real_uid(pid: int) -> Optional[int]:
     return None
 
 
-def process_facts(pid: int, names: Dict[int, str]) -> Dict[str, Any]:
+def process_facts(pid: int, names: Dict[int, str]) -> ProcessNode:
+    """Facts of one process; its ``children`` are filled in by the caller
+    (after the other facts: the document's key order)."""
     facts: Dict[str, Any] = {"pid": pid}
     try:
         comm, state, ppid = parse_stat(read_text(f"{PROC}/{pid}/stat"))
         facts.update(ppid=ppid, name=comm, state=_STATES.get(state, state))
     except (OSError, ValueError, IndexError) as exc:
-        facts["error"] = f"{type(exc).__name__}: {exc}"
-        return facts
+        facts["error"] = unit_error(exc)
+        return cast(ProcessNode, facts)
     try:
         uid = real_uid(pid)
         facts["uid"] = uid
@@ -125,13 +110,13 @@ def process_facts(pid: int, names: Dict[int, str]) -> Dict[str, Any]:
     except OSError as exc:
         facts["uid"] = None
         facts["user"] = None
-        facts["error"] = f"{type(exc).__name__}: {exc}"
+        facts["error"] = unit_error(exc)
     try:
         raw = read_text(f"{PROC}/{pid}/cmdline")
         facts["cmdline"] = [a for a in raw.split("\0") if a] if raw else []
     except OSError:
         facts["cmdline"] = []
-    return facts
+    return cast(ProcessNode, facts)
 
 
 def children_by_parent() -> Dict[int, List[int]]:
@@ -185,7 +170,7 @@ def child_lister() -> Callable[[int], List[int]]:
     return _children_or_none
 
 
-def collect_proc(ctx: Context) -> Dict[str, Any]:
+def collect_proc(ctx: Context) -> ProcessesData:
     names = user_names()
     notes: List[str] = []
     children_of: Callable[[int], List[int]]
@@ -195,7 +180,7 @@ def collect_proc(ctx: Context) -> Dict[str, Any]:
         children_of = lambda pid: []  # noqa: E731
         notes.append(f"children not listed: cannot read {PROC}: {exc}")
 
-    def node(pid: int, depth: int) -> Dict[str, Any]:
+    def node(pid: int, depth: int) -> ProcessNode:
         facts = process_facts(pid, names)
         cmd = facts.get("cmdline")
         if cmd:
@@ -216,8 +201,8 @@ def _stat_fields(text: str) -> List[str]:
     return text[text.rindex(")") + 2 :].split()
 
 
-def self_resources_proc(notes: List[str]) -> Dict[str, Any]:
-    res: Dict[str, Any] = {}
+def self_resources_proc(notes: List[str]) -> Resources:
+    res: Resources = {}
     try:
         fields = _stat_fields(read_text(f"{PROC}/self/stat"))
         start_ticks = int(fields[19])
@@ -241,9 +226,9 @@ def self_resources_proc(notes: List[str]) -> Dict[str, Any]:
     return res
 
 
-def self_resources_fallback(notes: List[str]) -> Dict[str, Any]:
+def self_resources_fallback(notes: List[str]) -> Resources:
     """Without ``/proc``: psutil when the process loaded it, else ``os.times``."""
-    res: Dict[str, Any] = {}
+    res: Resources = {}
     psutil = sys.modules.get("psutil")
     if psutil is not None:
         try:
@@ -252,19 +237,21 @@ def self_resources_fallback(notes: List[str]) -> Dict[str, Any]:
                 mem = proc.memory_info()
                 cpu = proc.cpu_times()
                 res.update(
-                    rss_bytes=int(mem.rss),
-                    vms_bytes=int(mem.vms),
-                    cpu_user_s=round(float(cpu.user), 3),
-                    cpu_system_s=round(float(cpu.system), 3),
-                    threads=int(proc.num_threads()),
-                    uptime_s=round(max(0.0, time.time() - float(proc.create_time())), 3),
-                    nice=int(proc.nice()),
+                    {
+                        "rss_bytes": int(mem.rss),
+                        "vms_bytes": int(mem.vms),
+                        "cpu_user_s": round(float(cpu.user), 3),
+                        "cpu_system_s": round(float(cpu.system), 3),
+                        "threads": int(proc.num_threads()),
+                        "uptime_s": round(max(0.0, time.time() - float(proc.create_time())), 3),
+                        "nice": int(proc.nice()),
+                    }
                 )
             return res
         except Exception as exc:
             notes.append(f"psutil could not read this process: {type(exc).__name__}: {exc}")
     times = os.times()
-    res.update(cpu_user_s=round(times.user, 3), cpu_system_s=round(times.system, 3))
+    res.update({"cpu_user_s": round(times.user, 3), "cpu_system_s": round(times.system, 3)})
     try:
         res["nice"] = os.nice(0)
     except OSError:
@@ -284,7 +271,7 @@ def _cgroup_dirs(base: str, rel: str) -> List[str]:
     return [os.path.join(base, rel), base] if rel else [base]
 
 
-def cgroup_memory(notes: List[str]) -> Optional[Dict[str, Any]]:
+def cgroup_memory(notes: List[str]) -> Optional[Cgroup]:
     """Memory limit and usage of this process's cgroup (v2, else v1 memory
     controller); ``None`` when the process is in no limited cgroup we can
     read."""
@@ -331,8 +318,8 @@ def cgroup_memory(notes: List[str]) -> Optional[Dict[str, Any]]:
     return None
 
 
-def resource_limits() -> Dict[str, Dict[str, Optional[int]]]:
-    limits: Dict[str, Dict[str, Optional[int]]] = {}
+def resource_limits() -> Dict[str, Limit]:
+    limits: Dict[str, Limit] = {}
     if _resource is None:
         return limits
     infinity = _resource.RLIM_INFINITY
@@ -351,7 +338,7 @@ def resource_limits() -> Dict[str, Dict[str, Optional[int]]]:
     return limits
 
 
-def self_resources(notes: List[str]) -> Dict[str, Any]:
+def self_resources(notes: List[str]) -> Resources:
     if os.path.exists(f"{PROC}/self/stat"):
         res = self_resources_proc(notes)
     else:
@@ -361,7 +348,7 @@ def self_resources(notes: List[str]) -> Dict[str, Any]:
     return res
 
 
-def collect_psutil(ctx: Context) -> Dict[str, Any]:
+def collect_psutil(ctx: Context) -> ProcessesData:
     psutil = sys.modules.get("psutil")
     if psutil is None:
         return {
@@ -371,7 +358,7 @@ def collect_psutil(ctx: Context) -> Dict[str, Any]:
 
     names = user_names()  # psutil's username() would ask NSS
 
-    def node(proc: Any, depth: int) -> Dict[str, Any]:
+    def node(proc: Any, depth: int) -> ProcessNode:
         facts: Dict[str, Any] = {"pid": proc.pid}
         try:
             with proc.oneshot():
@@ -385,18 +372,18 @@ def collect_psutil(ctx: Context) -> Dict[str, Any]:
                     cmdline=ctx.redactor.argv(proc.cmdline()),
                 )
         except Exception as exc:  # AccessDenied, NoSuchProcess, ...
-            facts["error"] = f"{type(exc).__name__}: {exc}"
+            facts["error"] = unit_error(exc)
         try:
             kids = proc.children() if depth < 32 else []
         except Exception:
             kids = []
         facts["children"] = [node(k, depth + 1) for k in kids]
-        return facts
+        return cast(ProcessNode, facts)
 
     return {"process": node(psutil.Process(os.getpid()), 0), "notes": []}
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> ProcessesData:
     if os.path.isdir(PROC) and os.path.exists(f"{PROC}/self/stat"):
         data = collect_proc(ctx)
     else:

@@ -9,41 +9,15 @@ Everything comes from ``sys`` and from modules the process already loaded
 (``faulthandler``, ``tracemalloc``, ``asyncio`` are looked up in
 ``sys.modules``, never imported here).
 
-Data (``section.data``)::
-
-    {
-      "implementation": str,        # cpython, pypy, ...
-      "version": str,               # "3.11.4"
-      "build": str,                 # rest of sys.version (compiler, date)
-      "executable": str,
-      "prefix": str, "base_prefix": str,
-      "virtualenv": bool,           # prefix != base_prefix
-      "platform": str,
-      "flags": {name: int|bool},    # sys.flags
-      "xoptions": {name: str|bool}, # sys._xoptions (-X ...), secrets masked
-      "warnoptions": [str],         # secrets masked
-      "path": [str],                # sys.path
-      "switch_interval_s": float,   # sys.getswitchinterval()
-      "recursion_limit": int,
-      "filesystem_encoding": str, "default_encoding": str,
-      "free_threading_build": bool, # built with --disable-gil
-      "gil_enabled": bool,          # False only on a free-threaded build without the GIL
-      "faulthandler": bool,         # faulthandler.is_enabled()
-      "tracemalloc": bool,          # tracemalloc is tracing
-      "asyncio_debug": bool|None,   # None: asyncio not loaded; else debug mode of
-                                    # the loop found (running in the reporting
-                                    # thread, or the main thread's) or the default
-      "trace_hook": str|None,       # sys.gettrace() of the reporting thread
-      "profile_hook": str|None,     # sys.getprofile() of the reporting thread
-    }
+Data: :class:`~gurumeditation.model.PythonRuntimeData`.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
-from ..model import safe_repr
+from ..model import PythonRuntimeData, safe_repr
 from ..report import Context, SectionSpec
 
 try:  # built into CPython (tracing may be on from -X tracemalloc without the
@@ -117,7 +91,7 @@ def gil_facts() -> Dict[str, bool]:
     return {"free_threading_build": free_threading, "gil_enabled": gil}
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> PythonRuntimeData:
     faulthandler = sys.modules.get("faulthandler")
     tracemalloc_c = _tracemalloc
     version_text = sys.version.split("\n")
@@ -153,7 +127,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
     for key, hook in (("trace_hook", sys.gettrace()), ("profile_hook", sys.getprofile())):
         name = _hook_name(hook)
         data[key] = None if name is None else text(name)
-    return data
+    return cast(PythonRuntimeData, data)  # built key by key, in the document's order
 
 
 SECTION = SectionSpec("python_runtime", "Python Runtime", collect, redacted=True)

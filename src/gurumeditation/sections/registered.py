@@ -5,14 +5,16 @@ A generator may return a ``str`` (shown as it is), a mapping or sequence
 object (shown with ``str()``; an oslo.reports model object gets
 ``set_current_view_type('text')`` first, so it renders as it does there).
 Everything passes through the redactor.
+
+Data: :class:`~gurumeditation.model.RegisteredData`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
-from ..model import safe_str, to_plain
+from ..model import RegisteredData, safe_str, to_plain
 from ..report import Context, SectionSpec
 
 
@@ -20,7 +22,7 @@ def section_id(title: str) -> str:
     return "registered:" + title
 
 
-def normalize(result: Any, ctx: Context) -> Dict[str, Any]:
+def normalize(result: Any, ctx: Context) -> RegisteredData:
     if isinstance(result, str):
         return {"kind": "text", "text": ctx.redactor.text(result)}
     if isinstance(result, (Mapping, list, tuple)):
@@ -34,7 +36,7 @@ def normalize(result: Any, ctx: Context) -> Dict[str, Any]:
 
 
 def spec_for(title: str, generator: Callable[[], Any]) -> SectionSpec:
-    def collect(ctx: Context) -> Dict[str, Any]:
+    def collect(ctx: Context) -> RegisteredData:
         return normalize(generator(), ctx)
 
     return SectionSpec(section_id(title), title, collect, redacted=True, timed=True)

@@ -3,48 +3,31 @@
 Thread idents come from ``sys._current_frames()`` (which only real OS threads
 are in, monkey patched or not); names, daemon flags and native ids from the
 ``Thread`` objects that describe those idents, found in ``threading`` and in
-the unpatched originals eventlet and gevent keep (see :mod:`..realthreads`),
+the unpatched originals eventlet and gevent keep (see :mod:`..unpatched`),
 so greenlets posing as threads never show here.  The thread that produces the
 report shows the frame the signal interrupted, never the report's own frames.
+
+Data: :class:`~gurumeditation.model.StackSectionData` of
+:class:`~gurumeditation.model.ThreadMember`.
 """
 
 from __future__ import annotations
 
 import sys
 from types import FrameType
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
-from ..realthreads import main_ident, this_thread_ident, thread_objects
+from ..model import StackSectionData, ThreadMember
 from ..report import Context, SectionSpec
-from ..stacks import SourceCache, Unit, build_entries, stack_key, stack_section_data
-
-
-def sources(ctx: Context) -> SourceCache:
-    """The run's shared source-line cache."""
-    cache = ctx.scratch.get("sources")
-    if cache is None:
-        cache = ctx.scratch["sources"] = SourceCache(ctx.redactor.text)
-    return cache  # type: ignore[no-any-return]
-
-
-def producer_ident(ctx: Context, frames: Dict[int, FrameType]) -> int:
-    """The real ident of the thread producing the report: ``ctx.producer_ident``
-    when it names a real thread, else the calling thread's real ident (under
-    monkey patching ``threading.get_ident()`` gives a greenlet's id)."""
-    if ctx.producer_ident in frames:
-        return ctx.producer_ident
-    me = sys._getframe(1)
-    for ident, frame in frames.items():
-        if frame is me:
-            return ident
-    return this_thread_ident()
+from ..stacks import Unit, build_entries, stack_key, stack_section_data
+from ..unpatched import main_ident, producer_ident, thread_objects
 
 
 def thread_facts(
     ident: int, main_ident: Optional[int], producer: int, thread: Any = None
-) -> Dict[str, Any]:
+) -> ThreadMember:
     """Facts of one real thread; ``thread`` is its ``Thread`` object, if any."""
-    facts: Dict[str, Any] = {"ident": ident}
+    facts: ThreadMember = {"ident": ident}
     if thread is not None:
         try:
             facts["name"] = str(thread.name)
@@ -61,10 +44,10 @@ def thread_facts(
     return facts
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
-    frames: Dict[int, FrameType] = sys._current_frames()
+def collect(ctx: Context) -> StackSectionData:
+    frames = sys._current_frames()
     main = main_ident(frames)
-    producer = producer_ident(ctx, frames)
+    producer = producer_ident(ctx.producer_ident, frames)
     objects = thread_objects(frames)
     idents: List[int] = [i for i in frames if i not in ctx.own_threads]
     if main in idents:
@@ -79,7 +62,7 @@ def collect(ctx: Context) -> Dict[str, Any]:
         pinned = ident == main or ident == producer
         units.append(Unit(facts, stack_key(frame), pinned))
     del frames
-    entries = build_entries(units, sources(ctx), group=ctx.group)
+    entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
     return stack_section_data(entries, len(units))
 
 

@@ -3,20 +3,16 @@
 The version object is duck-typed as in oslo.reports (``vendor_string()``,
 ``product_string()``, ``version_string_with_package()``), every method
 optional; a plain string is taken as the version.
+
+Data: :class:`~gurumeditation.model.ServiceVersionData`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
-from ..model import safe_str
+from ..model import ServiceVersionData, safe_str
 from ..report import Context, SectionSpec
-
-_METHODS = (
-    ("product", "product_string"),
-    ("vendor", "vendor_string"),
-    ("version", "version_string_with_package"),
-)
 
 
 def _ask(version_obj: Any, method: str) -> Optional[str]:
@@ -30,7 +26,7 @@ def _ask(version_obj: Any, method: str) -> Optional[str]:
     return None if value is None else safe_str(value)
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
+def collect(ctx: Context) -> ServiceVersionData:
     version_obj = ctx.version
     if version_obj is None or isinstance(version_obj, (str, int, float)):
         return {
@@ -38,7 +34,11 @@ def collect(ctx: Context) -> Dict[str, Any]:
             "vendor": None,
             "version": None if version_obj is None else str(version_obj),
         }
-    data: Dict[str, Any] = {key: _ask(version_obj, method) for key, method in _METHODS}
+    data: ServiceVersionData = {
+        "product": _ask(version_obj, "product_string"),
+        "vendor": _ask(version_obj, "vendor_string"),
+        "version": _ask(version_obj, "version_string_with_package"),
+    }
     if data["version"] is None:
         fallback = _ask(version_obj, "version_string") or _ask(version_obj, "release_string")
         data["version"] = fallback

@@ -22,21 +22,7 @@ path or install location goes through the redactor when it contains ``=`` or
 ``@`` (the marks of a ``key=value`` pair or URL credentials) — searching
 every path for bare token formats would cost more than the section.
 
-Data (``section.data``)::
-
-    {
-      "distributions": [{"name": str, "version": str,
-                         "modules": [str],        # loaded top-level modules it provides
-                         "location": str}],       # the sys.path entry it is installed in
-      "unpackaged": [{"module": str, "file": str}],  # loaded top-level modules, not in
-                                                     # the standard library, of no
-                                                     # known distribution
-      "extensions": [{"module": str, "file": str}],  # loaded extension modules
-      "index": {"distributions": int, "path_entries": int,
-                "build_ms": float,                   # time spent building the index
-                "built_during_report": bool},
-      "notes": [str],
-    }
+Data: :class:`~gurumeditation.model.DistributionsData`.
 """
 
 from __future__ import annotations
@@ -49,6 +35,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..model import DistributionsData, InstalledDistribution, ModuleFile
 from ..report import Context, SectionSpec
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
@@ -267,28 +254,35 @@ def _redact_path(ctx: Context, path: Optional[str]) -> Optional[str]:
     return path
 
 
-def collect(ctx: Context) -> Dict[str, Any]:
-    notes: List[str] = []
-    index = _INDEX
+def _update_index(index: Any, notes: List[str]) -> bool:
+    """Index the ``sys.path`` entries not indexed yet; whether that was done
+    now (during the report), with a note saying so or why it was not."""
     before = index.build_ms
-    if index.lock.acquire(timeout=1.0):
-        try:
-            built = index.add_entries([str(p) for p in sys.path])
-        finally:
-            index.lock.release()
-    else:
-        built = False
+    if not index.lock.acquire(timeout=1.0):
         notes.append("package index busy (being built by another thread): lookups may be partial")
+        return False
+    try:
+        built = bool(index.add_entries([str(p) for p in sys.path]))
+    finally:
+        index.lock.release()
     if built:
         notes.append(
             f"package index built during this report ({index.build_ms - before:.1f} ms): "
             "setup_autorun builds it ahead of time"
         )
-    modules = list(sys.modules.items())
+    return built
+
+
+def _sort_loaded(
+    index: Any,
+) -> Tuple[Dict[int, Tuple[Distribution, List[str]]], List[ModuleFile], List[ModuleFile]]:
+    """The loaded modules sorted out: top-level modules by the distribution
+    providing them, top-level modules of none (not of the standard library),
+    and extension modules."""
     by_dist: Dict[int, Tuple[Distribution, List[str]]] = {}
-    unpackaged: List[Dict[str, Any]] = []
-    extensions: List[Dict[str, Any]] = []
-    for name, module in modules:
+    unpackaged: List[ModuleFile] = []
+    extensions: List[ModuleFile] = []
+    for name, module in list(sys.modules.items()):
         if module is None or name.startswith(_ALIAS_PREFIXES):
             continue
         file = _file_of(module)
@@ -302,7 +296,15 @@ def collect(ctx: Context) -> Dict[str, Any]:
                 by_dist.setdefault(id(dist), (dist, []))[1].append(name)
         elif not _is_stdlib(name, file):
             unpackaged.append({"module": name, "file": file})
-    distributions: List[Dict[str, Any]] = [
+    return by_dist, unpackaged, extensions
+
+
+def collect(ctx: Context) -> DistributionsData:
+    notes: List[str] = []
+    index = _INDEX
+    built = _update_index(index, notes)
+    by_dist, unpackaged, extensions = _sort_loaded(index)
+    distributions: List[InstalledDistribution] = [
         {
             "name": dist.name,
             "version": dist.version,
@@ -312,8 +314,8 @@ def collect(ctx: Context) -> Dict[str, Any]:
         for dist, mods in by_dist.values()
     ]
     distributions.sort(key=lambda d: (d["name"].lower(), d["location"]))
-    for item in distributions:
-        item["location"] = _redact_path(ctx, item["location"])
+    for dist_facts in distributions:
+        dist_facts["location"] = _redact_path(ctx, dist_facts["location"]) or ""
     for item in unpackaged + extensions:
         item["file"] = _redact_path(ctx, item["file"])
     unpackaged.sort(key=lambda u: u["module"])

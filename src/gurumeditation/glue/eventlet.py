@@ -1,0 +1,49 @@
+"""What this library knows of eventlet: its hub classes, the hub running in
+the calling thread, the wrappers that run a greenthread's function, and the
+originals ``monkey_patch()`` kept.  Never imports eventlet."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Set
+
+from ..heap import subclasses
+from . import loaded
+
+#: eventlet's name for each standard module it can patch.
+_PATCH_NAMES = {"_thread": "thread", "time": "time", "os": "os", "select": "select"}
+
+#: (file name, function) of eventlet's functions that run a greenthread's
+#: function: the frame after them names what the greenthread does.
+WRAPPERS = {("greenthread.py", "main"), ("greenpool.py", "_spawn_n_impl")}
+
+
+def hub_types() -> Set[type]:
+    """eventlet's hub classes (``BaseHub`` and every subclass), if loaded."""
+    base = getattr(loaded("eventlet.hubs.hub"), "BaseHub", None)
+    return subclasses(base) if isinstance(base, type) else set()
+
+
+def current_hub_greenlet() -> Optional[Any]:
+    """The greenlet of the calling thread's hub, when eventlet made one."""
+    local = getattr(loaded("eventlet.hubs"), "_threadlocal", None)
+    hub = getattr(local, "hub", None) if local is not None else None
+    return hub_greenlet(hub)
+
+
+def hub_greenlet(hub: Any) -> Optional[Any]:
+    """The greenlet an eventlet hub runs in."""
+    return getattr(hub, "greenlet", None)
+
+
+def original(module: str, name: str) -> Optional[Any]:
+    """``module.name`` as it was before ``monkey_patch()``, when eventlet
+    patched that module; else ``None``."""
+    patcher = loaded("eventlet.patcher")
+    if patcher is None:
+        return None
+    try:
+        if not patcher.is_monkey_patched(_PATCH_NAMES[module]):
+            return None
+        return getattr(patcher.original(module), name)
+    except Exception:
+        return None

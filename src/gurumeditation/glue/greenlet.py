@@ -1,0 +1,285 @@
+"""What this library knows of greenlet: its classes, ``parent`` chains, the
+states of a greenlet, finding greenlets on a big heap by reference, and
+telling which OS thread a greenlet belongs to.  Never imports greenlet.
+
+Which OS thread a greenlet belongs to: every greenlet's ``parent`` chain ends
+at the main greenlet of its thread.  That main greenlet is tied to a thread
+ident by, in order: being the caller's own (``greenlet.getcurrent()``), a
+gevent hub's ``thread_ident``, or the outermost frame of its saved stack (a
+``threading`` bootstrap frame names its ``Thread``, the ``__main__`` module
+frame the main thread); see :func:`thread_of_saved_stack` and
+:func:`match_running_mains`.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from types import FrameType
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Set
+
+from ..heap import subclasses
+from ..stacks import StackKey
+from ..unpatched import thread_objects
+from . import loaded
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+
+#: Path parts of the greenlet libraries' own code.
+_LIBRARY_DIRS = ("/eventlet/", "/gevent/", "/greenlet/")
+
+
+def module() -> Optional[Any]:
+    """The ``greenlet`` module when the process loaded it."""
+    return loaded("greenlet")
+
+
+def greenlet_class(mod: Any) -> Optional[type]:
+    kind = getattr(mod, "greenlet", None)
+    return kind if isinstance(kind, type) else None
+
+
+def greenlet_classes(mod: Any) -> Set[type]:
+    """``greenlet.greenlet`` and every class derived from it."""
+    kind = greenlet_class(mod)
+    return subclasses(kind) if kind is not None else set()
+
+
+def current(mod: Any) -> Optional[Any]:
+    """The calling thread's current greenlet (making its main greenlet when
+    the thread had none: never call it from a thread of ours)."""
+    getcurrent = getattr(mod, "getcurrent", None)
+    return getcurrent() if getcurrent is not None else None
+
+
+def state(glet: Any, is_active: Callable[[Any], bool]) -> str:
+    """``dead``, ``suspended`` (a saved stack), ``running`` (the current
+    greenlet of another thread) or ``not started``; ``is_active`` is
+    greenlet's own ``__bool__`` (gevent redefines it)."""
+    if glet.dead:
+        return "dead"
+    if glet.gr_frame is not None:
+        return "suspended"
+    return "running" if is_active(glet) else "not started"
+
+
+def function_name(key: StackKey, wrappers: Iterable[Any] = ()) -> Optional[str]:
+    """What a greenlet runs: the function given to a library wrapper (an
+    eventlet greenthread, a ``spawn_n`` worker) when the stack starts in one
+    of ``wrappers`` ((file name, function) pairs), else the first function."""
+    if not key:
+        return None
+    first = key[0]
+    if len(key) > 1 and (first[0].rsplit("/", 1)[-1], first[2]) in wrappers:
+        return key[1][2]
+    return first[2]
+
+
+class Roots:
+    """The main greenlet at the root of each greenlet's ``parent`` chain,
+    remembered per greenlet so that 10,000 siblings cost one walk."""
+
+    def __init__(self) -> None:
+        self.root_of: Dict[int, Any] = {}
+
+    def root(self, glet: Any) -> Any:
+        root_of = self.root_of
+        parent = glet.parent
+        if parent is None:
+            return glet
+        known = root_of.get(id(parent))
+        if known is not None:
+            return known
+        node = parent
+        path: List[Any] = []
+        while len(path) < 10_000:
+            path.append(node)
+            above = node.parent
+            if above is None:
+                break
+            known = root_of.get(id(above))
+            if known is not None:
+                node = known
+                break
+            node = above
+        root = node if node.parent is None else None
+        for item in path:
+            root_of[id(item)] = root
+        return root
+
+
+def find_by_reference(
+    mod: Any,
+    wanted: FrozenSet[type],
+    glet_types: FrozenSet[type],
+    anchors: List[Any],
+    roots: Roots,
+    hub_greenlet: Callable[[Any], Any],
+) -> Optional[List[Any]]:
+    """The greenlets (and hub objects) of ``wanted`` found as referrers of
+    what every greenlet refers to, or ``None`` when that cannot be shown
+    complete.
+
+    A started greenlet refers to the main greenlet of its thread, a greenlet
+    not started yet to its parent, an instance of a Python class to its class.
+    ``gc.get_referrers()`` with those few anchors (``anchors``: the current
+    greenlet, its root, the hub greenlets) finds them in one pass over the
+    heap made in C, several times cheaper than a type test per object.  Main
+    greenlets of other threads are learnt from what each pass finds (a found
+    hub object leads to its greenlet through ``hub_greenlet``); if in the end
+    fewer main greenlets are known than greenlet counts, the caller falls
+    back to a scan of the whole heap.  The one greenlet this cannot see is a
+    plain ``greenlet`` never started whose parent is neither a main greenlet
+    nor a hub (eventlet and gevent always give a hub as parent).
+    """
+    count_mains = getattr(getattr(mod, "_greenlet", None), "get_total_main_greenlets", None)
+    if count_mains is None:
+        return None
+    todo_next: List[Any] = [t for t in wanted if t.__flags__ & _HEAPTYPE] + anchors
+    asked: Set[int] = set()
+    found: Dict[int, Any] = {}
+    for _ in range(4):
+        todo = [a for a in todo_next if id(a) not in asked and a is not None]
+        if not todo:
+            break
+        asked.update(id(a) for a in todo)
+        for obj in todo:
+            if type(obj) in wanted:
+                found[id(obj)] = obj
+        for obj in gc.get_referrers(*todo):
+            if type(obj) in wanted:
+                found[id(obj)] = obj
+        todo_next = []
+        for obj in found.values():
+            nxt = roots.root(obj) if type(obj) in glet_types else hub_greenlet(obj)
+            if nxt is not None and id(nxt) not in asked:
+                todo_next.append(nxt)
+    mains = sum(1 for g in found.values() if type(g) in glet_types and g.parent is None)
+    try:
+        total = int(count_mains())
+    except Exception:
+        return None
+    if mains < total:
+        return None
+    return list(found.values())
+
+
+def _outermost(frame: Optional[FrameType]) -> Optional[FrameType]:
+    depth = 0
+    while frame is not None and frame.f_back is not None and depth < 10_000:
+        frame = frame.f_back
+        depth += 1
+    return frame
+
+
+def thread_of_saved_stack(
+    frame: Optional[FrameType], frames: Dict[int, FrameType], main: Optional[int]
+) -> Optional[int]:
+    """The thread whose first frame ``frame`` is: ``Thread._bootstrap``
+    knows its ``Thread``; the ``__main__`` module frame is the main thread's."""
+    bottom = _outermost(frame)
+    if bottom is None:
+        return None
+    code = bottom.f_code
+    try:
+        if code.co_name == "_bootstrap" and code.co_filename.endswith("threading.py"):
+            thread = bottom.f_locals.get("self")
+            ident = getattr(thread, "ident", None)
+            if isinstance(ident, int) and ident in frames:
+                return ident
+            native = getattr(thread, "native_id", None)
+            return None if native is None else _ident_of_native(native, frames)
+        main_module = sys.modules.get("__main__")
+        if bottom.f_globals is getattr(main_module, "__dict__", None) or code.co_filename.endswith(
+            "runpy.py"
+        ):
+            return main
+    except Exception:
+        return None
+    return None
+
+
+def _ident_of_native(native: int, frames: Dict[int, FrameType]) -> Optional[int]:
+    for ident, thread in thread_objects(frames).items():
+        if getattr(thread, "native_id", None) == native:
+            return ident
+    return None
+
+
+def bare_thread_mains(
+    firsts: List[Any],
+    glets: List[Any],
+    thread_of_root: Dict[int, int],
+    current: Any,
+    is_active: Callable[[Any], bool],
+    roots: Roots,
+) -> Set[int]:
+    """Ids of the main greenlets running in another thread, thread not told,
+    that no other greenlet has at the root of its ``parent`` chain: a thread
+    that touched greenlet but runs no greenlet of its own.
+
+    greenlet makes one for any thread that merely touches it: under
+    eventlet's monkey patching on Python 3.9, every thread started by the
+    *unpatched* ``threading`` gets one, because eventlet greens that module's
+    ``_active_limbo_lock`` too (3.9's ``_thread`` types are static, so its
+    re-imported copy shares the ``RLock`` type eventlet replaces) and the green
+    lock asks ``greenlet.getcurrent()`` for its owner.  Such a greenlet is the
+    thread itself, which the Threads section shows."""
+    bare = {
+        id(g)
+        for g in firsts
+        if g.parent is None
+        and g is not current
+        and id(g) not in thread_of_root
+        and g.gr_frame is None
+        and not g.dead
+        and is_active(g)
+    }
+    if not bare:
+        return bare
+    for glet in glets:
+        if glet.parent is not None:
+            bare.discard(id(roots.root(glet)))
+            if not bare:
+                break
+    return bare
+
+
+def match_running_mains(
+    candidates: List[Any],
+    thread_of_root: Dict[int, int],
+    frames: Dict[int, FrameType],
+    main: Optional[int],
+) -> None:
+    """A main greenlet running right now in another thread has no saved stack
+    to tell its thread by; that thread's own stack then starts at the thread's
+    first frame.  One such greenlet and one such thread left: they match."""
+    running = [
+        g
+        for g in candidates
+        if g.parent is None and id(g) not in thread_of_root and g.gr_frame is None and not g.dead
+    ]
+    if len(running) != 1:
+        return
+    taken = set(thread_of_root.values())
+    threads = [
+        ident
+        for ident, frame in frames.items()
+        if ident not in taken and thread_of_saved_stack(frame, frames, main) == ident
+    ]
+    if len(threads) > 1:  # prefer the one thread busy in a greenlet library
+        threads = [ident for ident in threads if _in_greenlet_library(frames[ident])]
+    if len(threads) == 1:
+        thread_of_root[id(running[0])] = threads[0]
+
+
+def _in_greenlet_library(frame: Optional[FrameType]) -> bool:
+    """Whether a frame of this stack belongs to eventlet, gevent or greenlet."""
+    depth = 0
+    while frame is not None and depth < 256:
+        filename = frame.f_code.co_filename
+        if any(part in filename for part in _LIBRARY_DIRS):
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False

@@ -1,0 +1,75 @@
+"""What the renderers and ``diff`` read alike in a document: which sections
+hold stacks, what a unit of each is called, where a stack is parked, how a
+unit's error reads.  Functions of the document only."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Sequence, Tuple
+
+
+class UnitName(NamedTuple):
+    one: str  # "green thread"
+    many: str  # "green threads"
+
+
+#: Stack section ids and what a unit of each is called.
+UNIT_NAMES: Dict[str, UnitName] = {
+    "threads": UnitName("thread", "threads"),
+    "green_threads": UnitName("green thread", "green threads"),
+    "asyncio_tasks": UnitName("task", "tasks"),
+}
+
+#: A section this module does not know.
+_ANY_UNIT = UnitName("unit", "units")
+
+
+def unit_name(section_id: str) -> UnitName:
+    return UNIT_NAMES.get(section_id, _ANY_UNIT)
+
+
+def is_stack_data(data: Any) -> bool:
+    """Whether a section's data is a stack section's (``{total, entries}``,
+    every entry with a ``stack``), whatever its id."""
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        return False
+    return all(isinstance(e, dict) and "stack" in e for e in data["entries"])
+
+
+def stack_total(data: Dict[str, Any]) -> int:
+    """How many units a stack section holds (``total``, else the entries' counts)."""
+    total = data.get("total")
+    if isinstance(total, int):
+        return total
+    return sum(int(e.get("count", 1)) for e in data.get("entries", []))
+
+
+def error_text(error: Any) -> str:
+    """An error of a unit, option or process (``{"type", "message"}``) as
+    ``Type: message``; the string of a document of reportVersion 1 as it is."""
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('message')}"
+    return str(error)
+
+
+#: Path parts of library code (standard library, installed packages).
+LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
+
+
+def is_library_file(file: str) -> bool:
+    return any(marker in file for marker in LIBRARY_MARKERS)
+
+
+def parked_at(stack: Sequence[Tuple[str, Any, str]]) -> str:
+    """Where a stack of (file, line, function), outermost first, is parked:
+    its innermost frame, and when that is library code, the innermost
+    application frame that called into it too (``wait (threading.py:327) in
+    worker (app.py:5)``); ``""`` for an empty stack."""
+    if not stack:
+        return ""
+    file, line, function = stack[-1]
+    text = f"{function} ({file}:{line})"
+    if is_library_file(str(file)):
+        for f, n, fn in reversed(stack[:-1]):
+            if not is_library_file(str(f)):
+                return f"{text} in {fn} ({f}:{n})"
+    return text

@@ -1,0 +1,192 @@
+"""Threads, Green Threads and Asyncio Tasks in the classic layout: a ``------``
+banner per unit (or per group of units with identical stacks), the unit's
+facts, then its frames."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from ..common import error_text, unit_name
+from ..text_layout import frame_lines, short_frame_lines, thread_ref, unit_banner
+
+
+def _flag(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def thread_label(member: Dict[str, Any]) -> str:
+    name = member.get("name")
+    return f"#{member.get('ident')}" + (f" ({name})" if name else "")
+
+
+def thread_facts(member: Dict[str, Any]) -> str:
+    parts = []
+    if member.get("name") is not None:
+        parts.append(f"name: {member['name']}")
+    if member.get("native_id") is not None:
+        parts.append(f"native id: {member['native_id']}")
+    if "daemon" in member:
+        parts.append(f"daemon: {_flag(member['daemon'])}")
+    if member.get("main"):
+        parts.append("main thread")
+    if member.get("current"):
+        parts.append("produced this report")
+    return ", ".join(parts)
+
+
+def green_label(member: Dict[str, Any]) -> str:
+    name = member.get("name")
+    return f"0x{member.get('id', 0):x}" + (f" ({name})" if name else "")
+
+
+def green_facts(member: Dict[str, Any]) -> str:
+    parts = [f"id: 0x{member.get('id', 0):x}"]
+    parts += [f"{key}: {member[key]}" for key in ("type", "name", "state") if member.get(key)]
+    if member.get("thread") is not None:
+        parts.append(f"thread: {thread_ref(member)}")
+    if member.get("thread_object"):
+        parts.append(f"runs threading.Thread {member['thread_object']!r}")
+    if member.get("hub"):
+        parts.append("hub")
+    if member.get("main"):
+        parts.append("main greenlet of its thread")
+    if member.get("current"):
+        parts.append("current (running when the report was asked for)")
+    if member.get("error"):
+        parts.append(f"unreadable: {error_text(member['error'])}")
+    lines = [", ".join(parts)]
+    if member.get("spawned_by"):
+        lines.append(f"spawned by: {member['spawned_by']}")
+    if member.get("spawned_at"):
+        lines += short_frame_lines("spawned at", member["spawned_at"])
+    return "\n".join(lines)
+
+
+def _awaited_label(item: Dict[str, Any]) -> str:
+    kind = item.get("kind")
+    if kind == "task":
+        return f"task {item.get('name')} (0x{item.get('id', 0):x})"
+    if kind == "gather":
+        return "gather() of:"
+    text = f"{item.get('type', 'future')} 0x{item.get('id', 0):x}"
+    if item.get("state"):
+        text += f" ({item['state']})"
+    created = item.get("created_at")
+    if isinstance(created, list) and created:
+        place = created[-1]
+        text += f" created at {place['file']}:{place['line']} in {place['function']}"
+    elif created:  # a document of reportVersion 1
+        text += f" created at {created}"
+    return text
+
+
+#: How many awaited or awaiting tasks one line names before "and N more"
+#: (a gather() of 10,000 tasks stays one readable line; the JSON keeps all).
+MAX_LISTED = 20
+
+
+def _listing(labels: List[str], limit: int = MAX_LISTED) -> str:
+    text = ", ".join(labels[:limit])
+    if len(labels) > limit:
+        text += f" and {len(labels) - limit} more"
+    return text
+
+
+def task_label(member: Dict[str, Any]) -> str:
+    label = str(member.get("name"))
+    targets = [a.get("name") for a in member.get("awaits", []) if a.get("kind") == "task"]
+    if targets:
+        label += " -> " + "+".join(str(t) for t in targets)
+    return label
+
+
+def task_facts(member: Dict[str, Any]) -> str:
+    parts = [f"id: 0x{member.get('id', 0):x}", f"state: {member.get('state')}"]
+    if member.get("outcome"):
+        parts.append(f"outcome: {member['outcome']}")
+    if member.get("loop"):
+        parts.append(str(member["loop"]))
+    if member.get("thread") is not None:
+        parts.append(f"thread: {thread_ref(member)}")
+    if member.get("running"):
+        parts.append("running")
+    if member.get("error"):
+        parts.append(f"unreadable: {error_text(member['error'])}")
+    lines = [", ".join(parts)]
+    awaits = member.get("awaits") or []
+    if awaits:
+        text = "awaits: " + _awaited_label(awaits[0])
+        if len(awaits) > 1:
+            text += " " + _listing([_awaited_label(a) for a in awaits[1:]])
+        lines.append(text)
+    if member.get("awaited_by"):
+        who = _listing([f"{w.get('name')} (0x{w.get('id', 0):x})" for w in member["awaited_by"]])
+        lines.append(f"awaited by: {who}")
+    if member.get("cycle"):
+        lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
+    if member.get("created_at"):
+        lines += short_frame_lines("created at", member["created_at"])
+    return "\n".join(lines)
+
+
+def stack_entries_lines(
+    data: Dict[str, Any],
+    section_id: str,
+    banner_of: Callable[[Dict[str, Any]], str],
+    facts_of: Callable[[Dict[str, Any]], str],
+    label_of: Callable[[Dict[str, Any]], str],
+) -> List[str]:
+    names = unit_name(section_id)
+    unit, plural = names.one.title(), names.many
+    lines: List[str] = []
+    for entry in data.get("entries", []):
+        members = entry.get("members") or [{}]
+        count = entry.get("count", 1)
+        if count > 1:
+            lines += [unit_banner(f"{unit} (x{count} identical)"), ""]
+            listed = ", ".join(label_of(m) for m in members)
+            more = entry.get("more", 0)
+            if more:
+                listed += f" and {more} more"
+            lines += [f"{count} {plural}: {listed}", ""]
+        else:
+            lines += [unit_banner(banner_of(members[0])), ""]
+            facts = facts_of(members[0])
+            if facts:
+                lines += facts.split("\n") + [""]
+        lines += frame_lines(entry.get("stack", []))
+    return lines
+
+
+def threads_lines(data: Dict[str, Any]) -> List[str]:
+    return stack_entries_lines(
+        data, "threads", lambda m: f"Thread #{m.get('ident')}", thread_facts, thread_label
+    )
+
+
+def green_lines(data: Dict[str, Any]) -> List[str]:
+    return stack_entries_lines(
+        data, "green_threads", lambda m: "Green Thread", green_facts, green_label
+    )
+
+
+def tasks_lines(data: Dict[str, Any]) -> List[str]:
+    lines: List[str] = [f"{data.get('total', 0)} tasks"]
+    for loop in data.get("loops", []):
+        parts = [str(loop.get("type", "loop"))]
+        if "running" in loop:
+            parts.append("running" if loop["running"] else "not running")
+        if loop.get("closed"):
+            parts.append("closed")
+        if loop.get("debug"):
+            parts.append("debug")
+        if loop.get("thread") is not None:
+            parts.append(f"thread {thread_ref(loop)}")
+        parts.append(f"{loop.get('tasks', 0)} tasks")
+        lines.append(f"{loop.get('label')}: " + ", ".join(parts))
+    for ring in data.get("cycles", []):
+        lines.append("AWAIT CYCLE: " + " -> ".join(ring + ring[:1]))
+    lines.append("")
+    return lines + stack_entries_lines(
+        data, "asyncio_tasks", lambda m: f"Task {m.get('name')}", task_facts, task_label
+    )

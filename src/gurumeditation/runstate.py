@@ -1,0 +1,26 @@
+"""What one report run learns once and every section of it may read: typed
+per-run state (not options: those say how to report, this is what the run
+found)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+from .stacks import SourceCache
+
+
+@dataclass
+class RunState:
+    #: ``gc.isenabled()`` before the run paused the collector.
+    gc_was_enabled: Optional[bool] = None
+    #: ``gc.get_count()`` before the run allocated anything.
+    gc_counts: Optional[Tuple[int, ...]] = None
+    #: Source lines read for the stack sections, shared by all of them.
+    sources: Optional[SourceCache] = None
+
+    def source_cache(self, redact: Callable[[str], str]) -> SourceCache:
+        """The run's source-line cache, made on first use with ``redact``."""
+        if self.sources is None:
+            self.sources = SourceCache(redact)
+        return self.sources

@@ -1,0 +1,40 @@
+"""The main thread blocks in native code while holding the GIL (for argv[2] seconds), so no Python code runs; a worker thread is parked beside it.
+
+Started by tests/test_frozen_interpreter.py."""
+
+import ctypes
+import sys
+import threading
+import time
+
+from gurumeditation import TextGuruMeditation
+
+TextGuruMeditation.setup_autorun("1.0", service_name="svc", log_dir=sys.argv[1])
+libc = ctypes.CDLL(None)
+pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
+mutex = ctypes.create_string_buffer(64)
+libc.pthread_mutex_lock(mutex)
+
+
+class timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def parked_worker():
+    time.sleep(3600)
+
+
+threading.Thread(target=parked_worker, daemon=True).start()
+print("READY", flush=True)
+time.sleep(0.3)
+
+
+def frozen_here():
+    until = timespec(int(time.time()) + int(sys.argv[2]), 0)
+    pylib.pthread_mutex_timedlock(mutex, ctypes.byref(until))  # held: waits until then
+
+
+frozen_here()
+print("BACK", flush=True)
+while True:
+    time.sleep(0.05)
