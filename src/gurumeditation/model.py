@@ -71,6 +71,7 @@ class Header(TypedDict, total=False):
     producer: Dict[str, Any]
     durationMs: float
     redactedCount: int
+    signal: Dict[str, Any]
 
 
 class Report(TypedDict):
