@@ -309,6 +309,8 @@ def ask_for_report(pid: int, fmt: str, timeout: float) -> Tuple[Dict[str, Any], 
         header, body = channel_client.ask(pid, {"op": "report", "format": fmt}, deadline)
     except channel_client.ChannelError as exc:
         raise _error(pid, exc, timeout) from None
+    if not header.get("ok") and header.get("stopped"):
+        raise ReportError(f"did not answer: {header.get('error')}", EXIT_TIMEOUT)
     if not header.get("ok"):
         raise ReportError(
             f"process {pid} could not answer: {header.get('error') or 'no reason given'}",

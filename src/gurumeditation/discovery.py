@@ -166,7 +166,18 @@ def register(
             _fork_hook.append(True)
     else:
         channel.refresh()
+    _announce_threads()
     return "@" + channel.name
+
+
+def _announce_threads() -> None:
+    """The sidecar leaves our helper threads out of a native dump: the
+    channel's thread is one more."""
+    from .autorun import ARMED
+
+    watcher = ARMED.watcher
+    if watcher is not None:
+        watcher.announce()
 
 
 def _after_fork_in_child() -> None:
@@ -175,6 +186,7 @@ def _after_fork_in_child() -> None:
         return
     try:
         channel.after_fork_in_child()
+        _announce_threads()
     except Exception:
         pass
 

@@ -411,7 +411,19 @@ class FrontDoor:
             sock.setblocking(True)
             sock.settimeout(5.0)
             parsed, problem = parse_request(request)
-            if parsed is None:
+            if process_state(svc.pid) in ("T", "t"):
+                sock.sendall(
+                    header_line(
+                        dict(
+                            facts,
+                            ok=False,
+                            stopped=True,
+                            error=f"process {svc.pid} is stopped (SIGSTOP, or traced): "
+                            "none of its threads can answer until it is continued",
+                        )
+                    )
+                )
+            elif parsed is None:
                 sock.sendall(header_line(dict(facts, ok=False, error=f"bad request: {problem}")))
             elif parsed["op"] == "info":
                 sock.sendall(header_line(dict(self.info, **facts, ok=True, op="info", size=0)))
@@ -438,6 +450,16 @@ class FrontDoor:
             pass
         finally:
             sock.close()
+
+
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``/proc/PID/stat`` field 3)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return text[text.rindex(")") + 2 :].split()[0]
+    except (OSError, ValueError, IndexError):
+        return "?"
 
 
 def process_euid(pid: int) -> Optional[int]:
