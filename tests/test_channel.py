@@ -10,7 +10,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -540,7 +539,7 @@ def test_root_touches_nothing_in_the_users_directories(
     procs.append(svc)
     for directory in (trap, old_tmp):
         os.mkfifo(directory / f"{svc.pid}.json")
-        (directory / f".answer-x").symlink_to(secret)
+        (directory / ".answer-x").symlink_to(secret)
         (directory / f"{svc.pid}.request.1-1.json").symlink_to(secret)
         (directory / "report.txt").symlink_to("/dev/zero")
         os.mkfifo(directory / "report.json")
@@ -667,11 +666,11 @@ def test_forked_child_answers_under_its_own_pid(procs: List[Proc], tmp_path: Pat
             time.sleep(0.05)
         assert len(channel_client.channels_of(child)) == 1
         assert len(channel_client.channels_of(svc.pid)) == 1
-        _, header, body = round_trip(child, "json")
+        _, _header, body = round_trip(child, "json")
         report = json.loads(body)
         assert report["header"]["pid"] == child and report["header"]["ppid"] == svc.pid
         assert "child-worker" in body
-        _, header, body = round_trip(svc.pid, "json")
+        _, _header, body = round_trip(svc.pid, "json")
         assert json.loads(body)["header"]["pid"] == svc.pid and "child-worker" not in body
     finally:
         os.kill(child, signal.SIGKILL)

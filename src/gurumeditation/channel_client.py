@@ -11,7 +11,6 @@ accepts, stalls or streams forever costs ``timeout`` seconds, no more).
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
 import time
@@ -112,7 +111,9 @@ def exchange(
         buf = bytearray()
         while b"\n" not in buf:
             if len(buf) > MAX_HEADER:
-                raise ChannelError(f"process {pid} sent an answer header over {MAX_HEADER} bytes", FAILED)
+                raise ChannelError(
+                    f"process {pid} sent an answer header over {MAX_HEADER} bytes", FAILED
+                )
             ready, _, _ = select.select([sock], [], [], _remaining(deadline))
             if not ready:
                 continue
@@ -134,10 +135,14 @@ def exchange(
             raise ChannelError(f"the answer on @{name} is not from process {pid}", FAILED)
         size = header.get("size", 0)
         if not isinstance(size, int) or size < 0 or size > MAX_BODY:
-            raise ChannelError(f"process {pid} announced a report of {size!r} bytes: refused", FAILED)
+            raise ChannelError(
+                f"process {pid} announced a report of {size!r} bytes: refused", FAILED
+            )
         body = bytearray(rest[:size])
         if not _recv_until(sock, deadline, size, body):
-            raise ChannelError(f"process {pid} closed the channel in the middle of its answer", FAILED)
+            raise ChannelError(
+                f"process {pid} closed the channel in the middle of its answer", FAILED
+            )
         if discovery.start_ticks(pid) != ticks:
             raise ChannelError(f"no such process: {pid} exited while answering", NO_PROCESS)
         return header, bytes(body)

@@ -238,7 +238,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not found:
         print("no process with reports enabled", file=sys.stderr)
         return EXIT_OK
-    rows = [("PID", "PPID", "SERVICE", "UPTIME", "ANSWERS TO", "COMMAND", "REPORTS GO TO")]
+    rows: List[Tuple[str, ...]] = [
+        ("PID", "PPID", "SERVICE", "UPTIME", "ANSWERS TO", "COMMAND", "REPORTS GO TO")
+    ]
     for e in found:
         rows.append(
             (
@@ -328,7 +330,9 @@ def safe_report(body: bytes, fmt: str) -> str:
         try:
             return render_json.render(render_json.load(text))
         except ValueError:
-            raise ReportError("the process sent a JSON report that does not parse", EXIT_FAILED) from None
+            raise ReportError(
+                "the process sent a JSON report that does not parse", EXIT_FAILED
+            ) from None
     return escape(text)
 
 

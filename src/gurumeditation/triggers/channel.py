@@ -414,7 +414,9 @@ class Channel:
             request, problem = parse_request(request_line)
             conn.settimeout(SEND_TIMEOUT)
             if request is None:
-                conn.sendall(header_line(dict(self._facts(), ok=False, error=f"bad request: {problem}")))
+                conn.sendall(
+                    header_line(dict(self._facts(), ok=False, error=f"bad request: {problem}"))
+                )
                 return
             if os.geteuid() != self.uid:
                 self._relisten()
@@ -424,7 +426,8 @@ class Channel:
                             self._facts(),
                             ok=False,
                             relisten=True,
-                            error=f"the process changed uid to {os.geteuid()}: it listens anew, ask again",
+                            error=f"the process changed uid to {os.geteuid()}: "
+                            "it listens anew, ask again",
                         )
                     )
                 )

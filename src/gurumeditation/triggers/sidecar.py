@@ -27,13 +27,13 @@ nothing of this package but :mod:`gurumeditation.sinks`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
 import signal
 import sys
 import time
-import json
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 #: Dumps kept per incident (a storm of signals may queue many).
