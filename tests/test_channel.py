@@ -10,6 +10,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -719,3 +720,72 @@ def test_no_file_is_written_for_discovery(procs: List[Proc], tmp_path: Path) -> 
         time.sleep(0.05)
     assert channel_client.channels_of(svc.pid) == []
     assert gm("report", str(svc.pid)).returncode == 3
+
+
+def raw_exchange(name: str, payload: bytes) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(20)
+        sock.connect(b"\0" + name.encode())
+        sock.sendall(payload)
+        data = b""
+        while True:
+            try:
+                more = sock.recv(65536)
+            except ConnectionResetError:  # closed with our bytes unread
+                return data
+            if not more:
+                return data
+            data += more
+
+
+@pytest.mark.parametrize("front", ["sidecar", "service thread"])
+def test_bad_requests_are_refused_one_by_one(
+    procs: List[Proc], tmp_path: Path, front: str
+) -> None:
+    svc = Proc(SERVICE, tmp_path, args=["nosig"] if front == "service thread" else [])
+    procs.append(svc)
+    (name,) = channel_client.channels_of(svc.pid)
+    for payload, problem in (
+        (b"\xff\xfe not json\n", "not a JSON line"),
+        (b"[1, 2]\n", "not a JSON object"),
+        (b'{"op": "format-disk"}\n', "op must be one of info, report"),
+        (b'{"op": "report", "format": "pdf"}\n', "format must be one of text, json, html"),
+        (b'{"op": "report", "at": "not-a-number", "format": 7}\n', "format must be one of"),
+    ):
+        header = json.loads(raw_exchange(name, payload).split(b"\n")[0])
+        assert header["ok"] is False and problem in header["error"], (payload, header)
+    # a request line that never ends is cut off, the connection closed
+    assert raw_exchange(name, b"x" * 5000) == b""
+    # and the next good one is answered
+    _, header, body = round_trip(svc.pid)
+    assert header["ok"] is True and "parked-worker" in body
+    assert svc.proc.poll() is None
+
+
+COUNTS_SIGNALS = """
+import signal, time
+signal.signal(signal.SIGUSR1, lambda s, f: print('GOT SIGUSR1', flush=True))
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_sidecar_signals_only_the_process_that_started_then(procs: List[Proc], tmp_path: Path) -> None:
+    """The sidecar's dump signal goes to its service only while the pid's
+    start time is the one recorded (a recycled pid gets nothing)."""
+    from gurumeditation.triggers import sidecar
+
+    target = Proc(COUNTS_SIGNALS, tmp_path)
+    procs.append(target)
+    read_end, write_end = os.pipe()
+    try:
+        ticks = discovery.start_ticks(target.pid)
+        assert ticks
+        assert sidecar.all_threads_dump(read_end, target.pid, signal.SIGUSR1, ticks + 1) == b""
+        assert sidecar.all_threads_dump(read_end, target.pid, signal.SIGUSR1, 0) == b""
+        sidecar.all_threads_dump(read_end, target.pid, signal.SIGUSR1, ticks)
+        assert target.readline().strip() == "GOT SIGUSR1"  # only the verified one arrived
+    finally:
+        os.close(read_end)
+        os.close(write_end)

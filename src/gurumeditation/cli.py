@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import __version__, channel_client, discovery, render
 from .model import Report
 from .render import json as render_json
-from .terminal import escape
+from .terminal import escape, escape_json
 
 EXIT_OK = 0
 #: Something went wrong that has no code of its own (unreadable file, ...).
@@ -82,8 +82,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"{args.report}: {problem}", file=sys.stderr)
             return EXIT_FAILED
+    shown = render.render(report, args.format)
+    shown = escape_json(shown) if args.format == "json" else escape(shown)
     try:
-        write_output(render.render(report, args.format), args.output)
+        write_output(shown, args.output)
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
     return EXIT_OK
@@ -328,7 +330,7 @@ def safe_report(body: bytes, fmt: str) -> str:
     text = body.decode("utf-8", "replace")
     if fmt == "json":
         try:
-            return render_json.render(render_json.load(text))
+            return escape_json(render_json.render(render_json.load(text)))
         except ValueError:
             raise ReportError(
                 "the process sent a JSON report that does not parse", EXIT_FAILED

@@ -28,3 +28,13 @@ def escape(text: str, one_line: bool = False) -> str:
     """``text`` with every control character shown escaped; newlines (and
     tabs) are kept unless ``one_line``."""
     return (_ONE_LINE if one_line else _MULTI_LINE).sub(_hex, text)
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def escape_json(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``, which leaves
+    DEL, C1 controls and the separators raw) with those written as
+    ``\\uNNNN`` escapes: the same document, safe on a terminal."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
