@@ -18,7 +18,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import wait_for_reports
-from gurumeditation import discovery, schema
+from gurumeditation import schema
 from gurumeditation.render import render
 
 STDERR_SERVICE = """

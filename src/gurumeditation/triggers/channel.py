@@ -135,41 +135,27 @@ def _close_fd(fd: Optional[int]) -> None:
 
 
 class ChannelSink:
-    """Writes a report to the asker's connection (header line, then the body).
-    Never raises: an asker that went away costs nothing (no fallback to stderr)."""
+    """Takes the rendered report for the asker's connection.  It only keeps
+    it: the channel's own thread writes it out, so a thread of the service
+    that made the report (one in flight picks ours up) never waits on an
+    asker that does not read."""
 
-    def __init__(self, conn: Any, fmt: str, facts: Dict[str, Any]) -> None:
-        self.conn = conn
+    def __init__(self, fmt: str) -> None:
         self.fmt = fmt
-        self.facts = facts
         self.description = "the gurumeditation channel"
-        self._lock = unpatched.get().allocate_lock()
+        self.body: Optional[bytes] = None
         self.done = unpatched.get().allocate_lock()
         self.done.acquire()
-        self.closed = False
-        self.written = False
 
     def write(self, contents: Dict[str, str]) -> List[str]:
+        if self.body is not None:
+            return []
         text = contents.get(SUFFIXES[self.fmt])
         if text is None:
             text = next(iter(contents.values()), "")
-        body = text.encode("utf-8", "replace")
-        with self._lock:
-            if self.closed or self.written:
-                return []
-            self.written = True
-            try:
-                fields = dict(self.facts, ok=True, op="report", format=self.fmt, size=len(body))
-                self.conn.sendall(header_line(fields) + body)
-            except OSError:
-                pass
-            finally:
-                self.done.release()
+        self.body = text.encode("utf-8", "replace")
+        self.done.release()
         return [self.description]
-
-    def close(self) -> None:
-        with self._lock:
-            self.closed = True
 
 
 class Channel:
@@ -458,18 +444,15 @@ class Channel:
 
     def _report(self, conn: Any, fmt: str) -> None:
         facts = dict(self._facts(), answeredBy="service")
-        sink = ChannelSink(conn, fmt, facts)
-        try:
-            self.submit(sink, fmt)
-            # a report in flight in another thread writes ours when done
-            if not sink.done.acquire(True, REPORT_WAIT):
-                sink.close()
-                if not sink.written:
-                    conn.sendall(
-                        header_line(dict(facts, ok=False, error="no report within 60 s (busy)"))
-                    )
-        finally:
-            sink.close()
+        sink = ChannelSink(fmt)
+        self.submit(sink, fmt)
+        # a report in flight in another thread makes ours when it is done
+        if not sink.done.acquire(True, REPORT_WAIT) or sink.body is None:
+            conn.sendall(header_line(dict(facts, ok=False, error="no report within 60 s (busy)")))
+            return
+        body = sink.body
+        fields = dict(facts, ok=True, op="report", format=fmt, size=len(body))
+        conn.sendall(header_line(fields) + body)
 
     def _relisten(self) -> None:
         """After a uid change: a socket whose credentials name the new uid."""
