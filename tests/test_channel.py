@@ -305,6 +305,10 @@ def test_signal_taken_over_answers_over_the_channel(procs: List[Proc], tmp_path:
     out = gm("report", str(svc.pid))
     assert out.returncode == 0, out.stderr
     assert (
+        f"signal SIGUSR2 of process {svc.pid} was taken over by __main__.Arbiter.handle_usr2; "
+        "asked over the channel" in out.stderr
+    )
+    assert (
         "Signal: SIGUSR2 was taken over by __main__.Arbiter.handle_usr2; this process "
         "answers 'gurumeditation report' over its channel" in out.stdout
     )
@@ -323,6 +327,50 @@ def test_signal_taken_over_answers_over_the_channel(procs: List[Proc], tmp_path:
 
     assert svc.proc.stdout is not None
     assert _select.select([svc.proc.stdout], [], [], 0.1)[0] == []
+
+
+PREFORK = """
+import os, signal, time
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.setup_autorun('1.0', service_name='prefork')
+worker = os.fork()
+if worker == 0:
+    signal.signal(signal.SIGUSR2, signal.SIG_DFL)  # as gunicorn's workers do
+    while True:
+        time.sleep(0.05)
+print('READY', worker, flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_worker_that_reset_the_signal_is_not_killed(procs: List[Proc], tmp_path: Path) -> None:
+    """gunicorn resets SIGUSR2 to the default action in every worker: a
+    signal would kill it.  The channel asks instead; --signal refuses."""
+    master = Proc(PREFORK, tmp_path)
+    procs.append(master)
+    worker = int(master.ready[0])
+    try:
+        deadline = time.monotonic() + 20
+        while not channel_client.channels_of(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listed = {e["pid"]: e for e in json.loads(gm("list", "--json").stdout)}
+        assert listed[worker]["ppid"] == master.pid
+        assert listed[worker]["signalTakenOverBy"] == "the default action (SIG_DFL)"
+        assert listed[master.pid]["answersTo"] == ["channel", "SIGUSR2"]
+        out = gm("report", str(worker))
+        assert out.returncode == 0, out.stderr
+        assert f"(pid {worker})" in out.stdout
+        assert "taken over by the default action (SIG_DFL)" in out.stdout
+        out = gm("report", "--signal", str(worker))
+        assert out.returncode == 4 and "not sent" in out.stderr
+        time.sleep(0.3)
+        from gurumeditation.triggers.sidecar import process_state
+
+        assert process_state(worker) in ("S", "R")  # alive, not a zombie
+        assert discovery.process_ppid(worker) == master.pid
+    finally:
+        os.kill(worker, signal.SIGKILL)
 
 
 def test_report_signal_flag_when_the_signal_is_ours(procs: List[Proc], tmp_path: Path) -> None:

@@ -340,6 +340,12 @@ def safe_report(body: bytes, fmt: str) -> str:
 
 def signal_notes(pid: int, header: Dict[str, Any]) -> List[str]:
     notes = []
+    state = header.get("signal")
+    if isinstance(state, dict) and state.get("ours") is False:
+        notes.append(
+            f"signal {state.get('name')} of process {pid} was taken over by "
+            f"{state.get('takenOverBy') or 'another handler'}; asked over the channel"
+        )
     if header.get("nativeDump"):
         notes.append(
             f"process {pid} did not respond (interpreter frozen?): its sidecar answered with "

@@ -255,6 +255,7 @@ def describe() -> Dict[str, Any]:
             formats=list(settings.formats),
         )
     state = signal_state()
+    facts["signalState"] = state
     answers = ["channel"]
     if state is not None:
         facts["signal"] = state["name"]

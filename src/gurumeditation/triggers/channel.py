@@ -444,6 +444,10 @@ class Channel:
 
     def _report(self, conn: Any, fmt: str) -> None:
         facts = dict(self._facts(), answeredBy="service")
+        try:
+            facts["signal"] = self.describe().get("signalState")
+        except Exception:
+            pass
         sink = ChannelSink(fmt)
         self.submit(sink, fmt)
         # a report in flight in another thread makes ours when it is done
