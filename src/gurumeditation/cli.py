@@ -189,7 +189,10 @@ def may_see(pid: int) -> bool:
 
 
 def armed_pids() -> List[int]:
-    return sorted({pid for pid, _name in discovery.scan() if may_see(pid)})
+    """Pids with a channel this user may ask (not this very command, armed
+    by ``GURUMEDITATION=1`` and closing its channel as it starts)."""
+    me = os.getpid()
+    return sorted({pid for pid, _name in discovery.scan() if pid != me and may_see(pid)})
 
 
 def _in_parallel(work: Callable[[int], Any], pids: List[int]) -> List[Any]:
