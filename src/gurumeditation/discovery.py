@@ -156,11 +156,11 @@ def register(
     channel = _channel.CHANNEL
     if channel is None or channel.closed:
         channel = _channel.Channel(describe, submit)
-        channel.start()
-        _channel.CHANNEL = channel
         early = _channel.take_early_door()
         if early is not None:
             channel.attach_door(early)
+        channel.start()
+        _channel.CHANNEL = channel
         if not _fork_hook and hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _fork_hook.append(True)

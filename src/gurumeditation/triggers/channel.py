@@ -186,6 +186,9 @@ class Channel:
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
         self.closed = False
+        # the sidecar gets the listening socket before setup returns (a
+        # process stopped right after arming is still answered by it)
+        self._take_next_door()
         self.ident = unpatched.real_thread(self._run)
         return self.name
 
