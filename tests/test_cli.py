@@ -18,7 +18,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import wait_for_reports
-from gurumeditation import schema
+from gurumeditation import discovery, schema
 from gurumeditation.render import render
 
 STDERR_SERVICE = """
@@ -118,9 +118,16 @@ def gm(xdg: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 
 def listing(xdg: Path) -> List[dict]:  # type: ignore[type-arg]
+    """The armed processes this test run started (children and their forks):
+    root's listing shows every armed process of the host."""
     out = gm(xdg, "list", "--json")
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    me = os.getpid()
+    return [
+        e
+        for e in json.loads(out.stdout)
+        if me in (e.get("ppid"), discovery.process_ppid(int(e.get("ppid") or 0)))
+    ]
 
 
 def test_list_and_report_every_format_from_a_stderr_service(service, xdg: Path) -> None:

@@ -190,7 +190,13 @@ def armed_pids() -> List[int]:
     """Pids with a channel this user may ask (not this very command, armed
     by ``GURUMEDITATION=1`` and closing its channel as it starts)."""
     me = os.getpid()
-    return sorted({pid for pid, _name in discovery.scan() if pid != me and may_see(pid)})
+    return sorted(
+        {
+            pid
+            for pid, _name in discovery.scan()
+            if pid != me and may_see(pid) and discovery.process_state(pid) not in ("Z", "X", "?")
+        }
+    )
 
 
 def _in_parallel(work: Callable[[int], Any], pids: List[int]) -> List[Any]:
@@ -277,6 +283,8 @@ def check_process(pid: int) -> None:
     """``pid`` exists and this user may ask it (its own, or we are root)."""
     if not discovery.pid_alive(pid):
         raise ReportError(f"no such process: {pid}", EXIT_NO_PROCESS)
+    if discovery.process_state(pid) == "Z":
+        raise ReportError(f"no such process: {pid} has exited (a zombie)", EXIT_NO_PROCESS)
     owner = discovery.process_owner(pid)
     me = os.geteuid()
     if me != 0 and owner is not None and owner != me:

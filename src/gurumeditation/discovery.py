@@ -80,6 +80,16 @@ def process_owner(pid: int) -> Optional[int]:
     return None
 
 
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``Z``: a zombie; ``?``: gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return text[text.rindex(")") + 2 :].split()[0]
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
 def process_ppid(pid: int) -> Optional[int]:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:

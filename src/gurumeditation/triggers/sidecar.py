@@ -364,7 +364,8 @@ class FrontDoor:
             conn.close()
             return
         owner = process_euid(self.svc.pid)
-        if owner is None or not may_ask(uid, owner):
+        gone = not same_process(self.svc.pid, self.svc.ticks) or process_state(self.svc.pid) == "Z"
+        if owner is None or gone or not may_ask(uid, owner):
             conn.close()  # the kernel says who asks: not the service's user, not root
             return
         conn.setblocking(False)
