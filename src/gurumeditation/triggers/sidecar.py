@@ -368,6 +368,7 @@ class FrontDoor:
         if owner is None or gone or not may_ask(uid, owner):
             conn.close()  # the kernel says who asks: not the service's user, not root
             return
+        follow_uid(self.svc.pid)  # the service dropped root since: so do we
         conn.setblocking(False)
         self.reading[conn] = (b"", time.monotonic() + REQUEST_TIMEOUT)
 
