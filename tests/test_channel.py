@@ -725,23 +725,38 @@ def test_forked_child_answers_under_its_own_pid(procs: List[Proc], tmp_path: Pat
         os.kill(child, signal.SIGKILL)
 
 
-def test_report_all_writes_one_file_per_process(procs: List[Proc], tmp_path: Path) -> None:
-    one = Proc(SERVICE, tmp_path)
-    two = Proc(SERVICE.replace("victim-svc", "other/svc"), tmp_path)
+@needs_root
+def test_report_all_writes_one_file_per_process(
+    users: Dict[str, User], shared: Path, procs: List[Proc], tmp_path: Path
+) -> None:
+    victim = users["victim"]
+    one = Proc(SERVICE, shared, user=victim)
+    two = Proc(SERVICE.replace("victim-svc", "other/svc"), shared, user=victim)
     procs += [one, two]
-    out_dir = tmp_path / "fleet"
-    out = gm("report", "--all", "-o", str(out_dir), "-f", "json")
+    home = shared / "home"
+    home.mkdir()
+    os.chown(home, victim.uid, victim.gid)
+    out_dir = home / "fleet"
+    # the user's own fleet: exactly their processes, DIR made by them
+    out = gm("report", "--all", "-o", str(out_dir), "-f", "json", user=victim)
     assert out.returncode == 0, out.stderr
     lines = {int(x.split()[0]): x for x in out.stdout.splitlines()}
+    assert sorted(lines) == sorted([one.pid, two.pid])
+    assert out_dir.stat().st_uid == victim.uid
     for proc, service in ((one, "victim-svc"), (two, "other_svc")):
         assert lines[proc.pid].split()[1:3] == [service.replace("_", "/"), "ok"], out.stdout
         (path,) = out_dir.glob(f"{service}_{proc.pid}_gurumeditation_*Z.json")
         assert json.loads(path.read_text())["header"]["pid"] == proc.pid
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_uid == victim.uid
+    # root's: every user's (others' processes may be armed on this host too)
+    out = gm("report", "--all", "-o", str(tmp_path / "root-fleet"))
+    lines = {int(x.split()[0]): x for x in out.stdout.splitlines()}
+    assert " ok " in lines[one.pid] and " ok " in lines[two.pid], out.stdout
+    assert len(list((tmp_path / "root-fleet").glob(f"victim-svc_{one.pid}_*Z.txt"))) == 1
     # one that cannot answer (stopped): its line says so, the exit status too
     os.kill(two.pid, signal.SIGSTOP)
     try:
-        out = gm("report", "--all", "-o", str(out_dir), "--timeout", "1")
+        out = gm("report", "--all", "-o", str(out_dir), "--timeout", "10", user=victim)
     finally:
         os.kill(two.pid, signal.SIGCONT)
     assert out.returncode == 1
