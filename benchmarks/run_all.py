@@ -192,12 +192,9 @@ def warm_up(pythons: Dict[str, str], log: Callable[[str], None]) -> None:
 
 
 def clean_runtime_dir(python: str) -> int:
-    """Drop the entries dead processes left in the runtime directory of the
-    ``gurumeditation`` command (what ``gurumeditation list`` does); returns
-    how many live ones remain.  Every report lists that directory for
-    requests, so thousands of entries left by killed test services would be
-    measured as report time (about 0.5 ms per 1,000 entries here)."""
-    code = "from gurumeditation import discovery\nprint(len(discovery.entries(clean=True)))\n"
+    """How many armed processes listen on a channel here (there is no runtime
+    directory any more: nothing to clean, nothing a report reads)."""
+    code = "from gurumeditation import discovery\nprint(len(discovery.scan()))\n"
     result = subprocess.run([python, "-c", code], capture_output=True, text=True)
     try:
         return int(result.stdout.strip() or -1)

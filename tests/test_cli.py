@@ -118,9 +118,16 @@ def gm(xdg: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 
 def listing(xdg: Path) -> List[dict]:  # type: ignore[type-arg]
+    """The armed processes this test run started (children and their forks):
+    root's listing shows every armed process of the host."""
     out = gm(xdg, "list", "--json")
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    me = os.getpid()
+    return [
+        e
+        for e in json.loads(out.stdout)
+        if me in (e.get("ppid"), discovery.process_ppid(int(e.get("ppid") or 0)))
+    ]
 
 
 def test_list_and_report_every_format_from_a_stderr_service(service, xdg: Path) -> None:
@@ -129,9 +136,13 @@ def test_list_and_report_every_format_from_a_stderr_service(service, xdg: Path) 
     assert entry["pid"] == svc.pid and entry["service"] == "stderr-svc"
     assert entry["signal"] == "SIGUSR2" and entry["logDir"] is None
     table = gm(xdg, "list").stdout.splitlines()
-    assert table[0].split() == ["PID", "SERVICE", "UPTIME", "SIGNAL", "REPORTS", "GO", "TO"]
-    assert table[1].split()[:2] == [str(svc.pid), "stderr-svc"]
-    assert table[1].endswith("stderr (text)")
+    assert table[0].split() == [
+        "PID", "PPID", "SERVICE", "UPTIME", "ANSWERS", "TO", "COMMAND", "REPORTS", "GO", "TO",
+    ]  # fmt: skip
+    (row,) = [line for line in table[1:] if line.split()[0] == str(svc.pid)]
+    assert row.split()[:3] == [str(svc.pid), str(os.getpid()), "stderr-svc"]
+    assert row.split()[4] == "channel,SIGUSR2"
+    assert row.endswith("stderr (text)")
 
     text = gm(xdg, "report", str(svc.pid))
     assert text.returncode == 0, text.stderr
@@ -192,13 +203,12 @@ def test_error_cases_have_their_exit_codes(service, xdg: Path, tmp_path: Path) -
     os.kill(blocked.pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        out = gm(xdg, "report", str(blocked.pid), "--timeout", "1")
-        assert out.returncode == 6 and "timed out" in out.stderr
+        out = gm(xdg, "report", str(blocked.pid), "--timeout", "10")
+        # its sidecar (not stopped) says so, after its hand-off time (0.5 s)
+        assert out.returncode == 6 and "is stopped" in out.stderr, out.stderr
         assert time.monotonic() - started < 30
     finally:
         os.kill(blocked.pid, signal.SIGCONT)
-    # the unanswered request was taken back
-    assert not [n for n in os.listdir(xdg / "gurumeditation") if ".request." in n]
 
     assert gm(xdg, "report", "not-a-pid").returncode == 2
     assert gm(xdg, "report", str(plain.pid), "--format", "pdf").returncode == 2
@@ -231,58 +241,34 @@ def as_nobody(xdg: Path, *args: str) -> subprocess.CompletedProcess:  # type: ig
     return out
 
 
-def test_stale_entries_are_ignored_and_cleaned(service, xdg: Path) -> None:
-    svc = service(STDERR_SERVICE, env=env_for(xdg))
-    directory = xdg / "gurumeditation"
-    assert [e["pid"] for e in listing(xdg)] == [svc.pid]
-    assert (directory / f"{svc.pid}.json").exists()
-    # a killed process leaves its entry behind
-    svc.proc.kill()
-    svc.proc.wait()
-    # and a pid that now names another process (this test runner) is a stale entry too
-    fake = json.loads((directory / f"{svc.pid}.json").read_text())
-    fake["pid"] = os.getpid()
-    fake["startTicks"] = (discovery.start_ticks(os.getpid()) or 0) + 12345
-    (directory / f"{os.getpid()}.json").write_text(json.dumps(fake))
-    # a request nobody will answer (its process died)
-    (directory / f"{svc.pid}.request.1-2.json").write_text("{}")
-    assert listing(xdg) == []
-    assert sorted(os.listdir(directory)) == []
-    out = gm(xdg, "report", str(os.getpid()))
-    assert out.returncode == 4
-
-
-def test_entry_removed_at_exit(service, xdg: Path) -> None:
+def test_channel_gone_at_exit(service, xdg: Path) -> None:
     code = (
-        "from gurumeditation import TextGuruMeditation\n"
+        "from gurumeditation import TextGuruMeditation, discovery\n"
         "TextGuruMeditation.setup_autorun('1', service_name='brief')\n"
-        "import os; print(os.listdir(os.path.join(os.environ['XDG_RUNTIME_DIR'], 'gurumeditation')))\n"
+        "print(discovery.channel_name())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env_for(xdg), timeout=60
     )
     assert out.returncode == 0, out.stderr
-    assert ".json" in out.stdout  # it was listed while it ran
-    assert os.listdir(xdg / "gurumeditation") == []
+    name = out.stdout.strip()
+    assert name.startswith("@gurumeditation/")  # it had a channel while it ran
+    assert name not in Path("/proc/net/unix").read_text()
+    assert os.listdir(xdg) == []  # and wrote nothing anywhere
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a directory of another user")
-def test_runtime_dir_of_another_user_is_refused(xdg: Path) -> None:
+def test_runtime_dir_of_another_user_does_not_matter(service, xdg: Path) -> None:
+    """Audit (low): another user pre-creating the runtime directory denied
+    list/report; nothing uses one any more."""
     directory = xdg / "gurumeditation"
     directory.mkdir(mode=0o700)
     os.chown(directory, 65534, 65534)
-    code = (
-        "from gurumeditation import TextGuruMeditation\n"
-        "TextGuruMeditation.setup_autorun('1', service_name='x')\n"
-        "print('armed')\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env_for(xdg), timeout=60
-    )
-    assert out.returncode == 0 and out.stdout == "armed\n"  # the service runs on
-    assert "belongs to uid 65534" in out.stderr and "refusing" in out.stderr
-    out = gm(xdg, "list")
-    assert out.returncode == 1 and "refusing" in out.stderr
+    svc = service(STDERR_SERVICE, env=env_for(xdg))
+    assert "refusing" not in svc.stderr()
+    assert [e["pid"] for e in listing(xdg)] == [svc.pid]
+    assert gm(xdg, "report", str(svc.pid)).returncode == 0
+    assert os.listdir(directory) == []
 
 
 def test_diff_tells_stuck_from_moving(service, xdg: Path, tmp_path: Path) -> None:
@@ -410,8 +396,8 @@ def test_forked_child_is_listed_and_answers(service, xdg: Path) -> None:
 
 
 def test_root_asks_another_users_process(tmp_path: Path) -> None:
-    """Root reaches a service of user ``nobody``: its runtime directory is
-    found from the process, and the answer directory is handed to it."""
+    """Root reaches a service of user ``nobody`` over its channel, without a
+    file in any directory of nobody's."""
     system_python = "/usr/bin/python3"
     if os.getuid() != 0 or not os.path.exists(system_python):
         pytest.skip("needs root and /usr/bin/python3 to start a service as another user")
@@ -441,9 +427,8 @@ def test_root_asks_another_users_process(tmp_path: Path) -> None:
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["header"]["pid"] == proc.pid
-        # nothing of root's was left in nobody's directory
-        leftovers = os.listdir(nobody_tmp / "gurumeditation-65534")
-        assert leftovers == [f"{proc.pid}.json"], leftovers
+        # nothing at all in nobody's directory: no entry, no request, no answer
+        assert os.listdir(nobody_tmp) == []
     finally:
         proc.kill()
         proc.communicate(timeout=30)

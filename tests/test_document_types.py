@@ -24,6 +24,7 @@ SHAPES: List[Tuple[Any, str]] = [
     (model.Header, "header"),
     (model.PythonFacts, "header.python"),
     (model.Producer, "header.producer"),
+    (model.SignalState, "header.signal"),
     (model.Section, "section"),
     (model.SectionError, "sectionError"),
     (model.UnitError, "unitError"),

@@ -165,9 +165,12 @@ class Armed:
         frame: Optional[FrameType] = None,
         reason: str = "",
         producer_name: str = "",
+        sink: Any = None,
+        formats: Any = None,
     ) -> None:
         """Ask the gate for a report; it runs in this thread unless one is in
-        flight (then it is queued, and the thread in flight writes it)."""
+        flight (then it is queued, and the thread in flight writes it).
+        ``sink``/``formats``: where and how instead of the settings' (the channel)."""
         gate = self.gate
         prims = unpatched.get()
         asked_by = prims.get_ident()
@@ -186,6 +189,8 @@ class Armed:
                 reason=reason if here else "",
                 producer_ident=me,
                 producer_name=producer_name if here else "",
+                sink=sink,
+                formats=formats,
             )
 
         if gate is None:

@@ -13,10 +13,10 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import __version__, discovery, render
+from . import __version__, channel_client, discovery, render
 from .model import Report
 from .render import json as render_json
-from .triggers import cli_request
+from .terminal import escape, escape_json
 
 EXIT_OK = 0
 #: Something went wrong that has no code of its own (unreadable file, ...).
@@ -33,7 +33,7 @@ EXIT_TIMEOUT = 6
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> int:
-    print(f"gurumeditation: {message}", file=sys.stderr)
+    print(f"gurumeditation: {escape(message)}", file=sys.stderr)
     return code
 
 
@@ -82,7 +82,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"{args.report}: {problem}", file=sys.stderr)
             return EXIT_FAILED
-    try:
+    try:  # (text escapes what the report holds itself)
         write_output(render.render(report, args.format), args.output)
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
@@ -165,64 +165,112 @@ def format_duration(seconds: Optional[float]) -> str:
 
 
 def reports_go(entry: Dict[str, Any]) -> str:
-    formats = ",".join(entry.get("formats") or ["text"])
+    formats = ",".join(str(f) for f in entry.get("formats") or ["text"])
     return f"{entry.get('logDir') or 'stderr'} ({formats})"
 
 
+def answers_to(entry: Dict[str, Any]) -> str:
+    if entry.get("responding") is False:
+        return "channel (frozen: sidecar)"
+    told = entry.get("answersTo")
+    text = ",".join(str(a) for a in told) if isinstance(told, list) else "channel"
+    if entry.get("signal") and entry.get("signalOurs") is False:
+        text += f" ({entry['signal']} taken over)"
+    return text
+
+
+def may_see(pid: int) -> bool:
+    """Root sees every user's processes, a user only their own (no connection
+    is even tried to another user's)."""
+    me = os.geteuid()
+    return me == 0 or discovery.process_owner(pid) == me
+
+
+def armed_pids() -> List[int]:
+    """Pids with a channel this user may ask (not this very command, armed
+    by ``GURUMEDITATION=1`` and closing its channel as it starts)."""
+    me = os.getpid()
+    return sorted(
+        {
+            pid
+            for pid, _name in discovery.scan()
+            if pid != me and may_see(pid) and discovery.process_state(pid) not in ("Z", "X", "?")
+        }
+    )
+
+
+def _in_parallel(work: Callable[[int], Any], pids: List[int]) -> List[Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not pids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(pids))) as pool:
+        return list(pool.map(work, pids))
+
+
+#: How many processes ``list`` and ``report --all`` ask at once.
+PARALLEL = 8
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """The processes of this user on this host that have reports enabled."""
-    try:
-        found = discovery.entries()
-    except OSError as exc:
-        return fail(str(exc))
-    for entry in found:
-        entry["uptimeS"] = discovery.uptime_of(int(entry["pid"]), entry)
+    """The processes on this host that have reports enabled (root: every user's)."""
+    deadline = time.monotonic() + args.timeout
+
+    def info(pid: int) -> Tuple[Optional[Dict[str, Any]], List[str]]:
+        problems: List[str] = []
+        try:
+            header, _ = channel_client.ask(pid, {"op": "info"}, deadline, problems)
+        except channel_client.ChannelError as exc:
+            if exc.code == channel_client.TIMEOUT:
+                problems.append(f"process {pid} did not answer within {args.timeout:g} s")
+            elif not problems and str(exc):
+                problems.append(str(exc))
+            return None, problems
+        except OSError as exc:
+            return None, [f"process {pid}: {exc}"]
+        header["ppid"] = discovery.process_ppid(pid)
+        header["uptimeS"] = discovery.uptime_of(pid)
+        header["command"] = discovery.short_command(pid)
+        return header, problems
+
+    found: List[Dict[str, Any]] = []
+    for entry, problems in _in_parallel(info, armed_pids()):
+        for problem in problems:
+            print(f"gurumeditation: list: {escape(problem, one_line=True)}", file=sys.stderr)
+        if entry is not None:
+            for key in ("ok", "op", "size", "protocol"):
+                entry.pop(key, None)
+            found.append(entry)
     if args.json:
         write_output(json.dumps(found, indent=1), None)
         return EXIT_OK
     if not found:
         print("no process with reports enabled", file=sys.stderr)
         return EXIT_OK
-    rows = [("PID", "SERVICE", "UPTIME", "SIGNAL", "REPORTS GO TO")]
+    rows: List[Tuple[str, ...]] = [
+        ("PID", "PPID", "SERVICE", "UPTIME", "ANSWERS TO", "COMMAND", "REPORTS GO TO")
+    ]
     for e in found:
         rows.append(
             (
                 str(e["pid"]),
+                str(e.get("ppid") or "?"),
                 str(e.get("service") or "?"),
-                format_duration(e["uptimeS"]),
-                str(e.get("signal") or "-"),
+                format_duration(e.get("uptimeS")),
+                answers_to(e),
+                str(e.get("command") or "?"),
                 reports_go(e),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
+    rows = [tuple(escape(c, one_line=True) for c in r) for r in rows]
+    last = len(rows[0]) - 1
+    widths = [max(len(r[i]) for r in rows) for i in range(last)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:last], widths)) + "  " + r[last] for r in rows]
     write_output("\n".join(line.rstrip() for line in lines), None)
     return EXIT_OK
 
 
 # -- report -------------------------------------------------------------------
-
-
-def process_uid(pid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def process_xdg_runtime_dir(pid: int) -> Optional[str]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            for item in f.read().split(b"\0"):
-                if item.startswith(b"XDG_RUNTIME_DIR="):
-                    return item.split(b"=", 1)[1].decode("utf-8", "replace")
-    except OSError:
-        pass
-    return None
 
 
 class ReportError(Exception):
@@ -231,100 +279,215 @@ class ReportError(Exception):
         self.code = code
 
 
-def locate(pid: int) -> Tuple[Dict[str, Any], str, Optional[int]]:
-    """The discovery entry of ``pid``, its runtime directory, and the uid
-    that owns it when that is not us (root asking for another user's
-    process)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        raise ReportError(f"no such process: {pid}", EXIT_NO_PROCESS) from None
-    except PermissionError:
+def check_process(pid: int) -> None:
+    """``pid`` exists and this user may ask it (its own, or we are root)."""
+    if not discovery.pid_alive(pid):
+        raise ReportError(f"no such process: {pid}", EXIT_NO_PROCESS)
+    if discovery.process_state(pid) == "Z":
+        raise ReportError(f"no such process: {pid} has exited (a zombie)", EXIT_NO_PROCESS)
+    owner = discovery.process_owner(pid)
+    me = os.geteuid()
+    if me != 0 and owner is not None and owner != me:
         raise ReportError(
-            f"permission denied: process {pid} belongs to another user "
+            f"permission denied: process {pid} belongs to uid {owner} "
             "(run this as that user, or as root)",
             EXIT_PERMISSION,
-        ) from None
-    uid = process_uid(pid)
-    other = uid if uid is not None and uid != os.getuid() else None
-    try:
-        if other is None:
-            directory = discovery.runtime_dir()
-        else:
-            directory = discovery.runtime_dir(uid=other, xdg=process_xdg_runtime_dir(pid))
-    except discovery.RuntimeDirError as exc:
-        raise ReportError(str(exc), EXIT_PERMISSION) from None
-    entry = discovery.find(pid, directory)
-    if entry is None:
-        raise ReportError(
-            f"not enabled: process {pid} has not armed gurumeditation (setup_autorun(), "
-            "GURUMEDITATION=1 or 'gurumeditation run'), or not as this user",
-            EXIT_NOT_ENABLED,
         )
-    if not entry.get("signum"):
-        raise ReportError(
-            f"not enabled: process {pid} armed gurumeditation without a signal handler "
-            "(setup_signal=False)",
-            EXIT_NOT_ENABLED,
-        )
-    return entry, directory, other
 
 
-def ask_for_report(pid: int, fmt: str, timeout: float) -> str:
-    """Have process ``pid`` write a report in ``fmt``; returns its text."""
-    entry, directory, other_uid = locate(pid)
-    answer_dir = tempfile.mkdtemp(prefix=".answer-", dir=directory)
+def _error(pid: int, exc: channel_client.ChannelError, timeout: float) -> ReportError:
+    if exc.code == channel_client.TIMEOUT:
+        return ReportError(
+            f"timed out: process {pid} did not answer on its channel within {timeout:g} s "
+            "(stopped, or frozen without a sidecar?)",
+            EXIT_TIMEOUT,
+        )
+    if exc.code == channel_client.PERMISSION:
+        return ReportError(
+            f"permission denied: process {pid} refused the request "
+            "(only its own user or root may ask)",
+            EXIT_PERMISSION,
+        )
+    return ReportError(str(exc), exc.code)
+
+
+def ask_for_report(pid: int, fmt: str, timeout: float) -> Tuple[Dict[str, Any], str]:
+    """Have process ``pid`` make a report in ``fmt``; its answer header and
+    the report, safe to print (control characters escaped)."""
+    if pid <= 0:
+        raise ReportError(f"not a process id: {pid}", EXIT_USAGE)
+    check_process(pid)
+    deadline = time.monotonic() + timeout
     try:
-        if other_uid is not None:
-            os.chown(answer_dir, other_uid, -1)
-        output = os.path.join(answer_dir, "report" + (render.SUFFIXES.get(fmt) or ".txt"))
-        request = cli_request.write_request(directory, pid, fmt, output)
-        if other_uid is not None:
-            os.chown(request, other_uid, -1)
+        header, body = channel_client.ask(pid, {"op": "report", "format": fmt}, deadline)
+    except channel_client.ChannelError as exc:
+        raise _error(pid, exc, timeout) from None
+    if not header.get("ok") and header.get("stopped"):
+        raise ReportError(f"did not answer: {header.get('error')}", EXIT_TIMEOUT)
+    if not header.get("ok"):
+        raise ReportError(
+            f"process {pid} could not answer: {header.get('error') or 'no reason given'}",
+            EXIT_FAILED,
+        )
+    return header, safe_report(body, str(header.get("format") or "text"))
+
+
+def safe_report(body: bytes, fmt: str) -> str:
+    """The report as it may be shown: JSON re-serialised from the parsed
+    document (real strings, escaped by ``json.dumps``), text and HTML with
+    every control character escaped."""
+    text = body.decode("utf-8", "replace")
+    if fmt == "json":
         try:
-            os.kill(pid, int(entry["signum"]))
-        except ProcessLookupError:
-            raise ReportError(f"no such process: {pid} (it just exited)", EXIT_NO_PROCESS) from None
-        except PermissionError:
+            return escape_json(render_json.render(render_json.load(text)))
+        except ValueError:
             raise ReportError(
-                f"permission denied: cannot signal process {pid}", EXIT_PERMISSION
+                "the process sent a JSON report that does not parse", EXIT_FAILED
             ) from None
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(output):
-            if time.monotonic() > deadline:
-                try:
-                    os.unlink(request)
-                except OSError:
-                    pass
-                raise ReportError(
-                    f"timed out: process {pid} ({entry.get('service')}) did not answer within "
-                    f"{timeout:g} s (stopped, frozen with the GIL held, or the signal blocked?)",
-                    EXIT_TIMEOUT,
-                )
-            if not discovery.pid_alive(pid):
-                raise ReportError(
-                    f"no such process: {pid} exited before answering", EXIT_NO_PROCESS
-                )
-            time.sleep(0.02)
-        with open(output, encoding="utf-8") as f:
-            return f.read()
-    finally:
-        shutil.rmtree(answer_dir, ignore_errors=True)
+    return escape(text)
+
+
+def signal_notes(pid: int, header: Dict[str, Any]) -> List[str]:
+    notes = []
+    state = header.get("signal")
+    if isinstance(state, dict) and state.get("ours") is False:
+        notes.append(
+            f"signal {state.get('name')} of process {pid} was taken over by "
+            f"{state.get('takenOverBy') or 'another handler'}; asked over the channel"
+        )
+    if header.get("nativeDump"):
+        notes.append(
+            f"process {pid} did not respond (interpreter frozen?): its sidecar answered with "
+            "the native dump of every thread, as text"
+        )
+    return notes
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Ask a running process for a report and print it (or write FILE)."""
+    if args.all:
+        return report_all(args)
+    if args.pid is None:
+        return fail("report: name a PID, or --all", EXIT_USAGE)
+    if args.pid <= 0:
+        return fail(f"report: not a process id: {args.pid}", EXIT_USAGE)
+    if args.signal:
+        return send_signal(args.pid, args.timeout)
     try:
-        text = ask_for_report(args.pid, args.format, args.timeout)
+        header, text = ask_for_report(args.pid, args.format, args.timeout)
     except ReportError as exc:
         return fail(str(exc), exc.code)
     except OSError as exc:
         return fail(str(exc))
+    for note in signal_notes(args.pid, header):
+        print(f"gurumeditation: {escape(note, one_line=True)}", file=sys.stderr)
     try:
         write_output(text, args.output)
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
     return EXIT_OK
+
+
+def send_signal(pid: int, timeout: float) -> int:
+    """``--signal``: have the process write a report where it writes its own
+    (by its signal) — only while that signal is still its handler's."""
+    try:
+        check_process(pid)
+        header, _ = channel_client.ask(pid, {"op": "info"}, time.monotonic() + timeout)
+    except ReportError as exc:
+        return fail(str(exc), exc.code)
+    except channel_client.ChannelError as exc:
+        err = _error(pid, exc, timeout)
+        return fail(str(err), err.code)
+    name = str(header.get("signal") or "")
+    if not name:
+        return fail(f"not enabled: process {pid} armed no report signal", EXIT_NOT_ENABLED)
+    if not header.get("signalOurs"):
+        return fail(
+            f"not sent: signal {name} of process {pid} was taken over by "
+            f"{header.get('signalTakenOverBy') or 'another handler'}; "
+            "ask without --signal (over the channel)",
+            EXIT_NOT_ENABLED,
+        )
+    try:
+        signum = int(getattr(signal.Signals, name)) if hasattr(signal.Signals, name) else 0
+        if not signum or discovery.start_ticks(pid) != header.get("startTicks"):
+            return fail(f"not sent: process {pid} is not the one that answered", EXIT_NO_PROCESS)
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return fail(f"no such process: {pid}", EXIT_NO_PROCESS)
+    except PermissionError:
+        return fail(f"permission denied: cannot signal process {pid}", EXIT_PERMISSION)
+    print(f"sent {name} to process {pid}; the report goes to {reports_go(header)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def report_all(args: argparse.Namespace) -> int:
+    """``report --all``: a report of every armed process (of this user; root:
+    of every user), one file each in DIR, a summary line each."""
+    from .sinks import safe_service_name
+
+    if args.pid is not None:
+        return fail("report: a PID or --all, not both", EXIT_USAGE)
+    out_dir = args.output or "."
+    try:
+        os.makedirs(out_dir, mode=0o700, exist_ok=True)
+        dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        return fail(f"cannot use {out_dir}: {exc}")
+    ext = {"text": "txt", "json": "json", "html": "html"}[args.format]
+
+    def one(pid: int) -> Tuple[int, str, bool, str]:
+        try:
+            header, text = ask_for_report(pid, args.format, args.timeout)
+        except ReportError as exc:
+            return pid, "?", False, str(exc)
+        except OSError as exc:
+            return pid, "?", False, str(exc)
+        service = "python"
+        try:
+            if header.get("format") == "json" or args.format == "json":
+                service = str(json.loads(text)["header"].get("service") or service)
+        except (ValueError, KeyError, TypeError):
+            pass
+        if args.format != "json":
+            service = _service_from_text(text) or service
+        suffix = ext if header.get("format", args.format) == args.format else "txt"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = f"{safe_service_name(service)}_{pid}_gurumeditation_{stamp}.{suffix}"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            return pid, service, False, f"cannot write {name}: {exc}"
+        note = " (native dump: interpreter frozen)" if header.get("nativeDump") else ""
+        return pid, service, True, os.path.join(out_dir, name) + note
+
+    try:
+        results = _in_parallel(one, armed_pids())
+    finally:
+        os.close(dir_fd)
+    if not results:
+        print("no process with reports enabled", file=sys.stderr)
+        return EXIT_OK
+    failed = 0
+    for pid, service, ok, what in results:
+        failed += not ok
+        line = f"{pid} {service} {'ok' if ok else 'FAILED'} {what}"
+        print(escape(line, one_line=True))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _service_from_text(text: str) -> Optional[str]:
+    marker = "Report of "
+    start = text.find(marker)
+    if start < 0:
+        return None
+    rest = text[start + len(marker) : start + 300]
+    cut = rest.find(" (pid ")
+    return rest[:cut] if cut > 0 else None
 
 
 # -- diff ---------------------------------------------------------------------
@@ -339,7 +502,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return fail(str(exc))
     result = diff.compare(old, new)
-    write_output(json.dumps(result, indent=1) if args.json else diff.render_text(result), None)
+    write_output(
+        json.dumps(result, indent=1) if args.json else escape(diff.render_text(result)), None
+    )
     return EXIT_OK
 
 
@@ -427,27 +592,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser(
         "list",
-        help="list the processes of this user on this host that have reports enabled",
+        help="list the processes of this user (root: of every user) that have reports enabled",
         description="Processes that armed gurumeditation (setup_autorun, GURUMEDITATION=1, "
-        "'gurumeditation run'), from the per-user runtime directory; stale entries are "
-        "dropped.",
+        "'gurumeditation run'), found by their channels (abstract Unix sockets, "
+        "/proc/net/unix) and asked over them; no file is read or written. ANSWERS TO: "
+        "the channel, and the report signal while its handler is still gurumeditation's.",
     )
     listing.add_argument("--json", action="store_true", help="print the entries as JSON")
+    listing.add_argument(
+        "--timeout", "-t", type=float, default=5.0, metavar="S", help="default: 5 seconds"
+    )
     listing.set_defaults(func=cmd_list)
 
     report = commands.add_parser(
         "report",
         help="ask a running process for a report and print it",
-        description="Ask process PID (armed, same user or root) for a report now, and "
-        "print it or write it to FILE; works whether the process writes its reports to "
-        "stderr or to a log directory. Exit codes: 3 no such process, 4 not enabled, "
+        description="Ask process PID (armed, same user or root) for a report now over its "
+        "channel (no signal is sent), and print it or write it to FILE; works whether the "
+        "process writes its reports to stderr or to a log directory, and whatever became "
+        "of its signal. --all: every armed process (root: of every user), one file each in "
+        "DIR (-o, default: here). Exit codes: 3 no such process, 4 not enabled, "
         "5 permission denied, 6 timed out.",
     )
-    report.add_argument("pid", type=int, metavar="PID")
+    report.add_argument("pid", type=int, metavar="PID", nargs="?")
+    report.add_argument(
+        "--all", action="store_true", help="every armed process, one file each in DIR (-o)"
+    )
     report.add_argument(
         "--format", "-f", choices=sorted(render.RENDERERS), default="text", help="default: text"
     )
-    report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    report.add_argument(
+        "--output", "-o", metavar="FILE|DIR", help="write to FILE instead of stdout (--all: DIR)"
+    )
+    report.add_argument(
+        "--signal",
+        action="store_true",
+        help="send the process its report signal instead (the report goes where its own "
+        "go); refused when the signal was taken over",
+    )
     report.add_argument(
         "--timeout", "-t", type=float, default=10.0, metavar="S", help="default: 10 seconds"
     )

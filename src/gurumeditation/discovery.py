@@ -1,87 +1,30 @@
-"""Which processes of this host have reports enabled.
+"""Which processes of this host have reports enabled — without a single file.
 
-An armed process records itself in a per-user runtime directory: one file
-``<pid>.json`` with its pid, service name, signal, where reports go, in
-which formats, and the process's start time.  ``gurumeditation list`` reads
-them; ``gurumeditation report PID`` finds the signal there.
+An armed process listens on a channel of its own (an abstract Unix socket,
+see :mod:`gurumeditation.triggers.channel`); ``gurumeditation list`` finds
+the channels in ``/proc/net/unix`` and asks each for its facts.  Nothing is
+written anywhere, nothing is left behind by a killed process (its socket
+goes with it), and root never opens a path another user controls.
 
-The directory is ``$XDG_RUNTIME_DIR/gurumeditation/`` when that variable
-names a directory of this user, else ``<temp dir>/gurumeditation-<uid>/``.
-It is created 0700; one that is not a real directory owned by this user is
-refused (someone else could read the entries or plant requests in it).
-
-An entry is removed when its process exits (``atexit``).  One left behind
-(the process was killed) is stale: its pid is gone, or now names another
-process (the start time in ``/proc/PID/stat`` differs) — readers ignore and
-delete it.
+This module is both sides: :func:`register` (the service) and
+:func:`scan` plus the ``/proc`` facts (the command; the conversation itself
+is :mod:`gurumeditation.channel_client`).
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import stat
+import re
+import signal
 import sys
-import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-DIR_NAME = "gurumeditation"
-ENTRY_SUFFIX = ".json"
+from .triggers import channel as _channel
 
-#: The runtime directory this process registered in, and its pid then
-#: (a forked child is not the registered process).
-_registered: Dict[str, Any] = {}
-
-
-class RuntimeDirError(OSError):
-    """The runtime directory exists but is not safe to use."""
-
-
-def _owned_dir(path: str, uid: int) -> bool:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid
-
-
-def runtime_dir(create: bool = False, uid: Optional[int] = None, xdg: Optional[str] = None) -> str:
-    """The runtime directory of ``uid`` (default: this user).  With
-    ``create``, a missing one is made 0700.  Raises :class:`RuntimeDirError`
-    when it exists but is a symlink, not a directory, or owned by another user
-    (a directory of ours with wider permissions is narrowed to 0700)."""
-    me = os.getuid()
-    uid = me if uid is None else uid
-    if xdg is None and uid == me:
-        xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg) and _owned_dir(xdg, uid):
-        path = os.path.join(xdg, DIR_NAME)
-    else:
-        path = os.path.join(tempfile.gettempdir(), f"{DIR_NAME}-{uid}")
-    if create:
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
-    check_private(path, uid)
-    return path
-
-
-def check_private(path: str, uid: int) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        raise RuntimeDirError(f"{path} is not a directory (a symlink or a file): refusing it")
-    if st.st_uid != uid:
-        raise RuntimeDirError(f"{path} belongs to uid {st.st_uid}, not {uid}: refusing it")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        if uid != os.getuid():
-            raise RuntimeDirError(f"{path} is open to other users: refusing it")
-        os.chmod(path, 0o700)
+#: What :func:`register` was told (the live settings win when there are some).
+_facts: Dict[str, Any] = {}
+_fork_hook: List[bool] = []
 
 
 # -- /proc facts ----------------------------------------------------------------
@@ -98,22 +41,24 @@ def start_ticks(pid: int) -> Optional[int]:
         return None
 
 
-def uptime_of(pid: int, entry: Optional[Dict[str, Any]] = None) -> Optional[float]:
-    """Seconds since ``pid`` started (from ``/proc``), else since it armed."""
+def uptime_of(pid: int) -> Optional[float]:
+    """Seconds since ``pid`` started (from ``/proc``)."""
     ticks = start_ticks(pid)
-    if ticks is not None:
-        try:
-            with open("/proc/uptime", encoding="ascii") as f:
-                boot_seconds = float(f.read().split()[0])
-            return max(0.0, boot_seconds - ticks / os.sysconf("SC_CLK_TCK"))
-        except (OSError, ValueError, IndexError):
-            pass
-    if entry and isinstance(entry.get("armedAt"), (int, float)):
-        return max(0.0, time.time() - float(entry["armedAt"]))
-    return None
+    if ticks is None:
+        return None
+    try:
+        with open("/proc/uptime", encoding="ascii") as f:
+            boot_seconds = float(f.read().split()[0])
+        return max(0.0, boot_seconds - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}") if os.path.isdir("/proc") else _kill0(pid)
+
+
+def _kill0(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -123,11 +68,82 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-# -- this process ---------------------------------------------------------------
+def process_owner(pid: int) -> Optional[int]:
+    """The effective uid of ``pid`` now (``/proc/PID/status``)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[2])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
-def entry_path(directory: str, pid: int) -> str:
-    return os.path.join(directory, f"{pid}{ENTRY_SUFFIX}")
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``Z``: a zombie; ``?``: gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return text[text.rindex(")") + 2 :].split()[0]
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
+def process_ppid(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return int(text[text.rindex(")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def short_command(pid: int, width: int = 48) -> str:
+    """The command line of ``pid`` as ``ps`` shows it to anyone, cut to ``width``."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return "?"
+    words = [w.decode("utf-8", "replace") for w in raw.rstrip(b"\0").split(b"\0") if w]
+    if words:
+        words[0] = os.path.basename(words[0]) or words[0]
+    text = " ".join(words) or "?"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# -- the command's side: finding channels -----------------------------------------
+
+_NAME = re.compile(r"^@" + re.escape(_channel.PREFIX) + r"([0-9]{1,10})/([0-9a-f]{32})$")
+_LISTENING = 0x10000  # __SO_ACCEPTCON
+
+
+def scan(net_unix: str = "/proc/net/unix") -> List[Tuple[int, str]]:
+    """(pid, socket name) of every listening channel in this network
+    namespace, by pid.  The pid is only what the name claims: the kernel's
+    word for it is ``SO_PEERCRED`` (see :mod:`gurumeditation.channel_client`)."""
+    found = set()
+    try:
+        with open(net_unix, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:
+            flags = int(fields[3], 16)
+        except ValueError:
+            continue
+        match = _NAME.match(fields[7])
+        if match and flags & _LISTENING:
+            found.add((int(match.group(1)), fields[7][1:]))
+    return sorted(found)
+
+
+# -- the service's side -------------------------------------------------------------
 
 
 def register(
@@ -137,161 +153,147 @@ def register(
     log_dir: Optional[str],
     formats: Sequence[str],
 ) -> str:
-    """Record this process as armed; returns the entry's path.  Raises
-    ``OSError`` (:class:`RuntimeDirError` included) when it cannot."""
-    directory = runtime_dir(create=True)
-    pid = os.getpid()
-    entry = {
-        "pid": pid,
-        "service": service,
-        "signal": signal_name,
-        "signum": signum,
-        "logDir": os.path.abspath(log_dir) if log_dir else None,
-        "formats": list(formats),
-        "startTicks": start_ticks(pid),
-        "armedAt": time.time(),
-        "executable": sys.executable or "",
-        "argv0": sys.argv[0] if getattr(sys, "argv", None) else "",
-    }
-    write_entry(directory, entry)
-    first = not _registered
-    _registered.update(dir=directory, pid=pid, path=entry_path(directory, pid), entry=entry)
-    if first:
-        atexit.register(unregister)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_register_forked_child)
-    return entry_path(directory, pid)
+    """Open this process's channel (or tell it the new settings); returns
+    its name.  Raises ``OSError`` when it cannot."""
+    _facts.update(
+        service=service,
+        signum=signum,
+        signal=signal_name,
+        logDir=os.path.abspath(log_dir) if log_dir else None,
+        formats=list(formats),
+        armedAt=time.time(),
+    )
+    channel = _channel.CHANNEL
+    if channel is None or channel.closed:
+        channel = _channel.Channel(describe, submit)
+        early = _channel.take_early_door()
+        if early is not None:
+            channel.attach_door(early)
+        channel.start()
+        _channel.CHANNEL = channel
+        if not _fork_hook and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook.append(True)
+    else:
+        channel.refresh()
+    _announce_threads()
+    return "@" + channel.name
 
 
-def _register_forked_child() -> None:
-    """A forked child of a registered process is armed too (same handlers,
-    same settings): list it under its own pid.  Never raises."""
+def _announce_threads() -> None:
+    """The sidecar leaves our helper threads out of a native dump: the
+    channel's thread is one more."""
+    from .autorun import ARMED
+
+    watcher = ARMED.watcher
+    if watcher is not None:
+        watcher.announce()
+
+
+def _after_fork_in_child() -> None:
+    channel = _channel.CHANNEL
+    if channel is None:
+        return
     try:
-        saved = _registered.get("entry")
-        if not saved or _registered.get("pid") == os.getpid():
-            return
-        pid = os.getpid()
-        entry = dict(saved, pid=pid, startTicks=start_ticks(pid), armedAt=time.time())
-        write_entry(_registered["dir"], entry)
-        _registered.update(pid=pid, path=entry_path(_registered["dir"], pid), entry=entry)
+        channel.after_fork_in_child()
+        _announce_threads()
     except Exception:
         pass
 
 
-def write_entry(directory: str, entry: Dict[str, Any]) -> None:
-    """Write ``entry`` as ``<pid>.json``, atomically, 0600."""
-    path = entry_path(directory, int(entry["pid"]))
-    tmp = f"{path}.{time.monotonic_ns()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entry, f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def unregister() -> None:
-    """Remove this process's entry (at exit; not from a forked child)."""
-    if _registered.get("pid") != os.getpid():
-        return
-    try:
-        os.unlink(_registered["path"])
-    except OSError:
-        pass
-    _registered.clear()
+    """Stop answering (the ``gurumeditation`` command armed by ``GURUMEDITATION=1``)."""
+    channel = _channel.CHANNEL
+    if channel is not None:
+        channel.close()
 
 
-def registered_dir() -> Optional[str]:
-    """The runtime directory this very process registered in, if any."""
-    if _registered.get("pid") == os.getpid():
-        return str(_registered["dir"])
-    return None
-
-
-# -- readers --------------------------------------------------------------------
-
-
-def read_entry(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            entry = json.load(f)
-    except (OSError, ValueError):
+def channel_name() -> Optional[str]:
+    channel = _channel.CHANNEL
+    if channel is None or channel.closed or channel.pid != os.getpid():
         return None
-    return entry if isinstance(entry, dict) and isinstance(entry.get("pid"), int) else None
+    return "@" + channel.name
 
 
-def is_current(entry: Dict[str, Any]) -> bool:
-    """The entry's process still runs (same pid, same start time)."""
-    pid = int(entry["pid"])
-    if not pid_alive(pid):
-        return False
-    recorded = entry.get("startTicks")
-    if recorded is None:
-        return True
-    now = start_ticks(pid)
-    return now is None or now == recorded
+def handler_name(handler: Any) -> str:
+    """Who a signal handler is, for people (``signal.getsignal``'s answer)."""
+    if handler is None:
+        return "a handler installed outside Python"
+    if handler == signal.SIG_DFL:
+        return "the default action (SIG_DFL)"
+    if handler == signal.SIG_IGN:
+        return "SIG_IGN (ignored)"
+    owner = getattr(handler, "__self__", None)
+    func = getattr(handler, "__func__", handler)
+    module = getattr(func, "__module__", None) or type(owner).__module__
+    qualname = getattr(func, "__qualname__", None)
+    if qualname:
+        return f"{module}.{qualname}" if module else str(qualname)
+    return repr(handler)[:200]
 
 
-def entries(directory: Optional[str] = None, clean: bool = True) -> List[Dict[str, Any]]:
-    """The armed processes recorded in ``directory`` (default: this user's),
-    by pid; stale entries are skipped and, with ``clean``, deleted."""
-    if directory is None:
-        directory = runtime_dir(create=False)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        stem = name[: -len(ENTRY_SUFFIX)]
-        if clean and ".request." in name:
-            _drop_if_unanswerable(os.path.join(directory, name), name.split(".", 1)[0])
-        if not name.endswith(ENTRY_SUFFIX) or not stem.isdigit():
-            continue
-        path = os.path.join(directory, name)
-        entry = read_entry(path)
-        if entry is not None and entry["pid"] == int(stem) and is_current(entry):
-            found.append(entry)
-        elif clean:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-    found.sort(key=lambda e: int(e["pid"]))
-    return found
+def signal_state() -> Optional[Dict[str, Any]]:
+    """Whether the report signal is still ours: ``{"name", "ours",
+    "takenOverBy"}``, or ``None`` when no signal is armed."""
+    from .autorun import ARMED
 
-
-#: A request file is dropped once its process is gone, or after this long.
-REQUEST_MAX_AGE_S = 300.0
-
-
-def _drop_if_unanswerable(path: str, pid_text: str) -> None:
-    """Remove a report request left behind (its process died, or nobody
-    answered it for a long time)."""
-    try:
-        old = time.time() - os.lstat(path).st_mtime > REQUEST_MAX_AGE_S
-        if old or not pid_text.isdigit() or not pid_alive(int(pid_text)):
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-def find(pid: int, directory: Optional[str] = None) -> Optional[Dict[str, Any]]:
-    """The current entry of ``pid``, or ``None``."""
-    if directory is None:
-        directory = runtime_dir(create=False)
-    entry = read_entry(entry_path(directory, pid))
-    if entry is None or entry["pid"] != pid:
+    trigger = ARMED.signal_trigger
+    if trigger is None or not trigger.installed:
         return None
-    if not is_current(entry):
-        try:
-            os.unlink(entry_path(directory, pid))
-        except OSError:
-            pass
+    from .triggers.signal import signal_name
+
+    try:
+        current = signal.getsignal(trigger.signum)
+    except (ValueError, OSError):
         return None
-    return entry
+    state: Dict[str, Any] = {"name": signal_name(trigger.signum), "ours": current == trigger.handle}
+    if not state["ours"]:
+        state["takenOverBy"] = handler_name(current)
+    return state
+
+
+def describe() -> Dict[str, Any]:
+    """The facts ``info`` answers (run in the channel's thread)."""
+    from .autorun import ARMED
+
+    settings = ARMED.settings()
+    facts = dict(_facts)
+    if settings is not None:
+        facts.update(
+            service=settings.service_name,
+            logDir=os.path.abspath(settings.log_dir) if settings.log_dir else None,
+            formats=list(settings.formats),
+        )
+    state = signal_state()
+    facts["signalState"] = state
+    answers = ["channel"]
+    if state is not None:
+        facts["signal"] = state["name"]
+        facts["signalOurs"] = state["ours"]
+        if state["ours"]:
+            answers.append(state["name"])
+        else:
+            facts["signalTakenOverBy"] = state["takenOverBy"]
+    else:
+        facts["signal"] = ""
+    facts.update(
+        answersTo=answers,
+        ppid=os.getppid(),
+        uid=os.geteuid(),
+        executable=sys.executable or "",
+    )
+    return facts
+
+
+def submit(sink: Any, fmt: str) -> None:
+    """A report for the channel, through the gate like every trigger's."""
+    from .autorun import ARMED
+
+    ARMED.submit(
+        {"kind": "cli", "detail": "gurumeditation report"},
+        None,
+        "",
+        "gurumeditation-channel",
+        sink=sink,
+        formats=(fmt,),
+    )

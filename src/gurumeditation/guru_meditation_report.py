@@ -34,7 +34,6 @@ from .redact import Redactor, check_options
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, StderrSink, deliver, write_stderr
-from .triggers import cli_request as _cli_request
 from .triggers.file import poll_interval
 from .triggers.signal import signal_name
 from .unpatched import this_thread_ident
@@ -343,9 +342,12 @@ class GuruMeditation:
         reason: str = "",
         producer_ident: int = 0,
         producer_name: str = "",
+        sink: Any = None,
+        formats: Optional[Sequence[str]] = None,
     ) -> List[str]:
-        """Make a report with ``settings`` and deliver it; returns where it
-        went.  Never raises: a failure as a whole is told on stderr."""
+        """Make a report with ``settings`` and deliver it (to ``sink`` in
+        ``formats`` when given: the channel); returns where it went.  Never
+        raises: a failure as a whole is told on stderr."""
         try:
             meditation = cls(
                 settings.version,
@@ -363,17 +365,13 @@ class GuruMeditation:
             meditation.reason = reason
             meditation.producer_ident = producer_ident
             meditation.producer_name = producer_name
-            # `gurumeditation report PID` asked (its request names where to write)
-            requests = cli_requests()
-            if requests:
-                meditation.trigger = {"kind": "cli", "detail": "gurumeditation report"}
             document = meditation.report()
-            if requests:
-                return answer_cli_requests(requests, document)
             contents = {
-                _render.SUFFIXES[fmt]: _render.render(document, fmt) for fmt in settings.formats
+                _render.SUFFIXES[fmt]: _render.render(document, fmt)
+                for fmt in (formats or settings.formats)
             }
-            sink: Any
+            if sink is not None:
+                return deliver(sink, contents)
             if settings.log_dir:
                 sink = LogDirSink(settings.log_dir, meditation.service_name, settings.max_reports)
             else:
@@ -402,28 +400,6 @@ def announce(settings: Settings, signum: int) -> None:
         )
     except OSError as exc:
         write_stderr(f"gurumeditation: not listed for the gurumeditation command: {exc}")
-
-
-def cli_requests() -> List[Dict[str, Any]]:
-    """Requests of ``gurumeditation report`` waiting for this process."""
-    directory = _discovery.registered_dir()
-    if directory is None:
-        return []
-    try:
-        return _cli_request.take(directory, os.getpid())
-    except Exception:
-        return []
-
-
-def answer_cli_requests(requests: List[Dict[str, Any]], document: Report) -> List[str]:
-    written = []
-    for request in requests:
-        try:
-            fmt = str(request.get("format") or "text")
-            written.append(_cli_request.answer(request, _render.render(document, fmt)))
-        except Exception as exc:
-            write_stderr(f"gurumeditation: cannot answer a report request: {exc}")
-    return written
 
 
 class TextGuruMeditation(GuruMeditation):

@@ -78,6 +78,17 @@ class Producer(TypedDict):
     reason: str
 
 
+class _SignalStateRequired(TypedDict):
+    name: str
+    ours: bool  # its handler is still this library's
+
+
+class SignalState(_SignalStateRequired, total=False):
+    """The report signal and whether its handler is still ours."""
+
+    takenOverBy: str  # the handler that replaced ours (only when not ours)
+
+
 class Header(TypedDict, total=False):
     timestamp: str
     pid: int
@@ -90,6 +101,7 @@ class Header(TypedDict, total=False):
     producer: Producer
     durationMs: float
     redactedCount: int
+    signal: SignalState  # only while a report signal is armed
     error: str  # only in the header that replaces one that failed
 
 

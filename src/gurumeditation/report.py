@@ -125,7 +125,20 @@ def build_header(ctx: Context) -> Header:
             "reason": ctx.reason,
         },
     }
+    signal_header(header)
     return header
+
+
+def signal_header(header: Header) -> None:
+    """Whether the report signal is still ours, and who took it (additive)."""
+    try:
+        from .discovery import signal_state
+
+        state = signal_state()
+    except Exception:
+        state = None
+    if state is not None:
+        header["signal"] = state
 
 
 _NOT_SCANNED = frozenset({"stack"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from ..model import Report, Section
+from ..terminal import escape
 from .text_layout import WIDTH, mapping_lines, section_banner
 from .text_sections import BODY, registered_lines
 
@@ -69,7 +70,19 @@ def header_lines(report: Report) -> List[str]:
         lines.append(f"Note: {producer['reason']}")
     if header.get("redactedCount"):
         lines.append(f"Masked: {header['redactedCount']} values that looked secret")
+    lines += signal_lines(header)
     return lines
+
+
+def signal_lines(header: Dict[str, Any]) -> List[str]:
+    """The report signal, when it is no longer ours (nothing when it is)."""
+    state = header.get("signal") or {}
+    if not state or state.get("ours", True):
+        return []
+    return [
+        f"Signal: {state.get('name')} was taken over by {state.get('takenOverBy') or '?'}; "
+        "this process answers 'gurumeditation report' over its channel"
+    ]
 
 
 def render(report: Report) -> str:
@@ -80,4 +93,6 @@ def render(report: Report) -> str:
     lines += ["", ""]
     for section in report.get("sections", []):
         lines += section_lines(section)
-    return "\n".join(lines)
+    # every control character an application put in a name, value or path
+    # is shown escaped (the layout's own newlines stay)
+    return escape("\n".join(lines))

@@ -49,6 +49,17 @@ from typing import Any, Callable, List, Optional
 from .. import unpatched
 from .signal import signal_name
 
+
+def start_ticks(pid: int) -> int:
+    """``/proc/PID/stat`` start time (0 where unknown): the sidecar signals
+    only the process that started then, never a recycled pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return int(text[text.rindex(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
 #: How long the sidecar waits for the watcher before writing the dump.
 ACK_TIMEOUT = 0.5
 
@@ -252,13 +263,18 @@ class NativeDump:
         exe = usable_executable()
         if exe is None or not hasattr(os, "posix_spawn"):
             return
+        import _socket
+
         poke_r, poke_w = os.pipe()
         ack_r, ack_w = os.pipe()
         os.set_blocking(ack_w, False)
         self.poke_fd, self.ack_fd = poke_r, ack_w
-        sources = [dump_r, poke_w, ack_r]
+        # the door of the request channel: the sidecar accepts, we answer
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        door_ours, door_theirs = ours.detach(), theirs.detach()
+        sources = [dump_r, poke_w, ack_r, door_theirs]
         base = max(sources) + 1
-        targets = [base, base + 1, base + 2]
+        targets = [base, base + 1, base + 2, base + 3]
         actions: List[Any] = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -280,17 +296,21 @@ class NativeDump:
             repr(self.ack_timeout),
             str(self.max_reports),
             str(self.dump_signal),
+            str(start_ticks(os.getpid())),
         ]
         try:
             self.launcher = os.posix_spawn(
                 exe, argv, dict(os.environ), file_actions=actions, setsid=True
             )
         except BaseException:
-            _close(poke_w)
-            _close(ack_r)
+            for fd in (poke_w, ack_r, door_ours, door_theirs):
+                _close(fd)
             raise
-        _close(poke_w)
-        _close(ack_r)
+        for fd in (poke_w, ack_r, door_theirs):
+            _close(fd)
+        from . import channel
+
+        channel.attach_door(door_ours)
 
     def _close_sidecar_ends(self) -> None:
         _close(self.poke_fd)

@@ -27,13 +27,14 @@ nothing of this package but :mod:`gurumeditation.sinks`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
 import signal
 import sys
 import time
-from typing import List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 #: Dumps kept per incident (a storm of signals may queue many).
 MAX_DUMP = 256 * 1024
@@ -55,6 +56,7 @@ def dump_text(
     waited: float,
     truncated: bool,
     own: Optional[Set[int]] = None,
+    trigger: str = "",
 ) -> str:
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
@@ -62,7 +64,8 @@ def dump_text(
     lines.append("|" * WIDTH)
     lines.append(f"Report of {service} (pid {pid}) at {stamp}")
     lines.append(
-        f"Trigger: signal {signame}; written by the gurumeditation sidecar process {os.getpid()}"
+        f"Trigger: {trigger or 'signal ' + signame}; "
+        f"written by the gurumeditation sidecar process {os.getpid()}"
     )
     lines.append(
         f"Note: the interpreter did not respond within {int(waited * 1000)} ms "
@@ -73,7 +76,9 @@ def dump_text(
     lines += ["", ""]
     lines += banner("Threads (native dump)")
     body, dropped = without_threads(dump.decode("utf-8", "replace"), own or set())
-    text = "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+    from gurumeditation.terminal import escape
+
+    text = "\n".join(lines) + "\n" + escape(body.rstrip("\n")) + "\n"
     if dropped:
         text += f"[{dropped} helper threads of gurumeditation left out]\n"
     if truncated:
@@ -171,10 +176,25 @@ def without_threads(dump: str, own: Set[int]) -> tuple[str, int]:
     return "\n".join(kept), dropped
 
 
-def all_threads_dump(dump_fd: int, pid: int, dump_signal: int) -> bytes:
+def start_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return int(text[text.rindex(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def same_process(pid: int, ticks: int) -> bool:
+    """``pid`` still names the service (not a recycled pid): same start time."""
+    return bool(ticks) and start_ticks(pid) == ticks
+
+
+def all_threads_dump(dump_fd: int, pid: int, dump_signal: int, ticks: int = 0) -> bytes:
     """Ask the service for the dump of every thread and read it (until the
-    pipe stays quiet for a moment)."""
-    if not dump_signal:
+    pipe stays quiet for a moment).  The signal goes only to the very
+    process we serve (its start time checked just before)."""
+    if not dump_signal or not same_process(pid, ticks):
         return b""
     try:
         os.kill(pid, dump_signal)
@@ -200,6 +220,284 @@ def all_threads_dump(dump_fd: int, pid: int, dump_signal: int) -> bytes:
     return b"".join(parts)
 
 
+#: The service gets this long to claim a connection (else: frozen, we answer).
+HANDOFF = 0.5
+#: An asker gets this long to send its request line.
+REQUEST_TIMEOUT = 2.0
+MAX_REQUEST = 4096
+
+
+class Service:
+    """What the sidecar knows of the process it serves."""
+
+    def __init__(
+        self,
+        pid: int,
+        ticks: int,
+        service: str,
+        signame: str,
+        dump_fd: int,
+        dump_signal: int,
+        own: Callable[[], Set[int]],
+    ) -> None:
+        self.pid = pid
+        self.ticks = ticks
+        self.service = service
+        self.signame = signame
+        self.dump_fd = dump_fd
+        self.dump_signal = dump_signal
+        self.own = own
+
+
+class FrontDoor:
+    """The channel's listening socket, held here so that a frozen
+    interpreter still answers (see :mod:`gurumeditation.triggers.channel`)."""
+
+    def __init__(self, door_fd: Optional[int], svc: Service) -> None:
+        import socket
+
+        self.socket = socket
+        self.svc = svc
+        self.door: Any = None
+        if door_fd is not None and door_fd >= 0:
+            self.door = socket.socket(fileno=door_fd)
+        self.listener: Any = None
+        self.info: Dict[str, Any] = {}
+        self.seq = 0
+        #: connections still sending their request: sock -> (data, deadline)
+        self.reading: Dict[Any, Tuple[bytes, float]] = {}
+        #: connections handed to the service: seq -> (sock, request, deadline)
+        self.pending: Dict[int, Tuple[Any, bytes, float]] = {}
+
+    def fds(self) -> List[int]:
+        found = [s.fileno() for s in self.reading]
+        if self.door is not None:
+            found.append(self.door.fileno())
+        if self.listener is not None:
+            found.append(self.listener.fileno())
+        return found
+
+    def next_deadline(self) -> Optional[float]:
+        times = [d for _, d in self.reading.values()] + [d for _, _, d in self.pending.values()]
+        return min(times) if times else None
+
+    def on_ready(self, ready: List[int]) -> None:
+        if self.door is not None and self.door.fileno() in ready:
+            self.on_door()
+        if self.listener is not None and self.listener.fileno() in ready:
+            self.on_accept()
+        for sock in [s for s in self.reading if s.fileno() in ready]:
+            self.on_request_data(sock)
+
+    def on_timers(self) -> None:
+        now = time.monotonic()
+        for sock, (_data, deadline) in list(self.reading.items()):
+            if now >= deadline:
+                del self.reading[sock]
+                sock.close()
+        for seq, (sock, request, deadline) in list(self.pending.items()):
+            if now >= deadline:
+                del self.pending[seq]
+                self.answer(sock, request)
+
+    # -- the door -----------------------------------------------------------
+    def on_door(self) -> None:
+        from gurumeditation.triggers.channel import recv_fds
+
+        try:
+            message, fds = recv_fds(self.door)
+        except OSError:
+            message, fds = b"", []
+        if not message and not fds:
+            self.door.close()
+            self.door = None  # the service's thread is gone: we answer alone
+            return
+        kind = message[:1]
+        if kind == b"L" and len(fds) == 1:
+            old, self.listener = self.listener, self.socket.socket(fileno=fds[0])
+            self.listener.setblocking(False)
+            if old is not None:
+                old.close()
+            try:
+                self.info = json.loads(message[1:].decode("ascii"))
+            except ValueError:
+                self.info = {}
+            follow_uid(self.svc.pid)
+            return
+        for fd in fds:
+            os.close(fd)
+        if kind == b"X" and self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        elif kind == b"T":
+            try:
+                seq = int(message[1:])
+            except ValueError:
+                return
+            entry = self.pending.pop(seq, None)
+            self.door_send((b"G" if entry else b"N") + b"%d" % seq, [])
+            if entry is not None:
+                entry[0].close()  # the service has its own copy now
+
+    def door_send(self, message: bytes, fds: List[int]) -> bool:
+        from gurumeditation.triggers.channel import send_fds
+
+        if self.door is None:
+            return False
+        try:
+            send_fds(self.door, message, fds)
+            return True
+        except OSError:
+            return False
+
+    # -- askers -------------------------------------------------------------
+    def on_accept(self) -> None:
+        from gurumeditation.triggers.channel import may_ask, peer_cred
+
+        try:
+            conn, _addr = self.listener.accept()
+        except OSError:
+            return
+        try:
+            _pid, uid, _gid = peer_cred(conn)
+        except OSError:
+            conn.close()
+            return
+        owner = process_euid(self.svc.pid)
+        gone = not same_process(self.svc.pid, self.svc.ticks) or process_state(self.svc.pid) == "Z"
+        if owner is None or gone or not may_ask(uid, owner):
+            conn.close()  # the kernel says who asks: not the service's user, not root
+            return
+        follow_uid(self.svc.pid)  # the service dropped root since: so do we
+        conn.setblocking(False)
+        self.reading[conn] = (b"", time.monotonic() + REQUEST_TIMEOUT)
+
+    def on_request_data(self, sock: Any) -> None:
+        data, deadline = self.reading[sock]
+        try:
+            more = sock.recv(MAX_REQUEST)
+        except BlockingIOError:
+            return
+        except OSError:
+            more = b""
+        data += more
+        if b"\n" in data:
+            del self.reading[sock]
+            self.hand_over(sock, data.split(b"\n", 1)[0])
+        elif not more or len(data) >= MAX_REQUEST:
+            del self.reading[sock]
+            sock.close()
+        else:
+            self.reading[sock] = (data, deadline)
+
+    def hand_over(self, sock: Any, request: bytes) -> None:
+        self.seq += 1
+        if self.door_send(b"C%d\n" % self.seq + request, [sock.fileno()]):
+            self.pending[self.seq] = (sock, request, time.monotonic() + HANDOFF)
+        else:
+            self.answer(sock, request)
+
+    def answer(self, sock: Any, request: bytes) -> None:
+        """The service did not take it: the interpreter is frozen."""
+        from gurumeditation.triggers.channel import header_line, parse_request
+
+        svc = self.svc
+        facts = {
+            "pid": svc.pid,
+            "startTicks": svc.ticks or None,
+            "protocol": 1,
+            "answeredBy": "sidecar",
+            "responding": False,
+        }
+        try:
+            sock.setblocking(True)
+            sock.settimeout(5.0)
+            parsed, problem = parse_request(request)
+            if process_state(svc.pid) in ("T", "t"):
+                sock.sendall(
+                    header_line(
+                        dict(
+                            facts,
+                            ok=False,
+                            stopped=True,
+                            error=f"process {svc.pid} is stopped (SIGSTOP, or traced): "
+                            "none of its threads can answer until it is continued",
+                        )
+                    )
+                )
+            elif parsed is None:
+                sock.sendall(header_line(dict(facts, ok=False, error=f"bad request: {problem}")))
+            elif parsed["op"] == "info":
+                sock.sendall(header_line(dict(self.info, **facts, ok=True, op="info", size=0)))
+            else:
+                dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
+                text = dump_text(
+                    dump[:MAX_DUMP],
+                    svc.service,
+                    svc.pid,
+                    svc.signame,
+                    HANDOFF,
+                    len(dump) > MAX_DUMP,
+                    svc.own(),
+                    trigger="cli gurumeditation report",
+                )
+                if not dump.strip():
+                    text += "[no dump: no spare signal for it, or the process is gone]\n"
+                body = text.encode("utf-8", "replace")
+                fields = dict(
+                    facts, ok=True, op="report", format="text", nativeDump=True, size=len(body)
+                )
+                sock.sendall(header_line(fields) + body)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``/proc/PID/stat`` field 3)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+        return text[text.rindex(")") + 2 :].split()[0]
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
+def process_euid(pid: int) -> Optional[int]:
+    ids = process_ids(pid)
+    return ids[0] if ids else None
+
+
+def process_ids(pid: int) -> Optional[Tuple[int, int]]:
+    """(effective uid, effective gid) of ``pid``."""
+    uid = gid = None
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    uid = int(line.split()[2])
+                elif line.startswith("Gid:"):
+                    gid = int(line.split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (uid, gid) if uid is not None and gid is not None else None
+
+
+def follow_uid(pid: int) -> None:
+    """The service dropped root after arming: so do we (its dumps are
+    written as it would write them, it is signalled as by itself)."""
+    ids = process_ids(pid)
+    if ids is None or os.geteuid() != 0 or ids[0] == 0:
+        return
+    try:
+        os.setgroups([])
+        os.setgid(ids[1])
+        os.setuid(ids[0])
+    except OSError:
+        pass
+
+
 def serve(
     dump_fd: int,
     poke_fd: int,
@@ -211,11 +509,27 @@ def serve(
     ack_timeout: float,
     max_reports: int,
     dump_signal: int = 0,
+    door_fd: Optional[int] = None,
+    ticks: int = 0,
 ) -> None:
     os.set_blocking(poke_fd, False)
     channel = AckChannel(ack_fd)
+    svc = Service(pid, ticks, service, signame, dump_fd, dump_signal, lambda: channel.own)
+    front = FrontDoor(door_fd, svc)
     last_written = -REPEAT_GAP
     while True:
+        deadline = front.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            ready, _, _ = select.select([dump_fd] + front.fds(), [], [], timeout)
+        except InterruptedError:
+            continue
+        if dump_fd not in ready:
+            if channel.fd is not None:
+                channel.read()
+            front.on_ready(ready)
+            front.on_timers()
+            continue
         chunk = read_some(dump_fd)
         if not chunk:
             return  # the service is gone
@@ -246,7 +560,7 @@ def serve(
                     parts.append(more)
                     size += len(more)
         if not acked and time.monotonic() - last_written >= REPEAT_GAP:
-            dump = all_threads_dump(dump_fd, pid, dump_signal) if not eof else b""
+            dump = all_threads_dump(dump_fd, pid, dump_signal, ticks) if not eof else b""
             if not dump.strip():  # no dump signal: the receiving thread's stack
                 dump = b"".join(parts)
             text = dump_text(
@@ -265,30 +579,33 @@ def serve(
             last_written = time.monotonic()
         if eof:
             return
+        front.on_timers()
 
 
 def main(argv: List[str]) -> None:
-    """``dump_fd poke_fd ack_fd dest service pid signame ack_timeout
-    max_reports dump_signal`` (``ack_fd`` -1: none; ``dest`` ``-``: standard
-    error; ``dump_signal`` 0: none)."""
-    for signum in (signal.SIGINT, signal.SIGHUP):
+    """``dump_fd poke_fd ack_fd door_fd dest service pid signame ack_timeout
+    max_reports dump_signal start_ticks`` (``ack_fd``/``door_fd`` -1: none;
+    ``dest`` ``-``: standard error; ``dump_signal`` 0: none)."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
     # detach: the service's process tree does not hold us, nobody has to reap us
     if os.fork() > 0:
         os._exit(0)
-    dump_fd, poke_fd, ack_fd = int(argv[0]), int(argv[1]), int(argv[2])
+    dump_fd, poke_fd, ack_fd, door_fd = (int(a) for a in argv[:4])
     try:
         serve(
             dump_fd,
             poke_fd,
             None if ack_fd < 0 else ack_fd,
-            argv[3],
             argv[4],
-            int(argv[5]),
-            argv[6],
-            float(argv[7]),
-            int(argv[8]),
-            int(argv[9]) if len(argv) > 9 else 0,
+            argv[5],
+            int(argv[6]),
+            argv[7],
+            float(argv[8]),
+            int(argv[9]),
+            int(argv[10]),
+            None if door_fd < 0 else door_fd,
+            int(argv[11]),
         )
     except BaseException:
         pass
