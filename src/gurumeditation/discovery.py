@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .model import SignalState
 from .triggers import channel as _channel
 
 #: What :func:`register` was told (the live settings win when there are some).
@@ -232,7 +233,7 @@ def handler_name(handler: Any) -> str:
     return repr(handler)[:200]
 
 
-def signal_state() -> Optional[Dict[str, Any]]:
+def signal_state() -> Optional[SignalState]:
     """Whether the report signal is still ours: ``{"name", "ours",
     "takenOverBy"}``, or ``None`` when no signal is armed."""
     from .autorun import ARMED
@@ -246,7 +247,7 @@ def signal_state() -> Optional[Dict[str, Any]]:
         current = signal.getsignal(trigger.signum)
     except (ValueError, OSError):
         return None
-    state: Dict[str, Any] = {"name": signal_name(trigger.signum), "ours": current == trigger.handle}
+    state: SignalState = {"name": signal_name(trigger.signum), "ours": current == trigger.handle}
     if not state["ours"]:
         state["takenOverBy"] = handler_name(current)
     return state
