@@ -31,7 +31,7 @@ ROOT = os.path.dirname(HERE)
 SRC = os.path.join(ROOT, "src")
 sys.path.insert(0, SRC)
 
-from gurumeditation.autoenable import PTH_LINE  # noqa: E402
+from gurumeditation.zerocode import PTH_LINE  # noqa: E402
 
 
 def make_env(where: str) -> Dict[str, str]:

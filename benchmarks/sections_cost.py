@@ -104,19 +104,20 @@ def open_fds(target: int, workdir: str) -> Tuple[List[Any], int]:
 
 def measure(repeat: int) -> List[Dict[str, Any]]:
     from gurumeditation import guru_meditation_report as gmr
+    from gurumeditation import pipeline
     from gurumeditation.render import text
     from gurumeditation.report import collect_section
 
     gmr.GuruMeditation.setup_autorun("1.0", service_name="bench", setup_signal=False)
     meditation = gmr.GuruMeditation("1.0")
-    specs = meditation.section_specs()
+    specs = pipeline.section_specs(meditation.registered_sections())
     rows: List[Dict[str, Any]] = []
     for spec in specs:
         times: List[float] = []
         cpu: List[float] = []
         lines = 0
         for _ in range(repeat):
-            ctx = meditation.context()
+            ctx = pipeline.context(meditation.request, meditation.options.resolved())
             was = gc.isenabled()
             gc.disable()
             started = time.perf_counter()

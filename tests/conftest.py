@@ -70,3 +70,11 @@ def no_registered_sections() -> Iterator[None]:
         yield
     finally:
         gmr.GuruMeditation.persistent_sections[:] = saved
+
+
+def without_about(text: str) -> str:
+    """A text report without its closing About This Report section (the
+    header facts), so a test can look at what the last section ends with."""
+    about = "\n" + "=" * 72 + "\n====" + "About This Report".center(64) + "===="
+    assert text.count(about) == 1, "no About This Report section"
+    return text.split(about)[0]

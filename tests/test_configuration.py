@@ -13,7 +13,7 @@ import pytest
 from oslo_config import cfg
 
 from gurumeditation import TextGuruMeditation, opts
-from gurumeditation.guru_meditation_report import conf_option
+from gurumeditation.options import conf_option
 
 
 def config_body(text: str) -> List[str]:

@@ -77,3 +77,53 @@ def test_file_trigger_from_oslo_config_not_starved(service, tmp_path: Path) -> N
     assert "in spin" in text  # the spinning green thread, caught in the act
     assert "written by thread gurumeditation-file-trigger" in text
     assert svc.alive()
+
+
+RATE_SERVICE = script("file_trigger_rate")
+
+
+def test_at_most_one_report_per_interval_however_often_touched(service, tmp_path: Path) -> None:
+    """A touch storm costs one report now and one when the interval is over,
+    for all the touches meanwhile (none is lost, none is doubled)."""
+    log_dir = tmp_path / "logs"
+    watched = tmp_path / "gmr"
+    interval = 3.0
+    svc = service(RATE_SERVICE, args=[str(log_dir), str(watched), str(interval)])
+    touch(watched)
+    (first,) = wait_for_reports(log_dir, 1)
+    for _ in range(10):  # within the interval after the first report
+        touch(watched)
+        time.sleep(0.05)
+    files = wait_for_reports(log_dir, 2, timeout=20)
+    time.sleep(interval + 1)  # a third report would be written by now
+    files = report_files(log_dir)
+    assert len(files) == 2, [p.name for p in files]
+    gap = files[1].stat().st_mtime - first.stat().st_mtime
+    assert gap >= interval - 0.1, gap
+    assert svc.alive()
+
+
+WATCHER_ONLY = """
+import sys, time
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.register_section('Plugins', lambda: {'loaded': 3})
+TextGuruMeditation._setup_file_watcher(sys.argv[2], 1, '7.0', 'watched-svc', sys.argv[1])
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_setup_file_watcher_alone_starts_the_file_trigger(service, tmp_path: Path) -> None:
+    """oslo.reports' classmethod, called without setup_autorun: touching the
+    file writes a report with its version, service name and log dir."""
+    log_dir = tmp_path / "logs"
+    watched = tmp_path / "gmr"
+    svc = service(WATCHER_ONLY, args=[str(log_dir), str(watched)])
+    touch(watched)
+    (report,) = wait_for_reports(log_dir, 1)
+    assert report.name.startswith("watched-svc_gurumeditation_")
+    text = report.read_text()
+    assert "version = 7.0" in text and "loaded = 3" in text
+    assert f"Trigger: file {watched}" in text
+    assert svc.alive()

@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 import pytest
 
 from conftest import wait_for_reports
+from gurumeditation.options import ReportOptions
 from gurumeditation.render import json as json_render
 from gurumeditation.render import render
 from gurumeditation.report import Context
@@ -291,9 +292,9 @@ def test_five_thousand_fds_truncated_on_sigusr2(service, tmp_path: Path) -> None
 
 
 def test_max_fds_and_gc_scan_options() -> None:
-    data = open_files.collect(Context(max_fds=2))
+    data = open_files.collect(Context(options=ReportOptions(max_fds=2)))
     assert len(data["fds"]) == 2 and data["more"] == data["total"] - 2
-    full = memory.collect(Context(gc_scan=True))["gc"]
+    full = memory.collect(Context(options=ReportOptions(gc_scan=True)))["gc"]
     assert full["tracked_total"] is not None and None not in full["tracked"]
     assert full["tracked_total"] == sum(full["tracked"])
     # the same options through the facade

@@ -550,11 +550,11 @@ def test_check_options() -> None:
 
 @pytest.fixture
 def armed_state() -> Iterator[None]:
-    from gurumeditation import guru_meditation_report as gmr
+    from gurumeditation.arming import ARMED
 
-    saved = (gmr.GuruMeditation.settings, gmr.GuruMeditation._report_class)
+    saved = (ARMED.options, ARMED.maker)
     yield
-    gmr.GuruMeditation.settings, gmr.GuruMeditation._report_class = saved
+    ARMED.options, ARMED.maker = saved
 
 
 def make_conf(tmp_path: Path, ini: str) -> Any:

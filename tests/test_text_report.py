@@ -10,6 +10,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
+from conftest import without_about
 from gurumeditation import TextGuruMeditation
 from gurumeditation import guru_meditation_report as gmr
 from gurumeditation.render import json as json_renderer
@@ -84,8 +85,8 @@ def test_section_order_with_config_and_registered_sections() -> None:
     if "greenlet" in sys.modules:
         expected.insert(2, "Green Threads")
     assert classic == expected
-    # registered sections come last, in registration order
-    assert titles[-2:] == ["Zeta", "Alpha"]
+    # registered sections come last, in registration order; then the report's own facts
+    assert titles[-3:] == ["Zeta", "Alpha", "About This Report"]
     assert titles[0] == "Guru Meditation"
 
 
@@ -140,7 +141,7 @@ def test_threads_section_shows_every_thread_and_the_callers_frame() -> None:
 )
 def test_registered_section_shapes(generator: Any, expected: List[str]) -> None:
     TextGuruMeditation.register_section("Special", generator)
-    text = TextGuruMeditation("1").run()
+    text = without_about(TextGuruMeditation("1").run())
     body = text.split("====                            Special                             ====\n")[
         1
     ]
@@ -159,7 +160,7 @@ def test_registered_object_gets_text_view_first() -> None:
             return f"rendered as {self.view}"
 
     TextGuruMeditation.register_section("Model", Model)
-    text = TextGuruMeditation("1").run()
+    text = without_about(TextGuruMeditation("1").run())
     assert text.endswith("=" * 72 + "\nrendered as text")
 
 
@@ -169,7 +170,7 @@ def test_raising_generator_shows_its_error_and_the_rest_goes_on() -> None:
 
     TextGuruMeditation.register_section("Broken", broken)
     TextGuruMeditation.register_section("After", lambda: "still here")
-    text = TextGuruMeditation("1").run()
+    text = without_about(TextGuruMeditation("1").run())
     broken_body = text.split("Broken")[1].split("After")[0]
     assert "ValueError: the plugin registry is on fire" in broken_body
     assert "Traceback (most recent call last):" in broken_body
@@ -185,7 +186,7 @@ def test_unprintable_object_does_not_cost_the_report() -> None:
         __repr__ = __str__
 
     TextGuruMeditation.register_section("Hostile", lambda: {"obj": Hostile(), "ok": 1})
-    text = TextGuruMeditation("1").run()
+    text = without_about(TextGuruMeditation("1").run())
     assert "obj = <unprintable Hostile object: RuntimeError: no str for you>" in text
     assert text.endswith("ok = 1")
 
@@ -238,8 +239,28 @@ def test_text_from_saved_json_is_the_same_text() -> None:
     assert text_renderer.render(again) == text_renderer.render(document)
 
 
+def test_classic_prefix_exactly_as_oslo_reports_writes_it() -> None:
+    """Nothing between the ``||||`` bar and the two blank lines, then Package."""
+    lines = TextGuruMeditation("1", service_name="svc").run().split("\n")
+    assert lines[:9] == [
+        "=" * 72,
+        "====                        Guru Meditation                         ====",
+        "=" * 72,
+        "|" * 72,
+        "",
+        "",
+        "=" * 72,
+        "====                            Package                             ====",
+        "=" * 72,
+    ]
+    assert lines[9] == "product = svc"  # a version string names no product: the service
+
+
 def test_header_says_who_produced_it() -> None:
+    """The header facts close the text report, in a section of their own."""
     text = TextGuruMeditation("1", service_name="svc").run()
-    header = text.split("\n")[4:7]
+    about = text.split("====                       About This Report                        ====\n")
+    assert len(about) == 2 and about[0].endswith("=" * 72 + "\n")
+    header = about[1].split("\n")[1:]
     assert re.match(r"Report of svc \(pid \d+\) at \d{4}-\d\d-\d\dT", header[0])
     assert "Trigger: api TextGuruMeditation.run(); written by thread MainThread" in header[1]

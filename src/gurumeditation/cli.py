@@ -513,7 +513,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a Python program in this process with reports enabled."""
-    from . import autoenable
+    from . import options
     from .guru_meditation_report import TextGuruMeditation
 
     program = list(args.program)
@@ -524,14 +524,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             "run: name a script (run -- script.py args) or a module (run -m module)", EXIT_USAGE
         )
     try:
-        signum = autoenable.parse_signal(args.signal) if args.signal else None
-        formats = autoenable.parse_formats(",".join(args.format or ["text"]))
+        signum = options.parse_signal(args.signal) if args.signal else None
+        formats = options.parse_formats(",".join(args.format or ["text"]))
     except ValueError as exc:
         return fail(f"run: {exc}", EXIT_USAGE)
     if args.module is not None:
         service = args.service or args.module
     else:
-        service = args.service or autoenable.program_name(program)
+        service = args.service or options.service_name(program)
     try:
         TextGuruMeditation.setup_autorun(
             None, service_name=service, log_dir=args.log_dir, signum=signum, formats=formats

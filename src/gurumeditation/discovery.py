@@ -184,7 +184,7 @@ def register(
 def _announce_threads() -> None:
     """The sidecar leaves our helper threads out of a native dump: the
     channel's thread is one more."""
-    from .autorun import ARMED
+    from .arming import ARMED
 
     watcher = ARMED.watcher
     if watcher is not None:
@@ -236,7 +236,7 @@ def handler_name(handler: Any) -> str:
 def signal_state() -> Optional[SignalState]:
     """Whether the report signal is still ours: ``{"name", "ours",
     "takenOverBy"}``, or ``None`` when no signal is armed."""
-    from .autorun import ARMED
+    from .arming import ARMED
 
     trigger = ARMED.signal_trigger
     if trigger is None or not trigger.installed:
@@ -255,15 +255,19 @@ def signal_state() -> Optional[SignalState]:
 
 def describe() -> Dict[str, Any]:
     """The facts ``info`` answers (run in the channel's thread)."""
-    from .autorun import ARMED
+    from .arming import ARMED
 
-    settings = ARMED.settings()
+    armed = ARMED.options
     facts = dict(_facts)
-    if settings is not None:
+    if armed is not None:
+        try:
+            current = armed.resolved()  # a conf parsed after setup_autorun counts
+        except Exception:
+            current = armed
         facts.update(
-            service=settings.service_name,
-            logDir=os.path.abspath(settings.log_dir) if settings.log_dir else None,
-            formats=list(settings.formats),
+            service=current.service_name,
+            logDir=os.path.abspath(current.log_dir) if current.log_dir else None,
+            formats=list(current.formats or ("text",)),
         )
     state = signal_state()
     facts["signalState"] = state
@@ -288,13 +292,15 @@ def describe() -> Dict[str, Any]:
 
 def submit(sink: Any, fmt: str) -> None:
     """A report for the channel, through the gate like every trigger's."""
-    from .autorun import ARMED
+    from .arming import ARMED
+    from .pipeline import ReportRequest
 
     ARMED.submit(
-        {"kind": "cli", "detail": "gurumeditation report"},
-        None,
-        "",
-        "gurumeditation-channel",
-        sink=sink,
-        formats=(fmt,),
+        ReportRequest(
+            "cli",
+            "gurumeditation report",
+            producer_name="gurumeditation-channel",
+            sink=sink,
+            formats=(fmt,),
+        )
     )

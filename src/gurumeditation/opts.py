@@ -1,8 +1,11 @@
 """oslo.config options of gurumeditation, under the group ``[oslo_reports]``.
 
 Same option names and defaults as oslo.reports, so existing configuration
-files keep working.  oslo.config is imported here only, and only when one of
-these functions is called.
+files keep working; each is defined once, as a field of
+:class:`gurumeditation.options.ReportOptions` (or, for the ``redact_*``
+options joined into one of them, in
+:data:`gurumeditation.options.REDACT_CONF`).  oslo.config is imported here
+only, and only when one of these functions is called.
 """
 
 from __future__ import annotations
@@ -15,50 +18,11 @@ GROUP = "oslo_reports"
 def _options() -> List[Any]:
     from oslo_config import cfg
 
+    from .options import conf_options
+
+    kinds = {"str": cfg.StrOpt, "int": cfg.IntOpt, "list": cfg.ListOpt, "multistr": cfg.MultiStrOpt}
     return [
-        cfg.StrOpt(
-            "log_dir",
-            help="Path to a log directory where to create a file for each report. "
-            "When unset, reports go to standard error.",
-        ),
-        cfg.StrOpt(
-            "file_event_handler",
-            help="Path of a file to watch: touching it (changing its modification "
-            "time) writes a report.",
-        ),
-        cfg.ListOpt(
-            "formats",
-            default=["text"],
-            help="Forms each report is written in: any of text, json, html. With "
-            "several, one file each under the same name (.json, .html added).",
-        ),
-        cfg.IntOpt(
-            "file_event_handler_interval",
-            default=1,
-            help="How many seconds to wait between polls of file_event_handler "
-            "where the platform offers no file notification.",
-        ),
-        cfg.ListOpt(
-            "redact_keys",
-            default=[],
-            help="More words that, as whole words of a key (option name, environment "
-            "variable, mapping key, --flag), mark its value as a secret to mask, "
-            "in addition to the built-in ones (password, secret, token, api_key...). "
-            "An entry starting with 're:' is a regular expression searched in the key.",
-        ),
-        cfg.MultiStrOpt(
-            "redact_values",
-            default=[],
-            help="Regular expression of a credential format to mask wherever it appears "
-            "in a report (repeat the option for several); a named group 'secret' "
-            "limits the mask to that group.",
-        ),
-        cfg.ListOpt(
-            "redact_allow",
-            default=[],
-            help="Keys (exact names, case-insensitive) whose values are shown as they "
-            "are even though they look secret.",
-        ),
+        kinds[kind](name, default=default, help=doc) for name, kind, default, doc in conf_options()
     ]
 
 

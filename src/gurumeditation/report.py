@@ -21,43 +21,66 @@ from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import unpatched
-from .model import REPORT_VERSION, Header, PythonFacts, Report, Section, error_of, to_plain
+from .model import REPORT_VERSION, Header, PythonFacts, Report, Section, error_of
+from .options import ReportOptions
 from .redact import Redactor
 from .runstate import RunState
 
 
 @dataclass
 class Context:
-    """What a report run knows about its request: who asked, for which service,
-    what the interrupted frame was, which options apply."""
+    """What a report run knows about its request: who asked, what the
+    interrupted frame was, and the :class:`~gurumeditation.options.ReportOptions`
+    it is made with (``ctx.options``; the properties below are shorthand)."""
 
-    version: Any = None
-    service: str = ""
-    conf: Any = None
+    options: ReportOptions = field(default_factory=ReportOptions)
     #: The frame the signal interrupted (shown for the thread that handles it).
     frame: Optional[FrameType] = None
     trigger: Dict[str, str] = field(default_factory=lambda: {"kind": "api", "detail": "run()"})
     #: Why this thread, not the usual one, produced the report ("" when usual).
     reason: str = ""
-    group: bool = True
-    include_env: bool = True
     redactor: Redactor = field(default_factory=Redactor)
-    #: Registered sections: (title, generator) in registration order.
-    registered: Sequence[Any] = ()
     #: Idents of threads that belong to this library (never shown).
     own_threads: frozenset = frozenset()  # type: ignore[type-arg]
     #: ``threading.get_ident()`` of the thread running the report.
     producer_ident: int = 0
     #: What this run learns once and its sections share (typed, see RunState).
     state: RunState = field(default_factory=RunState)
-    #: Open Files lists at most this many descriptors (then "and N more").
-    max_fds: int = 200
-    #: Memory and GC counts every object the collector tracks (a heap walk).
-    gc_scan: bool = False
-    #: Seconds a timed section may take before it is abandoned (0: no budget).
-    section_timeout: float = 2.0
     #: Name of the producing thread when ``threading`` does not know it.
     producer_name: str = ""
+
+    # shorthand for ``ctx.options.<name>`` (the names sections have always read)
+    @property
+    def version(self) -> Any:
+        return self.options.version
+
+    @property
+    def service(self) -> str:
+        return self.options.service_name
+
+    @property
+    def conf(self) -> Any:
+        return self.options.conf
+
+    @property
+    def group(self) -> bool:
+        return self.options.group
+
+    @property
+    def include_env(self) -> bool:
+        return self.options.include_env
+
+    @property
+    def max_fds(self) -> int:
+        return self.options.max_fds
+
+    @property
+    def gc_scan(self) -> bool:
+        return self.options.gc_scan
+
+    @property
+    def section_timeout(self) -> float:
+        return self.options.section_timeout
 
 
 Collector = Callable[[Context], Any]
@@ -290,8 +313,3 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
         header["durationMs"] = round((time.perf_counter() - started) * 1000.0, 3)
         header["redactedCount"] = ctx.redactor.count
     return {"reportVersion": REPORT_VERSION, "header": header, "sections": sections}
-
-
-def plain(value: Any) -> Any:
-    """Shortcut used by collectors for application-supplied values."""
-    return to_plain(value)

@@ -15,11 +15,34 @@ import select
 import stat
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+
+from .options import TIMESTAMP_FORMAT
 
 #: ``<service>_gurumeditation_<UTC YYYYmmddHHMMSS>`` as in oslo.reports.
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 FILE_MARKER = "_gurumeditation_"
+
+
+class Sink(Protocol):
+    """Where a report goes: ``write`` takes the rendered forms keyed by file
+    suffix (``""`` for text, ``.json``, ``.html``) and returns where they
+    went (paths, or ``<stderr>``); it may raise (see :func:`deliver`)."""
+
+    def write(self, contents: Dict[str, str]) -> List[str]: ...
+
+
+def utc_stamp(fmt: str = TIMESTAMP_FORMAT) -> str:
+    """The UTC time now in ``fmt``; from ``oslo_utils.timeutils.utcnow()``
+    when the process has loaded it (as oslo.reports does: a service or test
+    that fixes that clock fixes the file names too), never importing it."""
+    timeutils = sys.modules.get("oslo_utils.timeutils")
+    if timeutils is not None:
+        try:
+            return str(timeutils.utcnow().strftime(fmt))
+        except Exception:
+            pass
+    return time.strftime(fmt, time.gmtime())
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 MAX_SERVICE_NAME = 100
@@ -106,7 +129,8 @@ _FILE_FLAGS = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
-_TEMP_SUFFIX = ".tmp"
+TEMP_SUFFIX = ".tmp"
+_TEMP_SUFFIX = TEMP_SUFFIX
 _MAX_SYMLINKS = 40
 
 
@@ -182,6 +206,68 @@ def open_dir(real_path: str) -> int:
     return fd
 
 
+def write_temp(dir_fd: int, data: bytes, prefix: str) -> str:
+    """A new file ``<prefix><pid>.<ns>.<n>.tmp`` in the directory ``dir_fd``
+    holding ``data``: created 0600 (whatever the umask) with ``O_EXCL`` and
+    ``O_NOFOLLOW`` (never through or over anything already there); removed
+    again when writing fails.  Returns its name."""
+    for attempt in range(100):
+        tmp = f"{prefix}{os.getpid()}.{time.monotonic_ns()}.{attempt}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp, dir_fd)
+            raise
+        os.close(fd)
+        return tmp
+    raise OSError(errno.EEXIST, "could not create a temporary file")
+
+
+def atomic_write(
+    dir_fd: int, name: str, data: bytes, prefix: str = ".gurumeditation.", replace: bool = False
+) -> None:
+    """Write ``data`` as the file ``name`` of the directory ``dir_fd`` so that
+    nobody ever sees it partial: a 0600 temporary (:func:`write_temp`) is
+    linked to ``name`` — never replacing or following anything there
+    (``FileExistsError``) — or, with ``replace=True``, renamed over it.  On any
+    failure nothing is left behind."""
+    tmp = write_temp(dir_fd, data, prefix)
+    try:
+        if replace:
+            if os.sep in name or name in ("", ".", ".."):
+                raise ValueError(f"not a plain file name: {name!r}")
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            link_new(tmp, name, dir_fd)
+    finally:
+        _unlink_quietly(tmp, dir_fd)
+
+
+def check_shared(fd: int, path: str) -> None:
+    """``PermissionError`` when the directory ``fd`` can be written by users
+    other than its owner (group or other write) — another user could swap or
+    fill the reports there — unless it is a sticky directory of ours (like
+    ``/tmp`` for root: others cannot touch our files there)."""
+    st = os.fstat(fd)
+    if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    if st.st_mode & stat.S_ISVTX and st.st_uid == os.geteuid():
+        return
+    raise PermissionError(
+        errno.EPERM,
+        f"{path} can be written by other users (mode {stat.S_IMODE(st.st_mode):04o}) and is "
+        "not a sticky directory of ours: refusing it",
+    )
+
+
 class LogDirSink:
     """Reports as new files in ``log_dir``.
 
@@ -199,22 +285,37 @@ class LogDirSink:
     many are removed after each write (all files of one report together).
     """
 
-    def __init__(self, log_dir: str, service_name: str, max_reports: int = 0) -> None:
+    def __init__(
+        self,
+        log_dir: str,
+        service_name: str,
+        max_reports: int = 0,
+        timestamp_fmt: str = TIMESTAMP_FORMAT,
+    ) -> None:
         self.log_dir = os.path.abspath(log_dir)
         self.service = safe_service_name(service_name)
         self.description = self.log_dir
         self.max_reports = max_reports
+        self.timestamp_fmt = timestamp_fmt
 
     def prefix(self) -> str:
         return self.service + FILE_MARKER
 
     def base_name(self, when: Optional[float] = None) -> str:
-        stamp = time.strftime(TIMESTAMP_FORMAT, time.gmtime(time.time() if when is None else when))
-        return self.prefix() + stamp
+        if when is None:
+            return self.prefix() + utc_stamp(self.timestamp_fmt)
+        return self.prefix() + time.strftime(self.timestamp_fmt, time.gmtime(when))
 
     def open(self) -> int:
-        """A descriptor of the log directory (created when missing)."""
-        return open_dir(resolve_log_dir(self.log_dir))
+        """A descriptor of the log directory (created when missing); refused
+        when other users may write there (:func:`check_shared`)."""
+        fd = open_dir(resolve_log_dir(self.log_dir))
+        try:
+            check_shared(fd, self.log_dir)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def ensure_dir(self) -> None:
         os.close(self.open())
@@ -223,26 +324,7 @@ class LogDirSink:
         return f".{self.service}."
 
     def _write_temp(self, dir_fd: int, data: bytes) -> str:
-        for attempt in range(100):
-            tmp = (
-                f"{self._temp_prefix()}{os.getpid()}.{time.monotonic_ns()}.{attempt}{_TEMP_SUFFIX}"
-            )
-            try:
-                fd = os.open(tmp, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
-            except FileExistsError:
-                continue
-            try:
-                os.fchmod(fd, 0o600)  # whatever the umask
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            except BaseException:
-                os.close(fd)
-                _unlink_quietly(tmp, dir_fd)
-                raise
-            os.close(fd)
-            return tmp
-        raise OSError(errno.EEXIST, "could not create a temporary report file", self.log_dir)
+        return write_temp(dir_fd, data, self._temp_prefix())
 
     def write(self, contents: Dict[str, str]) -> List[str]:
         """Write every rendered form (keyed by suffix, ``""`` for the classic
@@ -275,7 +357,7 @@ class LogDirSink:
             try:
                 for suffix, tmp in temps.items():
                     final = name + suffix
-                    _link_new(tmp, final, dir_fd)
+                    link_new(tmp, final, dir_fd)
                     linked.append(final)
             except FileExistsError:
                 for final in linked:
@@ -357,7 +439,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _link_new(tmp: str, final: str, dir_fd: int) -> None:
+def link_new(tmp: str, final: str, dir_fd: int) -> None:
     """Give the complete file ``tmp`` the new name ``final`` in the directory
     ``dir_fd``; ``FileExistsError`` when ``final`` exists in any form (a file,
     a symbolic link, dangling or not), which is never followed nor replaced."""

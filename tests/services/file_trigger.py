@@ -6,7 +6,7 @@ import sys
 import time
 
 from gurumeditation import TextGuruMeditation
-from gurumeditation.autorun import ARMED
+from gurumeditation.arming import ARMED
 
 TextGuruMeditation.setup_autorun(
     "1.0", service_name="svc", log_dir=sys.argv[1], file_event_handler=sys.argv[2]

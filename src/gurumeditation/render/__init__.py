@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from ..model import Report
+from ..options import FORMATS
 from . import html, json, text
 
 Renderer = Callable[[Report], str]
@@ -16,8 +17,9 @@ RENDERERS: Dict[str, Renderer] = {
     "html": html.render,
 }
 
-#: File-name suffix by format (text keeps the classic extension-less name).
-SUFFIXES: Dict[str, str] = {"text": "", "json": ".json", "html": ".html"}
+#: File-name suffix by format (text keeps the classic extension-less name);
+#: defined with the options.
+SUFFIXES: Dict[str, str] = FORMATS
 
 
 def render(report: Report, fmt: str = "text") -> str:

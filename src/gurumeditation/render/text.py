@@ -85,14 +85,29 @@ def signal_lines(header: Dict[str, Any]) -> List[str]:
     ]
 
 
+#: The section that closes a text report with this library's facts about it
+#: (time, pid, trigger, who wrote it, how many values were masked): the
+#: classic opening stays exactly as oslo.reports writes it, and every classic
+#: section where oslo.reports' tests and parsers look for it.
+ABOUT_TITLE = "About This Report"
+
+
+def prefix_lines() -> List[str]:
+    """The classic opening: the banner, the ``||||`` bar, two blank lines."""
+    return section_banner("Guru Meditation") + ["|" * WIDTH, "", ""]
+
+
+def about_lines(report: Report) -> List[str]:
+    """The closing section: :func:`header_lines` under its banner."""
+    return section_banner(ABOUT_TITLE) + header_lines(report)
+
+
 def render(report: Report) -> str:
     """The whole report in the classic text layout (no trailing newline)."""
-    lines = section_banner("Guru Meditation")
-    lines.append("|" * WIDTH)
-    lines += header_lines(report)
-    lines += ["", ""]
+    lines = prefix_lines()
     for section in report.get("sections", []):
         lines += section_lines(section)
+    lines += about_lines(report)
     # every control character an application put in a name, value or path
     # is shown escaped (the layout's own newlines stay)
     return escape("\n".join(lines))

@@ -11,15 +11,25 @@ On Linux the thread sleeps in ``read()`` on an inotify descriptor watching
 the file's *directory* (through ``ctypes``: no polling, no dependency), so
 a missing or re-created file is seen as well.  Elsewhere, or where inotify
 cannot be used, it polls the file every ``interval`` seconds.
+
+Rate limit: at most one report per ``interval`` seconds
+(``file_event_handler_interval``, default 1 s), however often the file is
+touched.  A touch within ``interval`` of the last report is not lost: one
+report follows when the interval is over, for all the touches meanwhile.
+
+The thread is a daemon ``threading.Thread`` when ``threading`` is the real
+one (as oslo.reports' watcher is), and a thread started with the unpatched
+``_thread`` primitives under eventlet or gevent monkey patching (a green
+thread would starve behind a CPU-bound greenthread).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
 import sys
+import threading
 import time
 from typing import Any, Callable, Optional, Tuple
 
@@ -78,7 +88,9 @@ class Inotify:
         if not sys.platform.startswith("linux"):
             return None
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            # the symbols the interpreter is linked with (libc among them): no
+            # library search, nothing looked up on disk
+            libc = ctypes.CDLL(None, use_errno=True)
             libc.inotify_init1.argtypes = [ctypes.c_int]
             libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
             return cls(libc)
@@ -111,6 +123,22 @@ def event_names(data: bytes) -> list[Tuple[int, bytes]]:
     return events
 
 
+def threading_is_green() -> bool:
+    """Whether eventlet or gevent monkey patched ``threading`` (then a
+    ``threading.Thread`` would be a green thread)."""
+    patcher = sys.modules.get("eventlet.patcher")
+    try:
+        if patcher is not None and patcher.is_monkey_patched("thread"):
+            return True
+    except Exception:
+        return True
+    monkey = sys.modules.get("gevent.monkey")
+    try:
+        return bool(monkey is not None and monkey.is_module_patched("threading"))
+    except Exception:
+        return True
+
+
 class FileTrigger:
     def __init__(self, path: str, on_touch: Callable[[str], None], interval: float = 1.0) -> None:
         self.path = os.path.abspath(path)
@@ -123,6 +151,8 @@ class FileTrigger:
         #: how the file is watched: "inotify" or "poll" (set by :meth:`start`)
         self.mode = ""
         self._last: Signature = None
+        #: monotonic time of the last report asked for (rate limit)
+        self._fired = float("-inf")
         # stop() writes here: the thread wakes up from its wait and ends
         self._stop_r, self._stop_w = os.pipe()
 
@@ -136,8 +166,33 @@ class FileTrigger:
                 self.fd = None
         if self.fd is None:
             self.mode = "poll"
-        self.ident = unpatched.real_thread(self.run)
+        if threading_is_green():
+            self.ident = unpatched.real_thread(self.run)
+            return self.ident
+        thread = threading.Thread(
+            target=self._own_run, name="gurumeditation-file-trigger", daemon=True
+        )
+        thread.start()
+        self.ident = thread.ident or 0
+        if self.ident:
+            unpatched.OWN_THREADS.add(self.ident)  # hidden from reports from now on
         return self.ident
+
+    def _own_run(self) -> None:
+        ident = threading.get_ident()
+        unpatched.OWN_THREADS.add(ident)
+        try:
+            self.run()
+        except BaseException:
+            pass  # a helper thread never prints a traceback into the service
+        finally:
+            unpatched.OWN_THREADS.discard(ident)
+
+    def restarted(self) -> FileTrigger:
+        """A new trigger on the same file (in a forked child), started."""
+        trigger = FileTrigger(self.path, self.on_touch, self.interval)
+        trigger.start()
+        return trigger
 
     def stop(self) -> None:
         """Stop asking for reports: the thread wakes up and ends (it closes
@@ -183,12 +238,20 @@ class FileTrigger:
     def check(self) -> None:
         current = signature(self.path)
         changed = current is not None and current != self._last
-        self._last = current
         if changed and not self.stopped:
+            # rate limit: wait until `interval` after the last report; the
+            # touches meanwhile make this one report
+            wait = self._fired + self.interval - time.monotonic()
+            if wait > 0 and (self._wait(None, wait) or self.stopped):
+                return
+            self._last = signature(self.path)
+            self._fired = time.monotonic()
             try:
                 self.on_touch(self.path)
             except Exception:
                 pass
+        else:
+            self._last = current
 
     def run(self) -> None:
         try:
@@ -259,10 +322,3 @@ class FileTrigger:
                         break
                 if touched:
                     self.check()
-
-
-def poll_interval(value: Any) -> float:
-    try:
-        return max(float(value), 0.05)
-    except (TypeError, ValueError):
-        return 1.0

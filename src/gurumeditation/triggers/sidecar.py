@@ -22,7 +22,8 @@ drained (so the C-level handler never blocks on a full pipe), and exits when
 the service is gone (end of file on the dump pipe).  It is started with
 ``python -S -I``, detaches from the service (double fork, own session: it is
 neither a child to reap nor shown among the service's processes) and imports
-nothing of this package but :mod:`gurumeditation.sinks`.
+nothing of this package but :mod:`gurumeditation.sinks`, the channel, and the text
+layout when it writes a dump.
 """
 
 from __future__ import annotations
@@ -41,13 +42,6 @@ MAX_DUMP = 256 * 1024
 #: While frozen, at most one dump is written per this many seconds.
 REPEAT_GAP = 5.0
 
-WIDTH = 72
-
-
-def banner(title: str) -> List[str]:
-    return ["=" * WIDTH, "====" + title.center(WIDTH - 8) + "====", "=" * WIDTH]
-
-
 def dump_text(
     dump: bytes,
     service: str,
@@ -58,32 +52,36 @@ def dump_text(
     own: Optional[Set[int]] = None,
     trigger: str = "",
 ) -> str:
+    """The native dump in the classic layout of a full report: the classic
+    opening, the stacks as faulthandler wrote them, and the closing About This
+    Report section with who wrote it and why (imported only now: the sidecar
+    stays small until the interpreter freezes)."""
+    from gurumeditation.render.text import ABOUT_TITLE, prefix_lines
+    from gurumeditation.render.text_layout import section_banner
+    from gurumeditation.terminal import escape
+
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-    lines = banner("Guru Meditation")
-    lines.append("|" * WIDTH)
-    lines.append(f"Report of {service} (pid {pid}) at {stamp}")
+    body, dropped = without_threads(dump.decode("utf-8", "replace"), own or set())
+    lines = prefix_lines() + section_banner("Threads (native dump)")
+    lines.append(escape(body.rstrip("\n")))
+    if dropped:
+        lines.append(f"[{dropped} helper threads of gurumeditation left out]")
+    if truncated:
+        lines.append(f"[dump truncated at {MAX_DUMP} bytes]")
+    lines += section_banner(ABOUT_TITLE)
+    lines.append(f"Report of {escape(service)} (pid {pid}) at {stamp}")
     lines.append(
         f"Trigger: {trigger or 'signal ' + signame}; "
         f"written by the gurumeditation sidecar process {os.getpid()}"
     )
     lines.append(
         f"Note: the interpreter did not respond within {int(waited * 1000)} ms "
-        "(a thread holds the GIL in native code?): below are the Python stacks of every "
+        "(a thread holds the GIL in native code?): above are the Python stacks of every "
         "thread as CPython's faulthandler dumped them at the signal. The full report "
         "follows if the interpreter comes back."
     )
-    lines += ["", ""]
-    lines += banner("Threads (native dump)")
-    body, dropped = without_threads(dump.decode("utf-8", "replace"), own or set())
-    from gurumeditation.terminal import escape
-
-    text = "\n".join(lines) + "\n" + escape(body.rstrip("\n")) + "\n"
-    if dropped:
-        text += f"[{dropped} helper threads of gurumeditation left out]\n"
-    if truncated:
-        text += f"[dump truncated at {MAX_DUMP} bytes]\n"
-    return text
+    return "\n".join(lines) + "\n"
 
 
 def write_dump(text: str, dest: str, service: str, max_reports: int) -> None:

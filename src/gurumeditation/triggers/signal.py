@@ -18,6 +18,61 @@ from typing import Any, Callable, Optional
 OnSignal = Callable[[int, Optional[FrameType]], None]
 
 
+#: Signals that stop, kill, or already mean something to a process (job
+#: control, child exits, timers, broken pipes, terminal resizes): never a
+#: report signal, whatever the service asks.
+REFUSED = tuple(
+    getattr(signal, name)
+    for name in (
+        "SIGTERM",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGHUP",
+        "SIGKILL",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGCONT",
+        "SIGABRT",
+        "SIGSEGV",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGSYS",
+        "SIGCHLD",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGWINCH",
+        "SIGURG",
+        "SIGIO",
+    )
+    if hasattr(signal, name)
+)
+
+
+def check_report_signal(signum: int) -> int:
+    """``signum`` when it can ask for reports (``SIGUSR1``, ``SIGUSR2``, a
+    real-time signal...); ``ValueError`` for an unknown one or one of
+    :data:`REFUSED` (taking ``SIGTERM`` or ``SIGCHLD`` over would change how
+    the service stops or reaps its children)."""
+    valid = getattr(signal, "valid_signals", lambda: range(1, 65))()
+    if signum not in valid:
+        raise ValueError(f"unknown signal {signum}")
+    if signum in REFUSED:
+        raise ValueError(
+            f"{signal_name(signum)} cannot be the report signal: it stops, kills or already "
+            "means something to the process; use SIGUSR2 (the default), SIGUSR1 or a "
+            "real-time signal"
+        )
+    return signum
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name

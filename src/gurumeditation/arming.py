@@ -1,34 +1,36 @@
-"""Arming a process: the triggers ``setup_autorun`` installs, and how a
-trigger's request becomes a report.
+"""Arming a process: the triggers ``setup_autorun`` installs, and the gate
+their requests pass through.
 
 Every trigger — the signal handler, the watcher thread that answers for a
-stuck main thread, the file trigger — submits to one gate (one report in
-flight, at most one queued), and the report is made by the facade's
-``produce``.  The native dump (faulthandler + sidecar) sits on top of the
+stuck main thread, the file trigger — describes its request as a
+:class:`~gurumeditation.pipeline.ReportRequest` and submits it here
+(:meth:`Armed.submit`): one gate (one report in flight, at most one queued),
+then :func:`gurumeditation.pipeline.run` with the armed options and the armed
+facade class.  The native dump (faulthandler + sidecar) sits on top of the
 Python-level signal handler; a forked child re-arms all of it for itself.
 
-The facade keeps what the service asked for (its ``Settings``); this module
-keeps what is armed, and knows nothing of sections, renderers or sinks.
+This module keeps what is armed, and knows nothing of sections, renderers or
+sinks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
 from types import FrameType
-from typing import Any, Callable, Dict, Optional
+from typing import Optional
 
+from . import pipeline, unpatched
 from . import report as _report
-from . import unpatched
+from .options import ReportOptions
+from .pipeline import Maker, ReportRequest
 from .triggers.file import FileTrigger
 from .triggers.gate import ReportGate
 from .triggers.native_dump import NativeDump
 from .triggers.signal import SignalTrigger, signal_name
 from .triggers.watcher import Watcher
-
-#: ``produce(settings, frame=, trigger=, reason=, producer_ident=, producer_name=)``
-Produce = Callable[..., Any]
 
 
 class Armed:
@@ -42,25 +44,27 @@ class Armed:
         self.gate: Optional[ReportGate] = None
         self.stuck_runner: Optional[unpatched.Runner] = None
         self.fork_hook = False
-        #: The facade's current settings (``None`` before setup) and report maker.
-        self.settings: Callable[[], Any] = lambda: None
-        self.produce: Optional[Produce] = None
+        #: The options file-triggered reports are made with (``None``: the armed ones).
+        self.file_options: Optional[ReportOptions] = None
+        #: The options armed by ``setup_autorun`` (``None`` before) and the
+        #: facade class that makes the reports.
+        self.options: Optional[ReportOptions] = None
+        self.maker: Optional[Maker] = None
 
     # -- arming -----------------------------------------------------------
-    def arm(self, settings: Callable[[], Any], produce: Produce) -> None:
-        """Install every trigger the current settings ask for."""
-        self.settings = settings
-        self.produce = produce
-        current = settings()
+    def arm(self, options: ReportOptions, maker: Optional[Maker] = None) -> None:
+        """Install the signal trigger (and the native dump on top) when
+        ``options`` ask for it; reports are made by ``maker`` (the facade
+        class's ``for_request``).  The file trigger is started apart
+        (:meth:`setup_file_trigger`)."""
+        self.options = options
+        self.maker = maker
         prims = unpatched.load()
         if self.gate is None:
             self.gate = ReportGate(prims.allocate_lock)
         _report.prepare()
-        if current.setup_signal:
-            self.setup_signal(current.signum)
-        self.setup_file_trigger()
-        if self.watcher is not None:
-            self.watcher.announce()  # the file trigger's thread too
+        if options.setup_signal:
+            self.setup_signal(options.signum)
         if not self.fork_hook and hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.after_fork_in_child)
             self.fork_hook = True
@@ -81,10 +85,11 @@ class Armed:
         self.arm_native()
 
     def arm_native(self) -> None:
-        settings = self.settings()
+        armed = self.options
         gate = self.gate
-        if settings is None or gate is None:
+        if armed is None or gate is None:
             return
+        settings = armed.resolved()
         dump = NativeDump(
             settings.signum, settings.service_name, settings.log_dir, settings.max_reports
         )
@@ -113,20 +118,28 @@ class Armed:
         if dump is not None:
             dump.disarm()
 
-    def setup_file_trigger(self) -> None:
-        settings = self.settings()
+    def setup_file_trigger(self, options: ReportOptions, own: bool = False) -> None:
+        """(Re)start the file trigger on ``options.file_event_handler`` (none:
+        stop it).  ``own``: its reports are made with ``options`` rather than
+        with whatever is armed when the file is touched."""
         old, self.file_trigger = self.file_trigger, None
         if old is not None:
             old.stop()
-        if settings is None or not settings.file_event_handler:
+        if self.gate is None:
+            self.gate = ReportGate(unpatched.load().allocate_lock)
+        resolved = options.resolved()
+        if not resolved.file_event_handler:
             return
+        self.file_options = options if own else None
         trigger = FileTrigger(
-            settings.file_event_handler,
+            resolved.file_event_handler,
             self.on_file_touched,
-            settings.file_event_handler_interval,
+            resolved.file_event_handler_interval or 1.0,
         )
         trigger.start()
         self.file_trigger = trigger
+        if self.watcher is not None:
+            self.watcher.announce()  # its thread is ours too
 
     def after_fork_in_child(self) -> None:
         """A forked child re-arms: our helper threads did not survive the
@@ -136,7 +149,7 @@ class Armed:
             _report.forget_after_fork()
             _report.prepare()
             self.stuck_runner = None
-            if self.settings() is None:
+            if self.options is None and self.file_trigger is None:
                 return
             prims = unpatched.get()
             self.gate = ReportGate(prims.allocate_lock)
@@ -152,46 +165,32 @@ class Armed:
             old, self.file_trigger = self.file_trigger, None
             if old is not None:
                 old.forget_after_fork()
-                self.setup_file_trigger()
+                self.file_trigger = old.restarted()
             if self.watcher is not None:
                 self.watcher.announce()
         except Exception:
             pass
 
     # -- requests ---------------------------------------------------------
-    def submit(
-        self,
-        trigger: Dict[str, str],
-        frame: Optional[FrameType] = None,
-        reason: str = "",
-        producer_name: str = "",
-        sink: Any = None,
-        formats: Any = None,
-    ) -> None:
+    def submit(self, request: ReportRequest) -> None:
         """Ask the gate for a report; it runs in this thread unless one is in
-        flight (then it is queued, and the thread in flight writes it).
-        ``sink``/``formats``: where and how instead of the settings' (the channel)."""
+        flight (then it is queued, and the thread in flight writes it).  The
+        frame, reason and producer name of a request belong to the thread
+        that asked: the thread in flight writing a queued request drops them."""
         gate = self.gate
         prims = unpatched.get()
         asked_by = prims.get_ident()
 
         def job() -> None:
-            settings = self.settings()
-            produce = self.produce
-            if settings is None or produce is None:
-                return
             me = prims.get_ident()
-            here = me == asked_by
-            produce(
-                settings,
-                frame=frame if here else None,
-                trigger=trigger,
-                reason=reason if here else "",
-                producer_ident=me,
-                producer_name=producer_name if here else "",
-                sink=sink,
-                formats=formats,
-            )
+            current = request
+            if me != asked_by:
+                current = dataclasses.replace(
+                    request, frame=None, reason="", producer_ident=me, producer_name=""
+                )
+            elif not current.producer_ident:
+                current = dataclasses.replace(current, producer_ident=me)
+            pipeline.run(current, self.options, self.maker)
 
         if gate is None:
             job()
@@ -202,28 +201,35 @@ class Armed:
         gate = self.gate
         if gate is not None:
             gate.main_entered = time.monotonic()
-        self.submit({"kind": "signal", "detail": signal_name(signum)}, frame)
+        self.submit(ReportRequest("signal", signal_name(signum), frame))
 
     def on_stuck_main_thread(self, deadline: float) -> None:
         """The watcher saw a signal the main thread did not answer in time:
         write the report from a real thread of ours (the watcher stays free
         to answer the sidecar)."""
-        settings = self.settings()
-        if settings is None:
+        armed = self.options
+        if armed is None:
             return
-        trigger = {"kind": "signal", "detail": signal_name(settings.signum)}
-        reason = f"main thread did not respond within {round(deadline * 1000)} ms"
-
-        def write() -> None:
-            self.submit(trigger, None, reason, "gurumeditation-watcher")
-
+        request = ReportRequest(
+            "signal",
+            signal_name(armed.signum),
+            reason=f"main thread did not respond within {round(deadline * 1000)} ms",
+            producer_name="gurumeditation-watcher",
+        )
         runner = self.stuck_runner
         if runner is None or not runner.alive():
             runner = self.stuck_runner = unpatched.Runner()
-        runner.post(write)  # busy: a report from it is on its way already
+        runner.post(lambda: self.submit(request))  # busy: a report from it is on its way
 
     def on_file_touched(self, path: str) -> None:
-        self.submit({"kind": "file", "detail": path}, None, "", "gurumeditation-file-trigger")
+        self.submit(
+            ReportRequest(
+                "file",
+                path,
+                producer_name="gurumeditation-file-trigger",
+                options=self.file_options,
+            )
+        )
 
 
 #: The triggers armed in this process.

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from conftest import wait_for_reports
 from gurumeditation import schema
-from gurumeditation.autoenable import PTH_LINE, parse_signal, program_name
+from gurumeditation.options import parse_signal
+from gurumeditation.options import service_name as program_name
+from gurumeditation.zerocode import PTH_LINE
 from test_cli import env_for, gm, listing
 
 # knows nothing of gurumeditation
@@ -30,7 +32,7 @@ while True:
 SELF_ARMING = """
 import signal, sys, time
 from gurumeditation import TextGuruMeditation
-from gurumeditation.autorun import ARMED
+from gurumeditation.arming import ARMED
 before = ARMED.signal_trigger
 TextGuruMeditation.setup_autorun('5.0', service_name='self-armed', log_dir=sys.argv[1])
 trigger = ARMED.signal_trigger
@@ -120,7 +122,7 @@ def test_bad_settings_are_told_and_the_program_runs(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0
-    assert "unknown signal 'NOPE'" in out.stderr and "unknown report format(s) pdf" in out.stderr
+    assert "unknown signal 'NOPE'" in out.stderr and "unknown report format 'pdf'" in out.stderr
     assert "SignalTrigger.handle" in out.stdout  # armed with the defaults
 
 
@@ -128,3 +130,19 @@ def test_parsers() -> None:
     assert parse_signal("USR1") == parse_signal("SIGUSR1") == parse_signal("10") == 10
     assert program_name(["/srv/app/service.py", "x"]) == "service"
     assert program_name(["-c"]) == "python"
+
+
+def test_enable_values_through_the_pth_hook(tmp_path: Path) -> None:
+    """true/yes/on arm (any case); anything not on or off is one line on stderr."""
+    probe = "import signal; print(signal.getsignal(signal.SIGUSR2))"
+    for value, armed in (("TRUE", True), ("on", True), ("off", False), ("maybe", False)):
+        env = env_for(tmp_path, GURUMEDITATION=value)
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        assert ("SignalTrigger.handle" in out.stdout) is armed, (value, out.stdout)
+        if value == "maybe":
+            assert out.stderr.count("\n") == 1 and "GURUMEDITATION='maybe'" in out.stderr
+        else:
+            assert out.stderr == "", (value, out.stderr)

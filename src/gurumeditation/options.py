@@ -1,0 +1,519 @@
+"""The options a report is made with: one frozen object, one definition each.
+
+Every option is one field of :class:`ReportOptions` — its name, default and
+doc, and where else it may come from: an ``[oslo_reports]`` option of the
+service's ``conf`` and/or a ``GURUMEDITATION_*`` environment variable.  The
+facade's keyword arguments, ``setup_autorun``'s, the zero-code environment
+and the report context are all derived from these fields; a stage that needs
+another value makes a copy with :func:`dataclasses.replace`.
+
+Precedence: an explicit argument > the ``[oslo_reports]`` option of ``conf``
+> the environment > the default.  The environment is read once, when the
+options are built.  ``conf`` is read when a report is made
+(:meth:`ReportOptions.resolved`), so a configuration parsed after
+``setup_autorun`` counts: the conf-backed fields hold ``None`` until given
+explicitly, and :meth:`~ReportOptions.resolved` fills them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+from .redact import Redactor, check_options
+from .triggers.signal import check_report_signal
+
+T = TypeVar("T")
+
+ENV_ENABLE = "GURUMEDITATION"
+ENV_LOG_DIR = "GURUMEDITATION_LOG_DIR"
+ENV_SIGNAL = "GURUMEDITATION_SIGNAL"
+ENV_FORMAT = "GURUMEDITATION_FORMAT"
+ENV_SERVICE = "GURUMEDITATION_SERVICE"
+
+CONF_GROUP = "oslo_reports"
+
+#: Report formats and the file-name suffix of each (text keeps the classic
+#: extension-less name).
+FORMATS: Dict[str, str] = {"text": "", "json": ".json", "html": ".html"}
+
+#: ``oslo.reports``' file-name time format: ``<service>_gurumeditation_<UTC>``.
+TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
+
+
+# -- parsers: one each -------------------------------------------------------
+
+
+def parse_formats(value: Any) -> Tuple[str, ...]:
+    """``"json,text"``, ``["JSON", "text"]``... → ``("json", "text")``
+    (order kept, duplicates dropped; empty → text); ``ValueError`` naming an
+    unknown format."""
+    if isinstance(value, str):
+        value = value.split(",")
+    formats = tuple(dict.fromkeys(str(f).strip().lower() for f in value or () if str(f).strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        names = ", ".join(repr(f) for f in unknown)
+        raise ValueError(
+            f"unknown report format{'s' if len(unknown) > 1 else ''} {names}; "
+            f"choose from {', '.join(FORMATS)}"
+        )
+    return formats or ("text",)
+
+
+def parse_signal(value: Any) -> int:
+    """``USR2``, ``SIGUSR2``, ``sigusr2``, ``12`` or a ``signal.Signals`` → the
+    signal number; ``ValueError`` for an unknown signal or one that stops,
+    kills or means something else to the process (see
+    :func:`gurumeditation.triggers.signal.check_report_signal`)."""
+    if isinstance(value, int):
+        signum = int(value)
+    else:
+        text = str(value).strip()
+        if text.isdigit():
+            signum = int(text)
+        else:
+            name = text.upper()
+            if not name.startswith("SIG"):
+                name = "SIG" + name
+            try:
+                signum = int(getattr(signal.Signals, name))
+            except AttributeError:
+                raise ValueError(f"unknown signal {text!r}") from None
+    return check_report_signal(signum)
+
+
+def service_name(argv: Optional[Sequence[str]] = None) -> str:
+    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod`` (from
+    ``__main__.__spec__``, or ``/proc/self/cmdline`` when this runs before
+    ``__main__`` is set up), ``python /srv/app/service.py`` gives ``service``;
+    else ``python``.  With ``argv``: the name of the program ``argv`` runs."""
+    if argv is None:
+        main = sys.modules.get("__main__")
+        name = getattr(getattr(main, "__spec__", None), "name", None)
+        if name and name != "__main__":
+            return str(name)
+        argv = sys.argv if getattr(sys, "argv", None) else []
+    argv0 = argv[0] if argv else ""
+    if argv0 == "-m":
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                args = f.read().decode("utf-8", "replace").split("\0")
+            return args[args.index("-m") + 1] or "python"
+        except (OSError, ValueError, IndexError):
+            return "python"
+    if argv0 and argv0 not in ("-c", "-"):
+        base = os.path.basename(argv0.rstrip("/"))
+        if base.endswith(".py"):
+            base = base[:-3]
+        if base:
+            return base
+    return "python"
+
+
+def _log_dir(value: Any) -> Optional[str]:
+    """A log directory made absolute now (a later ``chdir`` cannot move it);
+    ``""``/``None``: none (stderr)."""
+    return os.path.abspath(str(value)) if value else None
+
+
+def _interval(value: Any) -> float:
+    try:
+        return max(float(value), 0.05)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+
+
+def _flag(value: Any) -> bool:
+    return bool(value)
+
+
+def _at_least_zero(value: Any) -> int:
+    return max(int(value or 0), 0)
+
+
+@dataclass(frozen=True)
+class RedactRules:
+    """``redact={'keys': [...], 'values': [...], 'allow': [...]}``: more
+    secret key words, credential patterns, keys to show anyway (see
+    :class:`gurumeditation.redact.Redactor`)."""
+
+    keys: Tuple[str, ...] = ()
+    values: Tuple[str, ...] = ()
+    allow: Tuple[str, ...] = ()
+
+    def joined(self, other: RedactRules) -> RedactRules:
+        return RedactRules(
+            self.keys + other.keys, self.values + other.values, self.allow + other.allow
+        )
+
+    def as_dict(self) -> Dict[str, Tuple[str, ...]]:
+        return {"keys": self.keys, "values": self.values, "allow": self.allow}
+
+
+def _redact(value: Any) -> RedactRules:
+    """A ``redact=`` mapping checked now: ``ValueError`` on an unknown key or
+    a bad regular expression, so a mistake shows at setup."""
+    if isinstance(value, RedactRules):
+        return value
+    check_options(value)
+    value = value or {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"redact must be a mapping of keys/values/allow, not {value!r}")
+    return RedactRules(
+        *(tuple(str(v) for v in value.get(k, ())) for k in ("keys", "values", "allow"))
+    )
+
+
+def option(
+    default: T,
+    doc: str,
+    parse: Optional[Callable[[Any], Any]] = None,
+    conf: str = "",
+    env: str = "",
+    fallback: Any = None,
+    conf_type: str = "str",
+) -> T:
+    """One option: its default and doc; ``parse`` checks and normalises a
+    value given for it (raising ``ValueError``); ``conf``/``env`` name the
+    ``[oslo_reports]`` option and environment variable it may come from.  A
+    conf-backed option's default is ``None`` ("not given": conf decides when
+    a report is made); ``fallback`` is its value when conf and the
+    environment do not set it either; ``conf_type`` its oslo.config type
+    (``str``, ``int``, ``list``: see :func:`conf_options`)."""
+    meta = {
+        "doc": doc,
+        "parse": parse,
+        "conf": conf,
+        "env": env,
+        "fallback": fallback,
+        "conf_type": conf_type,
+    }
+    return field(default=default, metadata=meta)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The settings a report is made with (built once, read by every stage)."""
+
+    version: Any = option(
+        None, "Describes the service: the Package section's product/vendor/version."
+    )
+    service_name: str = option(
+        "",
+        "The service's name (report file names, the listing); default: the program's name.",
+        str,
+        env=ENV_SERVICE,
+    )
+    conf: Any = option(
+        None,
+        "The service's configuration (oslo.config ConfigOpts, a mapping, a namespace...): "
+        "the Configuration section, and the [oslo_reports] options.",
+    )
+    log_dir: Optional[str] = option(
+        None,
+        "Path to a log directory where to create a file for each report. When unset, "
+        "reports go to standard error.",
+        _log_dir,
+        conf="log_dir",
+        env=ENV_LOG_DIR,
+    )
+    formats: Optional[Tuple[str, ...]] = option(
+        None,
+        "Forms each report is written in: any of text, json, html. With several, one file "
+        "each under the same name (.json, .html added).",
+        parse_formats,
+        conf="formats",
+        env=ENV_FORMAT,
+        fallback=("text",),
+        conf_type="list",
+    )
+    signum: int = option(
+        int(signal.SIGUSR2), "The signal that asks for a report.", parse_signal, env=ENV_SIGNAL
+    )
+    setup_signal: bool = option(True, "Whether the signal trigger is armed.", _flag)
+    file_event_handler: Optional[str] = option(
+        None,
+        "Path of a file to watch: touching it (changing its modification time) writes a report.",
+        lambda v: str(v or ""),
+        conf="file_event_handler",
+        fallback="",
+    )
+    file_event_handler_interval: Optional[float] = option(
+        None,
+        "How many seconds to wait between polls of file_event_handler where the platform "
+        "offers no file notification; also the least time between two reports of the file "
+        "trigger, however often the file is touched.",
+        _interval,
+        conf="file_event_handler_interval",
+        fallback=1,
+        conf_type="int",
+    )
+    group: bool = option(True, "Identical stacks are shown once, with their members.", _flag)
+    redact: RedactRules = option(
+        RedactRules(),
+        "More secret key words, credential patterns and keys to show anyway; joined with "
+        "[oslo_reports] redact_keys / redact_values / redact_allow.",
+        _redact,
+    )
+    include_env: bool = option(True, "Whether the Environment section is shown.", _flag)
+    max_fds: int = option(200, "Open Files lists at most this many descriptors.", int)
+    gc_scan: bool = option(
+        False,
+        "Memory and GC count every object the collector tracks (a walk of the whole heap).",
+        _flag,
+    )
+    max_reports: int = option(50, "Reports kept per service in log_dir (0: all).", _at_least_zero)
+    section_timeout: float = option(
+        2.0,
+        "Seconds a registered section may take before it is abandoned (0: no budget).",
+        lambda v: float(v or 0),
+    )
+    discoverable: bool = option(
+        True, "Listed for `gurumeditation list` and `gurumeditation report`.", _flag
+    )
+    timestamp_fmt: str = option(
+        TIMESTAMP_FORMAT, "strftime format of the UTC time in report file names.", str
+    )
+    #: Environment values of the conf-backed options, read at build time:
+    #: ``conf`` beats them when a report is made (not an option).
+    from_environment: Tuple[Tuple[str, Any], ...] = field(default=(), repr=False)
+    #: ``True`` once :meth:`resolved` filled in ``conf`` (not an option).
+    final: bool = field(default=False, repr=False)
+
+    # -- building -----------------------------------------------------------
+    @classmethod
+    def names(cls) -> Tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if "doc" in f.metadata)
+
+    @classmethod
+    def check_names(cls, given: Mapping[str, Any], where: str) -> None:
+        """``TypeError`` naming an argument that is no option (as Python says
+        for a function's unexpected keyword argument)."""
+        known = cls.names()
+        for name in given:
+            if name not in known:
+                raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
+
+    @classmethod
+    def parse(cls, given: Mapping[str, Any]) -> Dict[str, Any]:
+        """``given`` options checked and normalised (``ValueError`` on a bad
+        value); a ``None`` means "not given" and is dropped."""
+        by_name = {f.name: f for f in dataclasses.fields(cls)}
+        parsed: Dict[str, Any] = {}
+        for name, value in given.items():
+            if value is None:
+                continue
+            parse = by_name[name].metadata.get("parse")
+            parsed[name] = parse(value) if parse is not None else value
+        return parsed
+
+    @classmethod
+    def build(
+        cls,
+        base: Optional[ReportOptions] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        where: str = "options",
+        **given: Any,
+    ) -> ReportOptions:
+        """Options from ``given`` (``None`` = not given) on top of ``base``, or
+        on top of the environment and the defaults when there is no base.
+        ``TypeError`` on an unknown name, ``ValueError`` on a bad value."""
+        cls.check_names(given, where)
+        explicit = cls.parse(given)
+        if base is None:
+            env_values = environment_values(os.environ if environ is None else environ)
+            conf_backed = {n for n in env_values if cls.conf_name(n)}
+            base = cls(
+                **{n: v for n, v in env_values.items() if n not in conf_backed},
+                from_environment=tuple((n, env_values[n]) for n in sorted(conf_backed)),
+            )
+        options = dataclasses.replace(base, **explicit)
+        if not options.service_name:
+            options = dataclasses.replace(options, service_name=service_name())
+        return options
+
+    @classmethod
+    def conf_name(cls, name: str) -> str:
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return str(f.metadata.get("conf", ""))
+        return ""
+
+    # -- at report time ----------------------------------------------------
+    def resolved(self, strict: bool = False) -> ReportOptions:
+        """These options with every conf-backed field filled in: given > the
+        ``[oslo_reports]`` option of ``conf`` > the environment > the default;
+        ``redact`` joined with ``redact_keys / redact_values / redact_allow``.
+        A bad value in ``conf`` raises ``ValueError`` when ``strict`` (at
+        setup), else it costs one line on stderr and is left out."""
+        if self.final:
+            return self
+        changes: Dict[str, Any] = {"final": True}
+        environment = dict(self.from_environment)
+        for f in dataclasses.fields(self):
+            conf_name = f.metadata.get("conf")
+            if not conf_name or getattr(self, f.name) is not None:
+                continue
+            value = self._from_conf(conf_name, f.metadata["parse"], strict)
+            if value is None:
+                value = environment.get(f.name)
+            changes[f.name] = value
+        for f in dataclasses.fields(self):
+            fallback = f.metadata.get("fallback")
+            if fallback is not None and changes.get(f.name, getattr(self, f.name)) is None:
+                changes[f.name] = fallback
+        configured = {
+            name[len("redact_") :]: self._from_conf(name, lambda v: [str(x) for x in v], strict)
+            or ()
+            for name, _type, _doc in REDACT_CONF
+        }
+        if any(configured.values()):
+            try:
+                changes["redact"] = self.redact.joined(_redact(configured))
+            except ValueError as exc:
+                if strict:
+                    raise
+                _tell(f"[{CONF_GROUP}] redact options left out: {exc}")
+        return dataclasses.replace(self, **changes)
+
+    def _from_conf(self, name: str, parse: Callable[[Any], Any], strict: bool) -> Any:
+        value = conf_option(self.conf, CONF_GROUP, name)
+        if value is None or value == "":
+            return None
+        try:
+            return parse(value)
+        except (TypeError, ValueError) as exc:
+            if strict:
+                raise ValueError(f"[{CONF_GROUP}] {name}: {exc}") from None
+            _tell(f"[{CONF_GROUP}] {name} left out: {exc}")
+            return None
+
+    def redactor(self) -> Redactor:
+        """A fresh :class:`~gurumeditation.redact.Redactor` (it counts what it
+        masks: one per report) that also knows the secret options ``conf``
+        declares, so their values on this process's command line (``-p X``)
+        are masked."""
+        redactor = Redactor(
+            extra_keys=self.redact.keys,
+            extra_values=self.redact.values,
+            allow_keys=self.redact.allow,
+        )
+        redactor.learn_command_line(self.conf)
+        return redactor
+
+
+#: The ``[oslo_reports]`` options joined into ``redact`` (not options of
+#: their own): name, oslo.config type, help.
+REDACT_CONF: Tuple[Tuple[str, str, str], ...] = (
+    (
+        "redact_keys",
+        "list",
+        "More words that, as whole words of a key (option name, environment variable, "
+        "mapping key, --flag), mark its value as a secret to mask, in addition to the "
+        "built-in ones (password, secret, token, api_key...). An entry starting with 're:' "
+        "is a regular expression searched in the key.",
+    ),
+    (
+        "redact_values",
+        "multistr",
+        "Regular expression of a credential format to mask wherever it appears in a report "
+        "(repeat the option for several); a named group 'secret' limits the mask to that "
+        "group.",
+    ),
+    (
+        "redact_allow",
+        "list",
+        "Keys (exact names, case-insensitive) whose values are shown as they are even though "
+        "they look secret.",
+    ),
+)
+
+
+def conf_options() -> List[Tuple[str, str, Any, str]]:
+    """Every ``[oslo_reports]`` option, derived from the fields above:
+    (name, oslo.config type, default, help).  The names and defaults are
+    oslo.reports' (``log_dir``, ``file_event_handler`` unset,
+    ``file_event_handler_interval`` 1), so its configuration files keep working."""
+    found: List[Tuple[str, str, Any, str]] = []
+    for f in dataclasses.fields(ReportOptions):
+        name = f.metadata.get("conf")
+        if not name:
+            continue
+        kind, fallback = f.metadata["conf_type"], f.metadata["fallback"]
+        default = list(fallback) if kind == "list" else (None if kind == "str" else fallback)
+        found.append((name, kind, default, f.metadata["doc"]))
+    return found + [(name, kind, [], doc) for name, kind, doc in REDACT_CONF]
+
+
+def conf_option(conf: Any, group: str, name: str) -> Any:
+    """``conf.<group>.<name>``, or ``None`` when the group or option is not
+    registered (no ``NoSuchOptError``) or cannot be read."""
+    if conf is None:
+        return None
+    try:
+        return getattr(getattr(conf, group), name)
+    except Exception:
+        return None
+
+
+def environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The options the ``GURUMEDITATION_*`` variables of ``environ`` set.  A
+    bad value is told once on stderr and left out (the default applies)."""
+    values: Dict[str, Any] = {}
+    for f in dataclasses.fields(ReportOptions):
+        env = f.metadata.get("env")
+        text = environ.get(env, "") if env else ""
+        if not text:
+            continue
+        try:
+            values[f.name] = f.metadata["parse"](text)
+        except ValueError as exc:
+            if f.name == "formats":  # keep the formats that are known
+                known = [x for x in text.split(",") if x.strip().lower() in FORMATS]
+                values[f.name] = parse_formats(known) if known else None
+            _tell(f"{env}: {exc}")
+    return {n: v for n, v in values.items() if v is not None}
+
+
+#: GURUMEDITATION values that arm / leave the process alone (case-insensitive).
+ENABLE_ON = ("1", "true", "yes", "on")
+ENABLE_OFF = ("", "0", "false", "no", "off")
+
+
+def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether ``GURUMEDITATION`` asks for reports: 1/true/yes/on; 0/false/
+    no/off/unset leave the process alone; anything else is told on stderr
+    (one line) and leaves it alone too."""
+    env = os.environ if environ is None else environ
+    value = env.get(ENV_ENABLE, "").strip().lower()
+    if value in ENABLE_ON:
+        return True
+    if value not in ENABLE_OFF:
+        _tell(
+            f"{ENV_ENABLE}={env.get(ENV_ENABLE)!r} is neither on (1, true, yes, on) nor off "
+            "(0, false, no, off): reports stay off"
+        )
+    return False
+
+
+_TOLD: set = set()  # type: ignore[type-arg]
+
+
+def _tell(problem: str) -> None:
+    """One line on stderr per problem per process."""
+    if problem in _TOLD:
+        return
+    _TOLD.add(problem)
+    from .sinks import write_stderr
+
+    write_stderr(f"gurumeditation: {problem}")
+
+
+def told() -> List[str]:
+    return sorted(_TOLD)

@@ -1,0 +1,176 @@
+"""One report, start to end: request → collect → render → deliver.
+
+Every trigger — the signal handler, the watcher standing in for a stuck main
+thread, the file trigger, the facade's ``handle_signal`` — describes what it
+wants as a :class:`ReportRequest` and submits it through the gate
+(:meth:`gurumeditation.arming.Armed.submit`), which calls :func:`run`.  The
+trigger decides its own identity (``kind``/``detail``): nothing downstream
+rewrites it.  A trigger that brings its own destination passes a ``sink``
+(anything with ``write(contents) -> paths``) and, if it wants, ``formats``.
+
+Text is produced by the public ``run()`` of the armed facade class (a service
+or a test may patch it, as with oslo.reports); JSON and HTML are rendered
+from the same document.  :func:`run` never raises: a failure as a whole is
+told on stderr (its traceback, then ``Unable to run Guru Meditation Report!``).
+"""
+
+from __future__ import annotations
+
+import traceback as _traceback
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
+
+from . import render as _render
+from . import sections as _sections
+from . import unpatched
+from .model import Report
+from .options import FORMATS, ReportOptions
+from .report import Context, SectionSpec, run_report
+from .sections import registered as _registered
+from .sinks import LogDirSink, Sink, StderrSink, deliver, write_stderr
+
+#: The line that closes a failed report on stderr (oslo.reports' words).
+FAILED = "Unable to run Guru Meditation Report!"
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a trigger asks for.
+
+    ``kind``/``detail``: the trigger, as the report's header shows it
+    (``signal``/``SIGUSR2``, ``file``/the path, ``api``/``handle_signal()``).
+    ``frame``: the frame the request interrupted (shown for the thread that
+    writes the report).  ``reason``: why a thread other than the usual one
+    writes it.  ``producer_ident``/``producer_name``: that thread, when it is
+    not the one running :func:`run` (0/"": the running thread).  ``sink``:
+    where the report goes instead of the armed log directory or stderr;
+    ``formats``: instead of the armed formats; ``options``: instead of the
+    armed options (the facade's ``handle_signal(version, service, log_dir)``).
+    """
+
+    kind: str
+    detail: str = ""
+    frame: Optional[FrameType] = None
+    reason: str = ""
+    producer_ident: int = 0
+    producer_name: str = ""
+    sink: Optional[Sink] = None
+    formats: Optional[Tuple[str, ...]] = None
+    options: Optional[ReportOptions] = None
+
+    @property
+    def trigger(self) -> Dict[str, str]:
+        return {"kind": self.kind, "detail": self.detail}
+
+
+class Meditation:
+    """One report of this process, made for ``request`` with ``options``:
+    :meth:`report` collects the document, :meth:`run` renders it as text.
+    The facade's classes are made this way; a pipeline run collects once and
+    lets :meth:`run` render what it collected."""
+
+    #: The report format :meth:`run` returns.
+    output_format: ClassVar[str] = "text"
+
+    def __init__(self, request: ReportRequest, options: ReportOptions) -> None:
+        self.request = request
+        self.options = options
+        #: Set while a pipeline run renders what it collected.
+        self.document: Optional[Report] = None
+
+    def registered_sections(self) -> Sequence[Tuple[str, Callable[[], Any]]]:
+        """Sections registered by the service: (title, generator)."""
+        return ()
+
+    def report(self) -> Report:
+        """The report as a plain document (the JSON model)."""
+        if self.document is not None:
+            return self.document
+        return collect(self.request, self.options.resolved(), self.registered_sections())
+
+    def run(self) -> str:
+        """The report rendered in :attr:`output_format` (classic text)."""
+        return _render.render(self.report(), self.output_format)
+
+
+#: Makes the object whose ``report()``/``run()`` a pipeline run uses (the
+#: armed facade class's ``for_request``).
+Maker = Callable[[ReportRequest, ReportOptions], Meditation]
+
+
+def section_specs(registered: Sequence[Tuple[str, Callable[[], Any]]]) -> List[SectionSpec]:
+    return list(_sections.BUILTIN) + _registered.specs(list(registered))
+
+
+def context(request: ReportRequest, options: ReportOptions) -> Context:
+    """What the sections of one report run read."""
+    return Context(
+        options=options,
+        frame=request.frame,
+        trigger=request.trigger,
+        reason=request.reason,
+        redactor=options.redactor(),
+        own_threads=frozenset(unpatched.OWN_THREADS),
+        producer_ident=request.producer_ident or unpatched.this_thread_ident(),
+        producer_name=request.producer_name,
+    )
+
+
+def collect(
+    request: ReportRequest,
+    options: ReportOptions,
+    registered: Sequence[Tuple[str, Callable[[], Any]]] = (),
+) -> Report:
+    """Collect every section into the report document (never raises except
+    on ``KeyboardInterrupt``/``SystemExit``)."""
+    return run_report(context(request, options), section_specs(registered))
+
+
+def sink_for(options: ReportOptions) -> Sink:
+    """Where the armed options send a report: new files in ``log_dir``, else
+    stderr."""
+    if options.log_dir:
+        return LogDirSink(
+            options.log_dir, options.service_name, options.max_reports, options.timestamp_fmt
+        )
+    return StderrSink()
+
+
+def rendered(meditation: Meditation, formats: Sequence[str]) -> Dict[str, str]:
+    """Each format of ``formats`` keyed by its file suffix; text through the
+    meditation's (patchable) ``run``."""
+    return {FORMATS[fmt]: _text_or(meditation, fmt) for fmt in formats}
+
+
+def _text_or(meditation: Meditation, fmt: str) -> str:
+    return meditation.run() if fmt == "text" else _render.render(meditation.report(), fmt)
+
+
+def run(
+    request: ReportRequest,
+    options: Optional[ReportOptions] = None,
+    maker: Optional[Maker] = None,
+) -> List[str]:
+    """Make the report ``request`` asks for and deliver it; returns where it
+    went.  ``options``: the armed ones (``request.options`` wins); ``maker``:
+    the armed facade class's ``for_request`` (default: a plain
+    :class:`Meditation`, no registered sections).  Never raises: a failure is
+    told on stderr."""
+    try:
+        chosen = (request.options or options or ReportOptions.build()).resolved()
+        meditation = (maker or Meditation)(request, chosen)
+        meditation.document = meditation.report()  # collected once, rendered in each format
+        try:
+            contents = rendered(meditation, request.formats or chosen.formats or ("text",))
+        finally:
+            meditation.document = None
+        return deliver(request.sink or sink_for(chosen), contents)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        try:
+            write_stderr(_traceback.format_exc() + FAILED)
+        except BaseException:
+            pass
+        return []

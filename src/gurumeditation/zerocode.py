@@ -1,0 +1,52 @@
+"""Zero-code enable: ``GURUMEDITATION=1`` arms any Python process at start-up.
+
+The wheel installs ``gurumeditation.pth`` into site-packages; ``site`` runs
+its one line at every interpreter start-up.  That line only looks at
+``os.environ`` (already imported by ``site``) and imports this module when
+``GURUMEDITATION`` is set to something other than an "off" value, so a
+process without the variable pays for one dictionary look-up.
+
+``GURUMEDITATION`` is on for ``1``, ``true``, ``yes``, ``on`` (any case), off
+for ``0``, ``false``, ``no``, ``off`` or empty; anything else leaves reports
+off and says so in one line on stderr.  Configured by the environment (see
+:class:`gurumeditation.options.ReportOptions`, whose fields name them):
+
+* ``GURUMEDITATION_LOG_DIR``: write reports as files there (default: stderr),
+* ``GURUMEDITATION_SIGNAL``: ``USR2`` (default), ``SIGUSR1``, ``12``...
+* ``GURUMEDITATION_FORMAT``: ``text`` (default), ``json``, ``html`` or
+  several, comma-separated,
+* ``GURUMEDITATION_SERVICE``: the service name (default: the program's name).
+
+A service that calls ``setup_autorun`` itself later replaces these settings
+with its own (the variables still fill in what it leaves out) and is not
+armed twice (same signal handler, one listing).
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from . import options as _options
+
+#: The line of ``gurumeditation.pth`` (``site`` executes lines starting with
+#: ``import``).
+PTH_LINE = (
+    "import os; os.environ.get('GURUMEDITATION', '').strip().lower() not in "
+    "('', '0', 'false', 'no', 'off') "
+    "and __import__('gurumeditation.zerocode').zerocode.arm_from_environment()"
+)
+
+
+def arm_from_environment() -> List[str]:
+    """Arm this process as the ``GURUMEDITATION*`` variables say.  Never
+    raises (a bad setting is told on stderr, and the program runs on):
+    returns the problems found."""
+    if not _options.enabled():
+        return _options.told()
+    try:
+        from .guru_meditation_report import TextGuruMeditation
+
+        TextGuruMeditation.setup_autorun(None)
+    except Exception as exc:
+        _options._tell(f"{_options.ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
+    return _options.told()
