@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import procstat
 from .model import SignalState
 from .triggers import channel as _channel
 
@@ -32,14 +33,9 @@ _fork_hook: List[bool] = []
 
 
 def start_ticks(pid: int) -> Optional[int]:
-    """When ``pid`` started, in clock ticks since boot (``/proc/PID/stat``
-    field 22); ``None`` where there is no ``/proc`` or the pid is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return int(text[text.rindex(")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+    """When ``pid`` started, in clock ticks since boot; ``None`` where there
+    is no ``/proc`` or the pid is gone."""
+    return procstat.start_ticks(pid)
 
 
 def uptime_of(pid: int) -> Optional[float]:
@@ -83,21 +79,11 @@ def process_owner(pid: int) -> Optional[int]:
 
 def process_state(pid: int) -> str:
     """The state letter of ``pid`` (``Z``: a zombie; ``?``: gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return text[text.rindex(")") + 2 :].split()[0]
-    except (OSError, ValueError, IndexError):
-        return "?"
+    return procstat.state(pid)
 
 
 def process_ppid(pid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return int(text[text.rindex(")") + 2 :].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+    return procstat.ppid(pid)
 
 
 def short_command(pid: int, width: int = 48) -> str:

@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
+from .. import procstat
 from ..model import Cgroup, Limit, ProcessesData, ProcessNode, Resources, unit_error
 from ..report import Context, SectionSpec
 
@@ -195,16 +196,10 @@ def collect_proc(ctx: Context) -> ProcessesData:
 # -- this process's resources --------------------------------------------------
 
 
-def _stat_fields(text: str) -> List[str]:
-    """Fields of ``/proc/PID/stat`` after the command name: index 0 is the
-    state (field 3 of proc(5)), so field N of proc(5) is index N - 3."""
-    return text[text.rindex(")") + 2 :].split()
-
-
 def self_resources_proc(notes: List[str]) -> Resources:
     res: Resources = {}
     try:
-        fields = _stat_fields(read_text(f"{PROC}/self/stat"))
+        fields = procstat.split(read_text(f"{PROC}/self/stat"))
         start_ticks = int(fields[19])
         res["cpu_user_s"] = round(int(fields[11]) / _CLOCK_TICKS, 3)
         res["cpu_system_s"] = round(int(fields[12]) / _CLOCK_TICKS, 3)

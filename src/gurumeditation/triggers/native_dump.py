@@ -46,19 +46,15 @@ import os
 import sys
 from typing import Any, Callable, List, Optional
 
-from .. import unpatched
+from .. import procstat, unpatched
 from .signal import signal_name
 
 
 def start_ticks(pid: int) -> int:
     """``/proc/PID/stat`` start time (0 where unknown): the sidecar signals
     only the process that started then, never a recycled pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return int(text[text.rindex(")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return 0
+    return procstat.start_ticks(pid) or 0
+
 
 #: How long the sidecar waits for the watcher before writing the dump.
 ACK_TIMEOUT = 0.5

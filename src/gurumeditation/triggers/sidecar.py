@@ -175,12 +175,9 @@ def without_threads(dump: str, own: Set[int]) -> tuple[str, int]:
 
 
 def start_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return int(text[text.rindex(")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return 0
+    from gurumeditation import procstat
+
+    return procstat.start_ticks(pid) or 0
 
 
 def same_process(pid: int, ticks: int) -> bool:
@@ -454,12 +451,9 @@ class FrontDoor:
 
 def process_state(pid: int) -> str:
     """The state letter of ``pid`` (``/proc/PID/stat`` field 3)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read().decode("ascii", "replace")
-        return text[text.rindex(")") + 2 :].split()[0]
-    except (OSError, ValueError, IndexError):
-        return "?"
+    from gurumeditation import procstat
+
+    return procstat.state(pid)
 
 
 def process_euid(pid: int) -> Optional[int]:
