@@ -326,6 +326,9 @@ def test_html_task_awaits_read_like_the_text() -> None:
         "AWAIT CYCLE: inner -> outer -> inner",
     ]
     assert not any('"kind"' in f or "[{" in f for f in facts)
+    # the filter box finds a task by the hex id the page shows
+    searched = [u.attrs["data-search"] or "" for u in main.all("details", "unit")]
+    assert ["0x20" in t.split() for t in searched] == [True, False]
     # the same words as the text report's
     out = text.render(doc)  # type: ignore[arg-type]
     for line in (

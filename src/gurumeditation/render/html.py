@@ -286,11 +286,15 @@ def where_parked(stack: List[Dict[str, Any]], stdlib: Optional[str] = None) -> s
     return parked_at(frames, stdlib, short=True)
 
 
-def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
+def search_text(entry: Dict[str, Any], labels: List[str], section_id: str = "") -> str:
+    """What the filter box looks in: labels, the members' plain facts (ids in
+    hex too, as the page and the text report show them), frames."""
     words: List[str] = list(labels)
+    hex_keys = HEX_KEYS.get(section_id, ())
     for member in entry.get("members") or []:
         if isinstance(member, dict):
             words += [str(v) for v in member.values() if not isinstance(v, (dict, list))]
+            words += [hex_id(member[k]) for k in hex_keys if isinstance(member.get(k), int)]
     for frame in entry.get("stack") or []:
         words += [str(frame.get("file", "")), str(frame.get("function", ""))]
         words.append(str(frame.get("code", "")))
@@ -325,7 +329,7 @@ def stack_section_html(section_id: str, data: Dict[str, Any], stdlib: Optional[s
         where = where_parked(entry.get("stack") or [], stdlib)
         parts.append(
             f'<details class="unit"{opened} data-count="{count}" '
-            f'data-search="{esc(search_text(entry, labels))}">'
+            f'data-search="{esc(search_text(entry, labels, section_id))}">'
             f'<summary><span class="count" title="{esc(plural(count, names))}">×{count}</span> '
             f'<span class="label">{esc(title)}</span> <span class="where">{esc(where)}</span>'
             f"</summary>{detail}{frames_html(entry.get('stack') or [], stdlib)}</details>"
