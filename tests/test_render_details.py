@@ -295,6 +295,8 @@ def tasks_entry(members: List[Dict[str, Any]], code: str = "await x") -> Dict[st
 OUTER = task(
     0x20,
     "outer",
+    thread=5,
+    thread_name="loop-thread",
     awaits=[{"kind": "task", "id": 0x10, "name": "inner"}],
     created_at=[frame("/srv/app/main.py", 3, "main"), frame("/srv/app/jobs.py", 9, "spawn")],
 )
@@ -315,7 +317,7 @@ def test_html_task_awaits_read_like_the_text() -> None:
     main = main_of(doc)
     facts = [d.text() for d in main.all("div", "facts")]
     outer_lines = [line.text() for line in main.all("div", "facts")[0].children]
-    assert outer_lines[0].startswith("id: 0x20, name: outer, state: pending")
+    assert outer_lines[0] == "id: 0x20, name: outer, state: pending, thread: #5 (loop-thread)"
     assert "awaits: task inner (0x10)" in outer_lines
     summaries = [d.all("summary")[0].text() for d in main.all("details", "made")]
     assert summaries == ["created at: /srv/app/jobs.py:9 in spawn"]

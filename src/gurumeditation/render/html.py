@@ -46,6 +46,7 @@ from .common import (
 )
 from .facts import awaited_by_text, awaits_text, group_awaited_by, hex_id, resources_lines
 from .html_assets import CSP, SCRIPT, STYLE
+from .text_layout import thread_ref
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -197,7 +198,10 @@ def member_facts(member: Dict[str, Any], section_id: str = "", stdlib: Optional[
     parts = []
     hex_keys = HEX_KEYS.get(section_id, ())
     for key, value in member.items():
-        if key in LINE_KEYS:
+        if key in LINE_KEYS or (key == "thread_name" and member.get("thread") is not None):
+            continue
+        if key == "thread" and value is not None:  # the text's "thread: #ident (name)"
+            parts.append(f"thread: {esc(thread_ref(member))}")
             continue
         if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
             parts.append(f"error: {esc(error_text(value))}")
