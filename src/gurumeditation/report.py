@@ -129,7 +129,8 @@ def stdlib_dir() -> str:
     return str(found)
 
 
-def python_facts() -> PythonFacts:
+def python_facts(text: Callable[[str], str] = str) -> PythonFacts:
+    """The interpreter; ``text`` is the redactor's for the paths it names."""
     facts: PythonFacts = {
         "implementation": sys.implementation.name,
         "version": sys.version.split()[0],
@@ -137,7 +138,7 @@ def python_facts() -> PythonFacts:
     }
     stdlib = stdlib_dir()
     if stdlib:
-        facts["stdlib"] = stdlib
+        facts["stdlib"] = text(stdlib)
     return facts
 
 
@@ -151,7 +152,7 @@ def build_header(ctx: Context) -> Header:
         "ppid": os.getppid(),
         "hostname": socket.gethostname(),
         "service": ctx.service,
-        "python": python_facts(),
+        "python": python_facts(ctx.redactor.text),
         "argv": ctx.redactor.argv(argv),
         "trigger": dict(ctx.trigger),
         "producer": {
