@@ -69,9 +69,9 @@ def test_green_threads_and_tasks() -> None:
     )
     assert [m["unit"] for m in green["moved"]] == ["Green thread 0x3"]
     assert green["unlisted"] == {"old": 3, "new": 0}
-    assert [s["unit"] for s in tasks["same"]] == ["Task 7 (t-7)"]
-    assert [s["unit"] for s in tasks["new"]] == ["Task 9 (t-9)"]
-    assert [s["unit"] for s in tasks["gone"]] == ["Task 8 (t-8)"]
+    assert [s["unit"] for s in tasks["same"]] == ["Task 0x7 (t-7)"]
+    assert [s["unit"] for s in tasks["new"]] == ["Task 0x9 (t-9)"]
+    assert [s["unit"] for s in tasks["gone"]] == ["Task 0x8 (t-8)"]
     assert result["notes"] == []
     text = diff.render_text(result)
     assert "Green Threads: 2 same stack (likely stuck), 1 moved, 0 new, 0 gone" in text

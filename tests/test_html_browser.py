@@ -166,3 +166,79 @@ def test_html_report_in_chromium(service, browser: Any, tmp_path: Path) -> None:
     )
     assert embedded == report
     assert browser.get_log("browser") == []
+
+
+def test_html_stacks_fold_library_frames_in_chromium(service, browser: Any, tmp_path: Path) -> None:
+    """In a real browser: a worker thread's own frame is marked and in sight,
+    the standard-library frames around it are folded (not displayed) until
+    one click on their summary opens them, shown by short paths with the
+    full path (the JSON's) on hover; eventlet's frames read
+    ``eventlet/...``; Expand all and Collapse all open and close the folds."""
+    import sysconfig
+
+    from selenium.webdriver.common.by import By
+
+    log_dir = tmp_path / "reports"
+    svc = service(SERVICE, args=[str(log_dir)])
+    svc.signal()
+    files = wait_for_reports(log_dir, 2)
+    page = next(p for p in files if p.suffix == ".html")
+    report = json.loads(next(p for p in files if p.suffix == ".json").read_text())
+    # the document names the service's standard library (the same interpreter as ours)
+    assert report["header"]["python"]["stdlib"] == sysconfig.get_paths()["stdlib"]
+    pool = next(
+        e
+        for e in stack_sections(report)["threads"]["entries"]
+        if any(f["function"] == "pool_worker" for f in e["stack"])
+    )
+    browser.get(page.as_uri())
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
+    threads = browser.find_element(By.CSS_SELECTOR, 'details.section[data-id="threads"]')
+    unit = next(
+        u
+        for u in threads.find_elements(By.CSS_SELECTOR, "details.unit")
+        if "pool_worker" in (u.get_attribute("data-search") or "")
+    )
+    (app,) = unit.find_elements(By.CSS_SELECTOR, "li.frame.app")
+    assert app.is_displayed()
+    assert app.find_element(By.CSS_SELECTOR, ".app-mark").text == "app"
+    app_frame = next(f for f in pool["stack"] if f["function"] == "pool_worker")
+    assert app.find_element(By.CSS_SELECTOR, ".loc").text == (
+        f"{app_frame['file']}:{app_frame['line']}"
+    )
+    folds = unit.find_elements(By.CSS_SELECTOR, "details.fold")
+    assert len(folds) == 2  # threading's bootstrap above, Event.wait below
+    stdlib_frames = unit.find_elements(By.CSS_SELECTOR, "li.frame.stdlib")
+    assert len(stdlib_frames) == len(pool["stack"]) - 1
+    assert not any(f.is_displayed() for f in stdlib_frames)
+    inner = folds[1]
+    assert inner.get_attribute("open") is None
+    summary = inner.find_element(By.TAG_NAME, "summary")
+    assert summary.text.endswith("standard-library frames: threading")
+    summary.click()  # one click opens it
+    assert inner.get_attribute("open") == "true"
+    shown = inner.find_elements(By.CSS_SELECTOR, "li.frame")
+    assert shown and all(f.is_displayed() for f in shown)
+    innermost = pool["stack"][-1]
+    loc = shown[-1].find_element(By.CSS_SELECTOR, ".loc")
+    assert loc.text == f"threading.py:{innermost['line']}"
+    assert loc.get_attribute("title") == innermost["file"]
+    assert not folds[0].find_elements(By.CSS_SELECTOR, "li.frame")[0].is_displayed()
+    # eventlet's frames by their package path
+    green = browser.find_element(By.CSS_SELECTOR, 'details.section[data-id="green_threads"]')
+    libs = green.find_elements(By.CSS_SELECTOR, "li.frame.library .loc")
+    assert libs and all(el.get_attribute("textContent").startswith("eventlet/") for el in libs), [
+        el.get_attribute("textContent") for el in libs
+    ]
+    browser.find_element(By.ID, "expand-all").click()
+    assert (
+        browser.execute_script(
+            "return document.querySelectorAll('details.fold:not([open])').length"
+        )
+        == 0
+    )
+    browser.find_element(By.ID, "collapse-all").click()
+    assert (
+        browser.execute_script("return document.querySelectorAll('details.fold[open]').length") == 0
+    )
+    assert browser.get_log("browser") == []

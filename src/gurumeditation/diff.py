@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from .model import Report
-from .render.common import is_stack_data, parked_at, unit_name
+from .render.common import is_stack_data, parked_at, stdlib_dir, unit_name
+from .render.facts import hex_id
 
 Stack = Tuple[Tuple[str, int, str], ...]
 
@@ -28,28 +29,32 @@ def identity(section_id: str, member: Dict[str, Any]) -> Optional[str]:
 
 
 def label(section_id: str, member: Dict[str, Any]) -> str:
+    """A unit named the way the text report names it: a thread by its
+    ``#ident`` (decimal), a green thread or task by its id in hex."""
     unit = unit_name(section_id).one.capitalize()
     if section_id == "threads":
         text = f"{unit} #{member.get('ident')}"
-    elif section_id == "green_threads" and isinstance(member.get("id"), int):
-        text = f"{unit} 0x{member['id']:x}"
+    elif member.get("id") is not None:
+        text = f"{unit} {hex_id(member['id'])}"
     else:
-        text = f"{unit} {member.get('id', member.get('ident', '?'))}"
+        text = f"{unit} {member.get('ident', '?')}"
     if member.get("name"):
         text += f" ({member['name']})"
     return text
 
 
-def where(stack: Stack) -> str:
+def where(stack: Stack, stdlib: Optional[str] = None) -> str:
     """The innermost frame, and the innermost application frame when the
-    innermost is library code (``wait (threading.py:327) in worker (app.py:5)``)."""
-    return parked_at(stack) or "(no stack)"
+    innermost is library code (``wait (threading.py:327) in worker (app.py:5)``);
+    ``stdlib``: where the report's standard library is."""
+    return parked_at(stack, stdlib) or "(no stack)"
 
 
 def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
     """Per stack section id: its title, units by identity, and how many units
     were grouped without being listed."""
     found: Dict[str, Dict[str, Any]] = {}
+    stdlib = stdlib_dir(report)
     for section in report.get("sections", []):
         data: Any = section.get("data")
         if not is_stack_data(data):
@@ -70,7 +75,7 @@ def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
                 if key is None:
                     unlisted += 1
                     continue
-                units[key] = {"label": label(sid, member), "stack": stack}
+                units[key] = {"label": label(sid, member), "stack": stack, "stdlib": stdlib}
         found[sid] = {"title": section.get("title", sid), "units": units, "unlisted": unlisted}
     return found
 
@@ -87,12 +92,12 @@ def compare(old: Report, new: Report) -> Dict[str, Any]:
         for key, unit in a["units"].items():
             other = b["units"].get(key)
             if other is None:
-                gone.append({"unit": unit["label"], "at": where(unit["stack"])})
+                gone.append({"unit": unit["label"], "at": where(unit["stack"], unit["stdlib"])})
             elif other["stack"] == unit["stack"]:
                 same.append(
                     {
                         "unit": other["label"],
-                        "at": where(unit["stack"]),
+                        "at": where(unit["stack"], unit["stdlib"]),
                         "depth": len(unit["stack"]),
                     }
                 )
@@ -100,13 +105,13 @@ def compare(old: Report, new: Report) -> Dict[str, Any]:
                 moved.append(
                     {
                         "unit": other["label"],
-                        "from": where(unit["stack"]),
-                        "to": where(other["stack"]),
+                        "from": where(unit["stack"], unit["stdlib"]),
+                        "to": where(other["stack"], other["stdlib"]),
                     }
                 )
         for key, unit in b["units"].items():
             if key not in a["units"]:
-                added.append({"unit": unit["label"], "at": where(unit["stack"])})
+                added.append({"unit": unit["label"], "at": where(unit["stack"], unit["stdlib"])})
         sections.append(
             {
                 "id": sid,

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, TypedDict, Union
 
 #: Bumped whenever a key is added or removed or a value changes type
 #: (rules in ``docs/report-format.md``).
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 #: What JSON can hold.
 Plain = Union[None, bool, int, float, str, List[Any], Dict[str, Any]]
@@ -65,10 +65,14 @@ class Section(_SectionRequired, total=False):
     note: str
 
 
-class PythonFacts(TypedDict):
+class _PythonFactsRequired(TypedDict):
     implementation: str
     version: str
     executable: str
+
+
+class PythonFacts(_PythonFactsRequired, total=False):
+    stdlib: str  # the standard library's directory (frames under it are "stdlib")
 
 
 class Producer(TypedDict):

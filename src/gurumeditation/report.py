@@ -119,12 +119,27 @@ def _producer_name(ident: int) -> str:
     return f"Thread-{ident}"
 
 
-def python_facts() -> PythonFacts:
-    return {
+def stdlib_dir() -> str:
+    """Where this interpreter's standard library is (``""`` when unknown):
+    the renderers tell its frames from the application's by it."""
+    found = getattr(sys, "_stdlib_dir", None)  # 3.11+
+    if not found:
+        os_file = getattr(os, "__file__", None)
+        found = os.path.dirname(os_file) if os_file else ""
+    return str(found)
+
+
+def python_facts(text: Callable[[str], str] = str) -> PythonFacts:
+    """The interpreter; ``text`` is the redactor's for the paths it names."""
+    facts: PythonFacts = {
         "implementation": sys.implementation.name,
         "version": sys.version.split()[0],
         "executable": sys.executable or "",
     }
+    stdlib = stdlib_dir()
+    if stdlib:
+        facts["stdlib"] = text(stdlib)
+    return facts
 
 
 def build_header(ctx: Context) -> Header:
@@ -137,7 +152,7 @@ def build_header(ctx: Context) -> Header:
         "ppid": os.getppid(),
         "hostname": socket.gethostname(),
         "service": ctx.service,
-        "python": python_facts(),
+        "python": python_facts(ctx.redactor.text),
         "argv": ctx.redactor.argv(argv),
         "trigger": dict(ctx.trigger),
         "producer": {

@@ -4,7 +4,8 @@ unit's error reads.  Functions of the document only."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Sequence, Tuple
+import re
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 
 class UnitName(NamedTuple):
@@ -51,25 +52,75 @@ def error_text(error: Any) -> str:
     return str(error)
 
 
-#: Path parts of library code (standard library, installed packages).
-LIBRARY_MARKERS = ("/lib/python", "/site-packages/", "/dist-packages/", "<frozen ")
+#: Path parts of installed packages: the short path of a frame in one is what
+#: follows the last of them (``starlette/routing.py``).
+PACKAGE_MARKERS = ("/site-packages/", "/dist-packages/")
+
+#: Where a document that does not name its standard library keeps it, by path
+#: alone: ``.../lib/python3.11/`` (a reportVersion 1 or 2 document).
+_STDLIB_GUESS = re.compile(r"/lib/python\d+(?:\.\d+)?t?(?:\.zip)?/")
 
 
-def is_library_file(file: str) -> bool:
-    return any(marker in file for marker in LIBRARY_MARKERS)
+class FrameKind(NamedTuple):
+    kind: str  # "app", "library" or "stdlib"
+    short: str  # the path shown: a library's from its package on, the stdlib's from it
 
 
-def parked_at(stack: Sequence[Tuple[str, Any, str]]) -> str:
+def stdlib_dir(report: Any) -> Optional[str]:
+    """The standard library directory a document names (``header.python.stdlib``)."""
+    if not isinstance(report, dict):
+        return None
+    python = (report.get("header") or {}).get("python") or {}
+    found = python.get("stdlib") if isinstance(python, dict) else None
+    return str(found).rstrip("/") if found else None
+
+
+def frame_kind(file: str, stdlib: Optional[str] = None) -> FrameKind:
+    """Whether a frame's ``file`` is the application's own code, an installed
+    package's (``site-packages``, ``dist-packages``) or the standard
+    library's (under ``stdlib``, or frozen), by its path only; with the
+    short path a reader needs (``starlette/routing.py``, ``threading.py``).
+    Without ``stdlib``, a ``.../lib/pythonX.Y/`` part stands for it."""
+    for marker in PACKAGE_MARKERS:
+        at = file.rfind(marker)
+        if at >= 0:
+            return FrameKind("library", file[at + len(marker) :])
+    if file.startswith("<frozen "):
+        return FrameKind("stdlib", file)
+    if stdlib:
+        if file.startswith(stdlib + "/"):
+            return FrameKind("stdlib", file[len(stdlib) + 1 :])
+    else:
+        match = _STDLIB_GUESS.search(file)
+        if match:
+            return FrameKind("stdlib", file[match.end() :])
+    return FrameKind("app", file)
+
+
+def is_library_file(file: str, stdlib: Optional[str] = None) -> bool:
+    """Whether ``file`` is library code (an installed package or the standard library)."""
+    return frame_kind(file, stdlib).kind != "app"
+
+
+def parked_at(
+    stack: Sequence[Tuple[str, Any, str]], stdlib: Optional[str] = None, short: bool = False
+) -> str:
     """Where a stack of (file, line, function), outermost first, is parked:
     its innermost frame, and when that is library code, the innermost
     application frame that called into it too (``wait (threading.py:327) in
-    worker (app.py:5)``); ``""`` for an empty stack."""
+    worker (app.py:5)``); ``""`` for an empty stack.  ``short``: library
+    frames by their short path (see :func:`frame_kind`)."""
     if not stack:
         return ""
+
+    def place(file: str, line: Any, function: str) -> str:
+        kind = frame_kind(file, stdlib)
+        return f"{function} ({kind.short if short else file}:{line})"
+
     file, line, function = stack[-1]
-    text = f"{function} ({file}:{line})"
-    if is_library_file(str(file)):
+    text = place(str(file), line, function)
+    if is_library_file(str(file), stdlib):
         for f, n, fn in reversed(stack[:-1]):
-            if not is_library_file(str(f)):
-                return f"{text} in {fn} ({f}:{n})"
+            if not is_library_file(str(f), stdlib):
+                return f"{text} in {place(str(f), n, fn)}"
     return text

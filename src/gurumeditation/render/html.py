@@ -16,7 +16,13 @@ What the page shows: a header summary (service, pid, host, Python, trigger,
 who produced it, how long it took, how many values were masked), the number
 of threads, green threads and tasks, every section collapsible, stack
 sections as entries with their count (identical stacks grouped), each frame
-with its source line, and a filter box that narrows threads, green threads
+with its source line -- the application's own frames marked, every run of
+library and standard-library frames folded (one click opens it) and shown by
+its short path (``starlette/routing.py:683``, the full path on hover; which
+is which is told by the path alone, see
+:func:`gurumeditation.render.common.frame_kind`) -- a task's awaits and
+awaiters and the process's resources worded as the text report words them,
+and a filter box that narrows threads, green threads
 and tasks down to those whose names, ids, functions, files or source lines
 contain the words typed.
 """
@@ -25,11 +31,22 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..model import Report, Section
-from .common import error_text, is_stack_data, parked_at, stack_total, unit_name
+from .common import (
+    FrameKind,
+    error_text,
+    frame_kind,
+    is_stack_data,
+    parked_at,
+    stack_total,
+    stdlib_dir,
+    unit_name,
+)
+from .facts import awaited_by_text, awaits_text, group_awaited_by, hex_id, resources_lines
 from .html_assets import CSP, SCRIPT, STYLE
+from .text_layout import thread_ref
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -117,7 +134,7 @@ def member_label(section_id: str, member: Dict[str, Any]) -> str:
         return label
     if section_id == "green_threads":
         ident = member.get("id")
-        label = f"Green thread 0x{ident:x}" if isinstance(ident, int) else "Green thread"
+        label = f"Green thread {hex_id(ident)}" if isinstance(ident, int) else "Green thread"
         if member.get("name"):
             label += f" ({member['name']})"
         return label
@@ -125,52 +142,170 @@ def member_label(section_id: str, member: Dict[str, Any]) -> str:
     return f"{unit_name(section_id)[0].capitalize()} {name}" if name is not None else "?"
 
 
-def member_facts(member: Dict[str, Any]) -> str:
+#: Member keys whose value is an id, shown in hex as the text report shows it
+#: (a thread's ``ident`` stays decimal, like the text's ``Thread #ident``).
+HEX_KEYS = {"green_threads": ("id",), "asyncio_tasks": ("id",)}
+
+#: Member keys told on lines of their own, after the member's plain facts.
+LINE_KEYS = ("awaits", "awaited_by", "cycle", "spawned_by", "created_at", "spawned_at")
+
+
+def made_at_html(title: str, frames: Any, stdlib: Optional[str]) -> str:
+    """Where a task was created or a greenlet spawned: its innermost frame in
+    the summary of a closed ``<details>`` holding every frame."""
+    stack = [f for f in frames if isinstance(f, dict)] if isinstance(frames, list) else []
+    if not stack:
+        return ""
+    last = stack[-1]
+    file = str(last.get("file", ""))
+    where = f"{frame_kind(file, stdlib).short}:{last.get('line')} in {last.get('function')}"
+    items = "".join(
+        frame_html(f, frame_kind(str(f.get("file", "")), stdlib), n)
+        for n, f in enumerate(stack, 1)
+    )
+    return (
+        f'<details class="fold made"><summary>{esc(title)}: {esc(where)}</summary>'
+        f'<ol class="stack">{items}</ol></details>'
+    )
+
+
+def member_lines(member: Dict[str, Any], stdlib: Optional[str]) -> List[str]:
+    """What the text report puts on a task's or greenlet's lines of their own,
+    worded the same (HTML, escaped)."""
+    lines = []
+    awaits = awaits_text([a for a in member.get("awaits") or [] if isinstance(a, dict)])
+    if awaits:
+        lines.append(esc(awaits))
+    awaited_by = awaited_by_text([w for w in member.get("awaited_by") or [] if isinstance(w, dict)])
+    if awaited_by:
+        lines.append(esc(awaited_by))
+    cycle = member.get("cycle")
+    if isinstance(cycle, list) and cycle:
+        ring = [str(c) for c in cycle]
+        lines.append(f'<span class="error">AWAIT CYCLE: {esc(" -> ".join(ring + ring[:1]))}</span>')
+    if member.get("spawned_by"):
+        lines.append(f"spawned by: {esc(member['spawned_by'])}")
+    for key, title in (("created_at", "created at"), ("spawned_at", "spawned at")):
+        if member.get(key):
+            lines.append(made_at_html(title, member[key], stdlib))
+    return lines
+
+
+def member_facts(member: Dict[str, Any], section_id: str = "", stdlib: Optional[str] = None) -> str:
+    """A listed unit's facts: its plain facts on one line (ids in hex where
+    the text report writes them so), then what it awaits, who awaits it,
+    where it was made, each on a line of its own."""
     parts = []
+    hex_keys = HEX_KEYS.get(section_id, ())
     for key, value in member.items():
+        if key in LINE_KEYS or (key == "thread_name" and member.get("thread") is not None):
+            continue
+        if key == "thread" and value is not None:  # the text's "thread: #ident (name)"
+            parts.append(f"thread: {esc(thread_ref(member))}")
+            continue
         if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
             parts.append(f"error: {esc(error_text(value))}")
         elif isinstance(value, bool):
             if value:
                 parts.append(esc(key))
+        elif key in hex_keys and isinstance(value, int):
+            parts.append(f"{esc(key)}: {esc(hex_id(value))}")
         elif isinstance(value, (dict, list)):
             parts.append(f"{esc(key)}: {esc(json.dumps(value, ensure_ascii=False))}")
         else:
             parts.append(f"{esc(key)}: {esc(value)}")
-    return ", ".join(parts)
+    lines = [", ".join(parts)] if parts else []
+    return "".join(f"<div>{line}</div>" for line in lines + member_lines(member, stdlib))
 
 
-def frames_html(stack: List[Dict[str, Any]]) -> str:
+def fold_title(kinds: List[FrameKind]) -> str:
+    """``3 library frames: starlette, fastapi`` for a folded run of frames."""
+    which = {k.kind for k in kinds}
+    if which == {"library"}:
+        what = "library"
+    elif which == {"stdlib"}:
+        what = "standard-library"
+    else:
+        what = "library and standard-library"
+    names: Dict[str, None] = {}
+    for k in kinds:
+        head = k.short[len("<frozen ") : -1] if k.short.startswith("<frozen ") else k.short
+        names.setdefault(head.split("/", 1)[0].removesuffix(".py"), None)
+    return f"{plural(len(kinds), (what + ' frame', what + ' frames'))}: {', '.join(names)}"
+
+
+def frame_html(frame: Dict[str, Any], kind: FrameKind, number: int) -> str:
+    """One frame, numbered by its place in its stack (outermost 1)."""
+    file = str(frame.get("file", ""))
+    code = frame.get("code") or ""
+    source = f'<code class="src">{esc(code)}</code>' if code else ""
+    title = f' title="{esc(file)}"' if kind.short != file else ""
+    mark = '<span class="app-mark" title="the application\'s own code">app</span> '
+    return (
+        f'<li class="frame {kind.kind}" value="{number}">{mark if kind.kind == "app" else ""}'
+        f'<span class="loc"{title}>{esc(kind.short)}:{esc(frame.get("line"))}</span>'
+        f' in <span class="fn">{esc(frame.get("function"))}</span>{source}</li>'
+    )
+
+
+def frames_html(stack: List[Dict[str, Any]], stdlib: Optional[str] = None) -> str:
+    """A stack, outermost first: the application's own frames marked, each run
+    of library and standard-library frames folded into one closed
+    ``<details>`` (one click opens it; no script needed) and shown by short
+    paths, the full path in its ``title``.  A stack with no frame of the
+    application's folds nothing (there would be nothing left to see)."""
     if not stack:
         return '<p class="empty">No Traceback!</p>'
-    items = []
-    for frame in stack:
-        code = frame.get("code") or ""
-        source = f'<code class="src">{esc(code)}</code>' if code else ""
-        items.append(
-            f'<li><span class="loc">{esc(frame.get("file"))}:{esc(frame.get("line"))}</span>'
-            f' in <span class="fn">{esc(frame.get("function"))}</span>{source}</li>'
-        )
+    kinds = [frame_kind(str(f.get("file", "")), stdlib) for f in stack]
+    fold = any(k.kind == "app" for k in kinds)
+    items: List[str] = []
+    run: List[int] = []
+
+    def close_run() -> None:
+        if run:
+            inner = "".join(frame_html(stack[i], kinds[i], i + 1) for i in run)
+            items.append(
+                f'<li class="fold"><details class="fold"><summary>'
+                f"{esc(fold_title([kinds[i] for i in run]))}</summary>"
+                f'<ol class="stack">{inner}</ol></details></li>'
+            )
+            run.clear()
+
+    for i, frame in enumerate(stack):
+        if fold and kinds[i].kind != "app":
+            run.append(i)
+            continue
+        close_run()
+        items.append(frame_html(frame, kinds[i], i + 1))
+    close_run()
     return '<ol class="stack">' + "".join(items) + "</ol>"
 
 
-def where_parked(stack: List[Dict[str, Any]]) -> str:
-    """Where an entry's stack is parked (see :func:`gurumeditation.render.common.parked_at`)."""
-    return parked_at([(f.get("file", ""), f.get("line", ""), f.get("function", "")) for f in stack])
+def where_parked(stack: List[Dict[str, Any]], stdlib: Optional[str] = None) -> str:
+    """Where an entry's stack is parked (see :func:`gurumeditation.render.common.parked_at`),
+    library frames by their short paths."""
+    frames = [
+        (str(f.get("file", "")), f.get("line", ""), str(f.get("function", ""))) for f in stack
+    ]
+    return parked_at(frames, stdlib, short=True)
 
 
-def search_text(entry: Dict[str, Any], labels: List[str]) -> str:
+def search_text(entry: Dict[str, Any], labels: List[str], section_id: str = "") -> str:
+    """What the filter box looks in: labels, the members' plain facts (ids in
+    hex too, as the page and the text report show them), frames."""
     words: List[str] = list(labels)
+    hex_keys = HEX_KEYS.get(section_id, ())
     for member in entry.get("members") or []:
         if isinstance(member, dict):
             words += [str(v) for v in member.values() if not isinstance(v, (dict, list))]
+            words += [hex_id(member[k]) for k in hex_keys if isinstance(member.get(k), int)]
     for frame in entry.get("stack") or []:
         words += [str(frame.get("file", "")), str(frame.get("function", ""))]
         words.append(str(frame.get("code", "")))
     return " ".join(words).lower()
 
 
-def stack_section_html(section_id: str, data: Dict[str, Any]) -> str:
+def stack_section_html(section_id: str, data: Dict[str, Any], stdlib: Optional[str] = None) -> str:
     names = unit_name(section_id)
     entries = [e for e in data.get("entries", []) if isinstance(e, dict)]
     #: a short section opens its entries: the stacks are what one came for
@@ -186,17 +321,22 @@ def stack_section_html(section_id: str, data: Dict[str, Any]) -> str:
             if entry.get("more"):
                 listed += f" and {entry['more']} more"
             detail = f'<p class="members">{esc(listed)}</p>'
+            if section_id == "asyncio_tasks":
+                detail += "".join(
+                    f'<p class="facts">{esc(line)}</p>'
+                    for line in group_awaited_by(members, lambda m: m.get("name"))
+                )
         else:
             title = labels[0] if labels else names[0]
-            facts = member_facts(members[0]) if members else ""
-            detail = f'<p class="facts">{facts}</p>' if facts else ""
-        where = where_parked(entry.get("stack") or [])
+            facts = member_facts(members[0], section_id, stdlib) if members else ""
+            detail = f'<div class="facts">{facts}</div>' if facts else ""
+        where = where_parked(entry.get("stack") or [], stdlib)
         parts.append(
             f'<details class="unit"{opened} data-count="{count}" '
-            f'data-search="{esc(search_text(entry, labels))}">'
+            f'data-search="{esc(search_text(entry, labels, section_id))}">'
             f'<summary><span class="count" title="{esc(plural(count, names))}">×{count}</span> '
             f'<span class="label">{esc(title)}</span> <span class="where">{esc(where)}</span>'
-            f"</summary>{detail}{frames_html(entry.get('stack') or [])}</details>"
+            f"</summary>{detail}{frames_html(entry.get('stack') or [], stdlib)}</details>"
         )
     total = stack_total(data)
     status = (
@@ -214,7 +354,9 @@ def package_html(data: Dict[str, Any]) -> str:
     return generic({key: data.get(key) for key in ("product", "vendor", "version")})
 
 
-def process_html(proc: Dict[str, Any]) -> str:
+def process_html(proc: Dict[str, Any], resources: Optional[Dict[str, Any]] = None) -> str:
+    """A process and its children; this process with its resources (memory,
+    CPU, cgroup, limits: the text report's lines)."""
     line = f"Process {esc(proc.get('pid'))}"
     if "state" in proc:
         line += (
@@ -225,12 +367,20 @@ def process_html(proc: Dict[str, Any]) -> str:
         line += f'<br><code class="cmd">{esc(" ".join(map(str, proc["cmdline"])))}</code>'
     if proc.get("error"):
         line += f'<br><span class="note">{esc(error_text(proc["error"]))}</span>'
+    if resources:
+        line += "".join(
+            f'<br><span class="res">{esc(r)}</span>' for r in resources_lines(resources)
+        )
     children = "".join(process_html(c) for c in proc.get("children") or [])
     return f"<li>{line}" + (f"<ul>{children}</ul>" if children else "") + "</li>"
 
 
 def processes_html(data: Dict[str, Any]) -> str:
-    tree = f'<ul class="procs">{process_html(data.get("process") or {})}</ul>'
+    resources = data.get("resources")
+    root = process_html(
+        data.get("process") or {}, resources if isinstance(resources, dict) else None
+    )
+    tree = f'<ul class="procs">{root}</ul>'
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in data.get("notes") or [])
     return tree + notes
 
@@ -286,7 +436,7 @@ def error_html(section: Section) -> str:
     )
 
 
-def section_html(index: int, section: Section) -> str:
+def section_html(index: int, section: Section, stdlib: Optional[str] = None) -> str:
     sid = str(section.get("id", ""))
     title = section.get("title") or sid
     data: Any = section.get("data")
@@ -297,7 +447,7 @@ def section_html(index: int, section: Section) -> str:
         badge = '<span class="badge bad">error</span>'
     elif is_stack_data(data):
         kind = "stacks"
-        body = stack_section_html(sid, data)
+        body = stack_section_html(sid, data, stdlib)
         badge = (
             f'<span class="badge" data-section-count="{esc(sid)}">'
             f"{esc(plural(stack_total(data), unit_name(sid)))}</span>"
@@ -372,8 +522,11 @@ def render(report: Report) -> str:
     service = header.get("service") or "unknown service"
     title = f"Guru Meditation: {service} (pid {header.get('pid')}) {header.get('timestamp', '')}"
     summary = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in header_rows(header))
+    stdlib = stdlib_dir(report)
     sections = "\n".join(
-        section_html(i, s) for i, s in enumerate(report.get("sections", [])) if isinstance(s, dict)
+        section_html(i, s, stdlib)
+        for i, s in enumerate(report.get("sections", []))
+        if isinstance(s, dict)
     )
     file_name = f"{service}_gurumeditation_{header.get('pid')}.json"
     return f"""<!DOCTYPE html>

@@ -35,6 +35,17 @@ details.unit .where{color:var(--muted);font-size:12px}
 ol.stack{margin:4px 0;padding-left:22px;font-family:ui-monospace,monospace;font-size:12.5px}
 ol.stack li{margin:2px 0}
 .loc{color:#1a5fb4}.fn{font-weight:bold}
+li.frame.app{border-left:3px solid #1a5fb4;padding-left:5px;margin-left:-8px}
+.app-mark{font:bold 10px system-ui,sans-serif;color:#fff;background:#1a5fb4;border-radius:3px;
+ padding:0 4px;vertical-align:1px}
+li.frame.library .loc,li.frame.stdlib .loc{color:var(--muted)}
+li.frame.library .fn,li.frame.stdlib .fn{font-weight:normal}
+ol.stack li.fold{list-style:none;margin-left:-14px}
+details.fold>summary{cursor:pointer;color:var(--muted);font-style:italic;font-family:system-ui,
+ sans-serif;font-size:12px}
+details.fold>ol.stack{margin:0;padding-left:14px}
+details.made>summary{font-style:normal;color:inherit;font-size:12.5px}
+.res{color:var(--muted);font-size:12.5px}
 code.src{display:block;white-space:pre-wrap;color:#333;background:var(--panel);
  padding:0 6px;margin:1px 0 3px}
 table.kv{border-collapse:collapse;font-size:13px}
@@ -79,8 +90,10 @@ SCRIPT = """
     status.textContent = words.length ? shownAll + " of " + totalAll + " match" : "";
   }
   input.addEventListener("input", apply);
+  var folds = Array.prototype.slice.call(document.querySelectorAll("details.fold"));
   function setAll(open) {
     units.forEach(function (u) { u.open = open; });
+    folds.forEach(function (f) { f.open = open; });
     document.querySelectorAll("details.section").forEach(function (s) { s.open = open; });
   }
   document.getElementById("expand-all").addEventListener("click", function () { setAll(true); });

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List
 
 from ..common import error_text, unit_name
+from ..facts import awaited_by_text, awaits_text, group_awaited_by, hex_id
 from ..text_layout import frame_lines, short_frame_lines, thread_ref, unit_banner
 
 
@@ -62,36 +63,6 @@ def green_facts(member: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _awaited_label(item: Dict[str, Any]) -> str:
-    kind = item.get("kind")
-    if kind == "task":
-        return f"task {item.get('name')} (0x{item.get('id', 0):x})"
-    if kind == "gather":
-        return "gather() of:"
-    text = f"{item.get('type', 'future')} 0x{item.get('id', 0):x}"
-    if item.get("state"):
-        text += f" ({item['state']})"
-    created = item.get("created_at")
-    if isinstance(created, list) and created:
-        place = created[-1]
-        text += f" created at {place['file']}:{place['line']} in {place['function']}"
-    elif created:  # a document of reportVersion 1
-        text += f" created at {created}"
-    return text
-
-
-#: How many awaited or awaiting tasks one line names before "and N more"
-#: (a gather() of 10,000 tasks stays one readable line; the JSON keeps all).
-MAX_LISTED = 20
-
-
-def _listing(labels: List[str], limit: int = MAX_LISTED) -> str:
-    text = ", ".join(labels[:limit])
-    if len(labels) > limit:
-        text += f" and {len(labels) - limit} more"
-    return text
-
-
 def task_label(member: Dict[str, Any]) -> str:
     label = str(member.get("name"))
     targets = [a.get("name") for a in member.get("awaits", []) if a.get("kind") == "task"]
@@ -101,7 +72,7 @@ def task_label(member: Dict[str, Any]) -> str:
 
 
 def task_facts(member: Dict[str, Any]) -> str:
-    parts = [f"id: 0x{member.get('id', 0):x}", f"state: {member.get('state')}"]
+    parts = [f"id: {hex_id(member.get('id', 0))}", f"state: {member.get('state')}"]
     if member.get("outcome"):
         parts.append(f"outcome: {member['outcome']}")
     if member.get("loop"):
@@ -113,15 +84,12 @@ def task_facts(member: Dict[str, Any]) -> str:
     if member.get("error"):
         parts.append(f"unreadable: {error_text(member['error'])}")
     lines = [", ".join(parts)]
-    awaits = member.get("awaits") or []
+    awaits = awaits_text(member.get("awaits") or [])
     if awaits:
-        text = "awaits: " + _awaited_label(awaits[0])
-        if len(awaits) > 1:
-            text += " " + _listing([_awaited_label(a) for a in awaits[1:]])
-        lines.append(text)
-    if member.get("awaited_by"):
-        who = _listing([f"{w.get('name')} (0x{w.get('id', 0):x})" for w in member["awaited_by"]])
-        lines.append(f"awaited by: {who}")
+        lines.append(awaits)
+    awaited_by = awaited_by_text(member.get("awaited_by") or [])
+    if awaited_by:
+        lines.append(awaited_by)
     if member.get("cycle"):
         lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
     if member.get("created_at"):
@@ -135,6 +103,7 @@ def stack_entries_lines(
     banner_of: Callable[[Dict[str, Any]], str],
     facts_of: Callable[[Dict[str, Any]], str],
     label_of: Callable[[Dict[str, Any]], str],
+    group_facts_of: Callable[[List[Dict[str, Any]]], List[str]] = lambda members: [],
 ) -> List[str]:
     names = unit_name(section_id)
     unit, plural = names.one.title(), names.many
@@ -148,7 +117,7 @@ def stack_entries_lines(
             more = entry.get("more", 0)
             if more:
                 listed += f" and {more} more"
-            lines += [f"{count} {plural}: {listed}", ""]
+            lines += [f"{count} {plural}: {listed}"] + group_facts_of(members) + [""]
         else:
             lines += [unit_banner(banner_of(members[0])), ""]
             facts = facts_of(members[0])
@@ -188,5 +157,10 @@ def tasks_lines(data: Dict[str, Any]) -> List[str]:
         lines.append("AWAIT CYCLE: " + " -> ".join(ring + ring[:1]))
     lines.append("")
     return lines + stack_entries_lines(
-        data, "asyncio_tasks", lambda m: f"Task {m.get('name')}", task_facts, task_label
+        data,
+        "asyncio_tasks",
+        lambda m: f"Task {m.get('name')}",
+        task_facts,
+        task_label,
+        lambda members: group_awaited_by(members, task_label),
     )
