@@ -53,6 +53,8 @@ class Service:
             cwd=str(workdir),
             env=full_env,
             text=True,
+            # its own process group: stop() ends the children it started too
+            start_new_session=True,
         )
         self.pid = self.proc.pid
         self.ready_line = ""
@@ -104,6 +106,10 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        try:  # what the service started and left behind (its sidecar has a session of its own)
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
