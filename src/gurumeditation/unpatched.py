@@ -175,6 +175,30 @@ _loaded: Optional[Primitives] = None
 #: Thread idents of this library's own helper threads: never shown in a report.
 OWN_THREADS: set[int] = set()
 
+#: (pid, real ident) of the thread that forked this process (it is the
+#: child's only thread then; ``(0, 0)``: not a child we saw forked).
+_FORKED_BY = [(0, 0)]
+
+
+def forked() -> None:
+    """In a forked child (at-fork hook): our helper threads are gone, and the
+    thread that forked — the only one left — is now the kernel's thread
+    group leader, whose native id is the pid.  CPython does not refresh
+    ``Thread.native_id`` after ``fork()``: :func:`native_id` corrects it."""
+    OWN_THREADS.clear()
+    _FORKED_BY[0] = (os.getpid(), get().get_ident())
+
+
+def native_id(ident: int, thread: Any) -> Optional[int]:
+    """The native (kernel) id of the real thread ``ident`` described by the
+    ``Thread`` object ``thread``: the pid for the thread that forked this
+    child, else ``thread.native_id``."""
+    pid, forker = _FORKED_BY[0]
+    if forker and ident == forker and pid == os.getpid():
+        return pid
+    native = getattr(thread, "native_id", None)
+    return native if isinstance(native, int) else None
+
 
 def load() -> Primitives:
     """The unpatched primitives (looked up once; call again after
