@@ -172,7 +172,9 @@ GUNICORN_KINDS = ["sync", "gthread", "gevent", "eventlet"]
 
 
 @pytest.fixture(scope="module", params=GUNICORN_KINDS)
-def gunicorn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def gunicorn(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     kind = request.param
     workdir = tmp_path_factory.mktemp(f"gunicorn-{kind}")
     python = Path(sys.executable)
@@ -222,7 +224,10 @@ def test_gunicorn_report_on_every_process(gunicorn: Server) -> None:
     # two slow requests in flight (sync workers take one each)
     requests = [Request(gunicorn.port, "/slow") for _ in range(2)]
     gunicorn.state["requests"] = requests  # type: ignore[attr-defined]
-    inflight = wait_until("two requests in flight", lambda: sum(gunicorn.inflight().values()) == 2 and gunicorn.inflight())
+    inflight = wait_until(
+        "two requests in flight",
+        lambda: sum(gunicorn.inflight().values()) == 2 and gunicorn.inflight(),
+    )
     assert set(inflight) <= set(workers)
     for pid in [gunicorn.pid, *workers]:
         out = gm("report", str(pid), "--format", "json")
@@ -245,7 +250,12 @@ def test_gunicorn_sigusr2_to_every_worker(gunicorn: Server) -> None:
     for pid in workers:
         os.kill(pid, signal.SIGUSR2)
     for pid in workers:
-        files = wait_until(f"report of worker {pid}", lambda pid=pid: len(reports_of(gunicorn.log_dir, pid)) == 2 and reports_of(gunicorn.log_dir, pid))
+        files = wait_until(
+            f"report of worker {pid}",
+            lambda pid=pid: (
+                len(reports_of(gunicorn.log_dir, pid)) == 2 and reports_of(gunicorn.log_dir, pid)
+            ),
+        )
         doc = json.loads(next(p for p in files if p.name.endswith(".json")).read_text())
         assert doc["header"]["pid"] == pid
         assert main_native_id(doc) == pid
@@ -276,7 +286,9 @@ def test_gunicorn_replaced_worker_is_armed(gunicorn: Server) -> None:
     for _ in range(30):
         get(gunicorn.port)
         found = gunicorn.listing()
-        fresh = [e for e in found if e.get("role") == gunicorn.worker_role and e["pid"] not in before]
+        fresh = [
+            e for e in found if e.get("role") == gunicorn.worker_role and e["pid"] not in before
+        ]
         if fresh:
             break
     else:
@@ -295,7 +307,9 @@ def test_gunicorn_replaced_worker_is_armed(gunicorn: Server) -> None:
 
 
 @pytest.fixture(scope="module", params=["zero-code", "gurumeditation run"])
-def uvicorn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def uvicorn(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     pytest.importorskip("uvicorn")
     workdir = tmp_path_factory.mktemp("uvicorn")
     args = ["--workers", "2", "--port", "{port}", "--host", "127.0.0.1", "--app-dir", str(SERVICES),
@@ -329,7 +343,9 @@ def test_uvicorn_supervisor_and_spawned_workers(uvicorn: Server) -> None:
         assert by_pid[pid]["answersTo"] == ["channel", "SIGUSR2"]
         assert by_pid[pid]["service"] == "uvicorn"
     requests = [Request(uvicorn.port, "/slow") for _ in range(2)]
-    inflight = wait_until("requests in flight", lambda: sum(uvicorn.inflight().values()) == 2 and uvicorn.inflight())
+    inflight = wait_until(
+        "requests in flight", lambda: sum(uvicorn.inflight().values()) == 2 and uvicorn.inflight()
+    )
     for pid in [uvicorn.pid, *workers]:
         out = gm("report", str(pid), "-f", "json")
         assert out.returncode == 0, out.stderr
@@ -342,7 +358,12 @@ def test_uvicorn_supervisor_and_spawned_workers(uvicorn: Server) -> None:
     for pid in workers:
         os.kill(pid, signal.SIGUSR2)
     for pid in workers:
-        files = wait_until(f"report of {pid}", lambda pid=pid: len(reports_of(uvicorn.log_dir, pid)) == 2 and reports_of(uvicorn.log_dir, pid))
+        files = wait_until(
+            f"report of {pid}",
+            lambda pid=pid: (
+                len(reports_of(uvicorn.log_dir, pid)) == 2 and reports_of(uvicorn.log_dir, pid)
+            ),
+        )
         doc = json.loads(next(p for p in files if p.name.endswith(".json")).read_text())
         assert doc["header"]["pid"] == pid
         if pid in inflight:
@@ -354,3 +375,54 @@ def test_uvicorn_supervisor_and_spawned_workers(uvicorn: Server) -> None:
         assert request.status == 200, request.error
     after = sorted(e["pid"] for e in uvicorn.listing() if e.get("role") == "uvicorn worker")
     assert after == workers
+
+
+# -- armed twice, or armed by the app ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "how", ["env and setup_autorun in each worker", "setup_autorun with --preload"]
+)
+def test_gunicorn_app_that_arms_itself(how: str, tmp_path: Path) -> None:
+    """``setup_autorun`` in the app as well as (or instead of) the
+    environment: no "Signal 12 ignored due to race condition", no false
+    "main thread did not respond", the worker survives its signal."""
+    preload = "preload" in how
+    command = [
+        sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "-b", "127.0.0.1:{port}",
+        *(["--preload"] if preload else []), "gunicorn_app:app",
+    ]  # fmt: skip
+    server = Server(
+        how, command, tmp_path, worker_role="gunicorn worker (ThreadWorker)",
+        env={"APP_ARMS": "1", "APP_LOG_DIR": str(tmp_path / "reports")}, zero_code=not preload,
+    )  # fmt: skip
+    try:
+        workers = server.worker_pids()
+        by_pid = {e["pid"]: e for e in server.listing()}
+        assert by_pid[server.pid]["answersTo"] == ["channel"]
+        request = Request(server.port, "/slow")
+        wait_until("in flight", server.inflight)
+        for pid in workers:
+            assert by_pid[pid]["service"] == "gunicorn-app"
+            assert by_pid[pid]["answersTo"] == ["channel", "SIGUSR2"]
+            os.kill(pid, signal.SIGUSR2)
+        for pid in workers:
+            files = wait_until(
+                f"report of {pid}",
+                lambda pid=pid: (
+                    len(reports_of(server.log_dir, pid)) == 2 and reports_of(server.log_dir, pid)
+                ),
+            )
+            text = next(p for p in files if not p.name.endswith(".json")).read_text()
+            assert "did not respond" not in text and "Trigger: signal SIGUSR2" in text
+            assert f"native id: {pid}," in text
+        assert all(alive(pid) for pid in workers) and server.worker_pids() == workers
+        (tmp_path / "release").write_text("x")
+        request.join(60)
+        assert request.status == 200
+        log = server.stderr()
+        assert "race condition" not in log and "was sent SIGUSR2" not in log, log[-3000:]
+        assert log.count("Booting worker") == 2
+    finally:
+        (tmp_path / "release").write_text("x")
+        server.stop()

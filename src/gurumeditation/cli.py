@@ -672,7 +672,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a Python program with reports enabled (no code change)",
         usage="gurumeditation run [options] [-m MODULE | [--] SCRIPT] [ARGS ...]",
         description="Arm reports, then run SCRIPT (or -m MODULE) in this same process with "
-        "ARGS as its sys.argv, as 'python SCRIPT ARGS' would.",
+        "ARGS as its sys.argv, as 'python SCRIPT ARGS' would. Its children are armed alike "
+        "(forked ones by the at-fork hook; spawned ones by GURUMEDITATION=1 and the "
+        "GURUMEDITATION_* variables set for them). Every word after MODULE is the module's.",
     )
     run.add_argument("--log-dir", metavar="DIR", help="write reports there (default: stderr)")
     run.add_argument("--signal", metavar="SIG", help="USR2 (default), USR1, SIGUSR1, 12, ...")
