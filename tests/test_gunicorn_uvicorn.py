@@ -136,8 +136,9 @@ def old_gunicorn_python(base: Path) -> Path:
     """A venv with gunicorn 23 (eventlet workers), eventlet as this suite
     has it, and this checkout armed zero-code (our two .pth lines); built
     once per test venv (pip from the package index), reused after."""
-    import eventlet
+    from importlib.metadata import version
 
+    eventlet_version = version("eventlet")
     root = Path(sys.prefix) / "gurumeditation-test-envs" / f"gunicorn-{OLD_GUNICORN}"
     python = root / "bin" / "python"
     stamp = root / ".ready"
@@ -147,7 +148,7 @@ def old_gunicorn_python(base: Path) -> Path:
         pip = subprocess.run(
             [
                 str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                f"gunicorn=={OLD_GUNICORN}", f"eventlet=={eventlet.__version__}",
+                f"gunicorn=={OLD_GUNICORN}", f"eventlet=={eventlet_version}",
             ],
             capture_output=True,
             text=True,

@@ -8,7 +8,9 @@ Left so, ``kill -USR2 WORKER`` would kill the worker and drop its requests.
 loaded, once) so that right after it our handler, and faulthandler on top,
 are put back (:meth:`gurumeditation.arming.Armed.rearm_signal`): the signal
 is the application's in a worker — gunicorn uses only SIGUSR1 (reopen
-logs), SIGQUIT/SIGINT/SIGTERM, SIGWINCH and SIGABRT there.  Workers the
+logs), SIGQUIT/SIGINT/SIGTERM, SIGWINCH and SIGABRT there.  A report signal
+gunicorn handles itself in a worker (``GURUMEDITATION_SIGNAL=USR1``) is left
+to gunicorn: the listing says it was taken over, the channel answers.  Workers the
 master starts later (``max_requests``, a crashed worker) go the same way.
 
 *The master.*  There SIGUSR2 is gunicorn's binary upgrade (a new master and
@@ -47,7 +49,12 @@ def _rearming(original: Callable[..., Any], armed: Any) -> Callable[..., Any]:
     def init_signals(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         try:
-            armed.rearm_signal()
+            trigger = armed.signal_trigger
+            # only a signal gunicorn left at the default action is the
+            # application's: one it handles itself (SIGUSR1 reopens the logs)
+            # stays gunicorn's, and the listing says so
+            if trigger is not None and signal.getsignal(trigger.signum) == signal.SIG_DFL:
+                armed.rearm_signal()
         except Exception:
             pass
         return result
