@@ -1,6 +1,6 @@
 """Pre-fork servers armed zero-code on the master (``GURUMEDITATION=1``):
 real gunicorn (sync, gthread, gevent workers; eventlet workers with an older
-gunicorn in a venv of its own) and uvicorn ``--workers 2``, real requests in
+gunicorn in a venv of its own), uvicorn and hypercorn ``--workers 2``, real requests in
 flight, the real ``gurumeditation`` command, real signals.
 
 For each server one start serves every assertion, in order: master and
@@ -307,24 +307,31 @@ def test_gunicorn_replaced_worker_is_armed(gunicorn: Server) -> None:
 # -- uvicorn ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["zero-code", "gurumeditation run"])
-def uvicorn(
+ASGI = ["uvicorn zero-code", "uvicorn by gurumeditation run", "hypercorn zero-code"]
+
+
+@pytest.fixture(scope="module", params=ASGI)
+def asgi(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    pytest.importorskip("uvicorn")
-    workdir = tmp_path_factory.mktemp("uvicorn")
-    args = ["--workers", "2", "--port", "{port}", "--host", "127.0.0.1", "--app-dir", str(SERVICES),
-            "uvicorn_app:app"]  # fmt: skip
-    if request.param == "zero-code":
-        command = [sys.executable, "-m", "uvicorn", *args]
+    how = request.param
+    server_name = how.split()[0]
+    pytest.importorskip(server_name)
+    workdir = tmp_path_factory.mktemp(server_name)
+    if server_name == "uvicorn":
+        args = ["--workers", "2", "--port", "{port}", "--host", "127.0.0.1",
+                "--app-dir", str(SERVICES), "asgi_slow_app:app"]  # fmt: skip
+    else:
+        args = ["--workers", "2", "--bind", "127.0.0.1:{port}", "asgi_slow_app:app"]
+    if "zero-code" in how:
+        command = [sys.executable, "-m", server_name, *args]
     else:  # the command arms itself and passes it on to the spawned workers
-        log_dir = workdir / "reports"
-        command = [sys.executable, "-m", "gurumeditation", "run", "--log-dir", str(log_dir),
-                   "--format", "text,json", "-m", "uvicorn", *args]  # fmt: skip
+        command = [sys.executable, "-m", "gurumeditation", "run", "--log-dir",
+                   str(workdir / "reports"), "--format", "text,json", "-m", server_name, *args]  # fmt: skip
     server = Server(
-        f"uvicorn ({request.param})", command, workdir,
-        worker_role="uvicorn worker", master_role="uvicorn supervisor",
-        zero_code=request.param == "zero-code",
+        how, command, workdir,
+        worker_role=f"{server_name} worker", master_role=f"{server_name} supervisor",
+        zero_code="zero-code" in how,
     )  # fmt: skip
     try:
         yield server
@@ -333,48 +340,54 @@ def uvicorn(
         server.stop()
 
 
-def test_uvicorn_supervisor_and_spawned_workers(uvicorn: Server) -> None:
-    found = uvicorn.ready_listing()
+def test_asgi_supervisor_and_spawned_workers(asgi: Server) -> None:
+    found = asgi.ready_listing()
     by_pid = {e["pid"]: e for e in found}
-    supervisor = by_pid[uvicorn.pid]
-    assert supervisor["role"] == "uvicorn supervisor"
-    assert supervisor["answersTo"] == ["channel"]  # its SIGUSR2 is uvicorn's
-    workers = sorted(e["pid"] for e in found if e.get("role") == "uvicorn worker")
+    supervisor = by_pid[asgi.pid]
+    server_name = asgi.kind.split()[0]
+    assert supervisor["role"] == asgi.master_role
+    if server_name == "uvicorn":
+        assert supervisor["answersTo"] == ["channel"]  # its SIGUSR2 is uvicorn's
+    else:
+        assert supervisor["answersTo"] == ["channel", "SIGUSR2"]  # hypercorn leaves it to us
+    workers = sorted(e["pid"] for e in found if e.get("role") == asgi.worker_role)
     for pid in workers:
         assert by_pid[pid]["answersTo"] == ["channel", "SIGUSR2"]
-        assert by_pid[pid]["service"] == "uvicorn"
-    requests = [Request(uvicorn.port, "/slow") for _ in range(2)]
+        assert by_pid[pid]["service"] == server_name
+    requests = [Request(asgi.port, "/slow") for _ in range(2)]
     inflight = wait_until(
-        "requests in flight", lambda: sum(uvicorn.inflight().values()) == 2 and uvicorn.inflight()
+        "requests in flight", lambda: sum(asgi.inflight().values()) == 2 and asgi.inflight()
     )
-    for pid in [uvicorn.pid, *workers]:
+    for pid in [asgi.pid, *workers]:
         out = gm("report", str(pid), "-f", "json")
         assert out.returncode == 0, out.stderr
         doc = json.loads(out.stdout)
         assert doc["header"]["pid"] == pid and main_native_id(doc) == pid
         package = next(s for s in doc["sections"] if s["id"] == "package")["data"]
-        assert package["product"] == "uvicorn" and package["version"]
+        assert package["product"].lower() == server_name and package["version"]
         if pid in inflight:
             assert "slow_request_in_flight" in stack_functions(doc)
-    for pid in workers:
+    signalled = [*workers, *([asgi.pid] if server_name == "hypercorn" else [])]
+    for pid in signalled:
         os.kill(pid, signal.SIGUSR2)
-    for pid in workers:
+    for pid in signalled:
         files = wait_until(
             f"report of {pid}",
             lambda pid=pid: (
-                len(reports_of(uvicorn.log_dir, pid)) == 2 and reports_of(uvicorn.log_dir, pid)
+                len(reports_of(asgi.log_dir, pid)) == 2 and reports_of(asgi.log_dir, pid)
             ),
         )
         doc = json.loads(next(p for p in files if p.name.endswith(".json")).read_text())
         assert doc["header"]["pid"] == pid
         if pid in inflight:
             assert "slow_request_in_flight" in stack_functions(doc)
-    assert all(alive(pid) for pid in workers)
-    (uvicorn.workdir / "release").write_text("x")
+    assert all(alive(pid) for pid in [asgi.pid, *workers])
+    assert len(list(asgi.log_dir.iterdir())) == 2 * len(signalled)
+    (asgi.workdir / "release").write_text("x")
     for request in requests:
         request.join(60)
         assert request.status == 200, request.error
-    after = sorted(e["pid"] for e in uvicorn.listing() if e.get("role") == "uvicorn worker")
+    after = sorted(e["pid"] for e in asgi.listing() if e.get("role") == asgi.worker_role)
     assert after == workers
 
 

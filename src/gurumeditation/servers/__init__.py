@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 SERVERS: Dict[str, Tuple[str, ...]] = {
     "gunicorn": ("gunicorn.arbiter", "gunicorn.workers.base"),
     "uvicorn": ("uvicorn.server", "uvicorn.supervisors.multiprocess"),
+    "hypercorn": ("hypercorn.run", "hypercorn.asyncio.run", "hypercorn.trio.run"),
 }
 
 

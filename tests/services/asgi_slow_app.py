@@ -1,11 +1,12 @@
-"""An ASGI app for uvicorn with a slow endpoint that stays in flight until told.
+"""An ASGI app (uvicorn, hypercorn) with a slow endpoint that stays in flight until told.
 
 ``GET /slow`` writes ``inflight-<pid>-<n>`` into ``$APP_DIR`` when it starts,
 then awaits in ``slow_request_in_flight`` until ``$APP_DIR/release`` exists;
 ``GET /`` answers the worker's pid.  Not armed here: the tests arm the
 supervisor (``GURUMEDITATION=1`` or ``gurumeditation run -m uvicorn``).
 
-Started (as ``uvicorn_app:app --workers 2``) by tests/test_gunicorn_uvicorn.py.
+Started (as ``asgi_slow_app:app``, 2 workers) by tests/test_gunicorn_uvicorn.py under uvicorn
+and hypercorn.
 """
 
 import asyncio
