@@ -119,3 +119,45 @@ def test_run_arms_spawned_children_and_passes_module_args_on(tmp_path: Path) -> 
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == '{"a":2,"b":1}'
+
+
+# gunicorn's real Worker.init_signals, on a worker object made without its
+# server: SIGUSR2 arrives right after gunicorn reset it to the default action
+# (inside init_signals), the moment that killed workers
+SIGNAL_IN_THE_WINDOW = """
+import os, signal, sys, time
+import gunicorn.workers.base as base
+from gurumeditation import TextGuruMeditation
+TextGuruMeditation.setup_autorun(None, discoverable=False, log_dir=sys.argv[1])
+
+def signals_then_usr2():
+    for s in base.Worker.SIGNALS:
+        yield s
+        if s == signal.SIGUSR2:  # reset by now: the default action would kill us
+            assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+worker = base.Worker.__new__(base.Worker)
+worker.PIPE = os.pipe()
+for fd in worker.PIPE:
+    os.set_blocking(fd, False)  # as gunicorn's init_process makes them
+worker.SIGNALS = signals_then_usr2()
+worker.init_signals()
+signal.set_wakeup_fd(-1)
+print("ALIVE", signal.getsignal(signal.SIGUSR2).__qualname__, flush=True)
+time.sleep(1)  # the sidecar saw the watcher answer (exiting at once looks frozen to it)
+"""
+
+
+def test_gunicorn_worker_survives_a_signal_during_its_signal_setup(tmp_path: Path) -> None:
+    log_dir = tmp_path / "reports"
+    out = subprocess.run(
+        [sys.executable, "-c", SIGNAL_IN_THE_WINDOW, str(log_dir)],
+        capture_output=True, text=True, timeout=60, env=clean_env(),
+    )  # fmt: skip
+    assert out.returncode == 0, (out.returncode, out.stderr)
+    assert out.stdout.strip() == "ALIVE SignalTrigger.handle"
+    names = sorted(p.name for p in log_dir.iterdir())
+    assert len(names) == 1, names
+    text = (log_dir / names[0]).read_text()
+    assert "Trigger: signal SIGUSR2" in text and "did not respond" not in text

@@ -220,6 +220,28 @@ def get() -> Primitives:
     return _loaded if _loaded is not None else load()
 
 
+#: Signals the kernel raises in the thread that faulted: never blocked.
+_SYNCHRONOUS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT")
+
+
+def quiet_signals() -> None:
+    """Block every asynchronous signal in the calling thread (one of ours):
+    a signal sent to the process then goes to a thread of the application,
+    as if we were not there — never to a helper thread of ours, which
+    would meet a signal the application blocks for a moment (gunicorn's
+    worker start-up, see :mod:`gurumeditation.servers.gunicorn`) or run a
+    C-level handler meant for another thread."""
+    import signal
+
+    try:
+        valid = set(signal.valid_signals())
+        for name in _SYNCHRONOUS:
+            valid.discard(getattr(signal, name, 0))
+        signal.pthread_sigmask(signal.SIG_BLOCK, valid)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> int:
     """Start ``target`` in a new real OS thread whose ident is added to
     ``own`` (default :data:`OWN_THREADS`: threads hidden from reports) for as
@@ -232,6 +254,7 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
     holder: dict[str, int] = {}
 
     def bootstrap() -> None:
+        quiet_signals()
         ident = prims.get_ident()
         own.add(ident)
         holder["ident"] = ident

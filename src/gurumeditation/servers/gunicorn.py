@@ -47,20 +47,37 @@ def adapt(armed: Any) -> None:
 def _rearming(original: Callable[..., Any], armed: Any) -> Callable[..., Any]:
     @functools.wraps(original)
     def init_signals(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
+        trigger = armed.signal_trigger
+        # blocked while gunicorn has it at the default action: a report
+        # signal arriving then waits for our handler instead of killing
+        blocked = _block(trigger.signum if trigger is not None else 0)
         try:
-            trigger = armed.signal_trigger
-            # only a signal gunicorn left at the default action is the
-            # application's: one it handles itself (SIGUSR1 reopens the logs)
-            # stays gunicorn's, and the listing says so
-            if trigger is not None and signal.getsignal(trigger.signum) == signal.SIG_DFL:
-                armed.rearm_signal()
-        except Exception:
-            pass
+            result = original(self, *args, **kwargs)
+            try:
+                # only a signal gunicorn left at the default action is the
+                # application's: one it handles itself (SIGUSR1 reopens the
+                # logs) stays gunicorn's, and the listing says so
+                if trigger is not None and signal.getsignal(trigger.signum) == signal.SIG_DFL:
+                    armed.rearm_signal()
+            except Exception:
+                pass
+        finally:
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return result
 
     setattr(init_signals, _MARK, True)
     return init_signals
+
+
+def _block(signum: int) -> Optional[Any]:
+    """Block ``signum`` in this thread; the mask before (``None``: not blocked)."""
+    if not signum or not hasattr(signal, "pthread_sigmask"):
+        return None
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    except (ValueError, OSError):
+        return None
 
 
 def role() -> Optional[str]:
