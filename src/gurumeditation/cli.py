@@ -616,8 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the processes of this user (root: of every user) that have reports enabled",
         description="Processes that armed gurumeditation (setup_autorun, GURUMEDITATION=1, "
         "'gurumeditation run'), found by their channels (abstract Unix sockets, "
-        "/proc/net/unix) and asked over them; no file is read or written. ANSWERS TO: "
-        "the channel, and the report signal while its handler is still gurumeditation's.",
+        "/proc/net/unix) and asked over them; no file is read or written. ROLE: what the "
+        "process is to the server it runs in (gunicorn master or worker, uvicorn supervisor "
+        "or worker...), '-' when none is known. ANSWERS TO: the channel, and the report "
+        "signal while its handler is still gurumeditation's.",
     )
     listing.add_argument("--json", action="store_true", help="print the entries as JSON")
     listing.add_argument(
