@@ -67,7 +67,7 @@ class Armed:
             self.setup_signal(options.signum)
         if not self.fork_hook and hasattr(os, "register_at_fork"):
             os.register_at_fork(
-                after_in_child=self.after_fork_in_child, after_in_parent=family.note_fork
+                after_in_child=self.after_fork_in_child, after_in_parent=self.after_fork_in_parent
             )
             self.fork_hook = True
         servers.adapt(self)
@@ -186,6 +186,18 @@ class Armed:
         self.file_trigger = trigger
         if self.watcher is not None:
             self.watcher.announce()  # its thread is ours too
+
+    def after_fork_in_parent(self) -> None:
+        """This process forked: it shares its service name now (its report
+        files carry its pid from now on; the sidecar is told so too)."""
+        try:
+            family.note_fork()
+            dump, watcher = self.native_dump, self.watcher
+            if dump is not None and watcher is not None and not dump.file_pid:
+                dump.file_pid = os.getpid()
+                watcher.announce()
+        except Exception:
+            pass
 
     def after_fork_in_child(self) -> None:
         """A forked child re-arms: our helper threads did not survive the

@@ -108,11 +108,14 @@ def read_some(fd: int) -> bytes:
 class AckChannel:
     """What the watcher tells us: ``a`` = the interpreter runs (an answer to
     the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
-    own helper threads (left out of the dump)."""
+    own helper threads (left out of the dump); ``p<pid>\n`` = the pid to
+    put in the dump's file name (the service forked since we started:
+    several processes share its name now)."""
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
         self.own: Set[int] = set()
+        self.file_pid = 0
         self._rest = b""
         if fd is not None:
             os.set_blocking(fd, False)
@@ -147,6 +150,14 @@ class AckChannel:
                     self.own = {int(x, 16) for x in buf[1:end].split(b",") if x}
                 except ValueError:
                     pass
+                buf = buf[end + 1 :]
+                continue
+            if buf[:1] == b"p":
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                if buf[1:end].isdigit():
+                    self.file_pid = int(buf[1:end])
                 buf = buf[end + 1 :]
                 continue
             if buf[:1] == b"a":
@@ -575,7 +586,7 @@ def serve(
                 channel.own,
             )
             try:
-                write_dump(text, dest, service, max_reports, file_pid)
+                write_dump(text, dest, service, max_reports, channel.file_pid or file_pid)
             except Exception:
                 pass
             last_written = time.monotonic()
