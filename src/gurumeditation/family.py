@@ -29,13 +29,30 @@ def note_fork() -> None:
         _forked.append(pid)
 
 
+_spawned: List[bool] = []
+
+
+def spawned_by_multiprocessing() -> bool:
+    """Started as ``python -c 'from multiprocessing.spawn import spawn_main…'
+    --multiprocessing-fork`` (a spawn child, before ``multiprocessing`` is
+    even imported: the ``.pth`` hook arms it that early); read once."""
+    if not _spawned:
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                words = f.read(8192).split(b"\0")
+            _spawned.append(b"--multiprocessing-fork" in words)
+        except OSError:
+            _spawned.append(False)
+    return _spawned[0]
+
+
 def multiprocessing_child() -> bool:
     """A child started by ``multiprocessing`` (fork, spawn or forkserver)."""
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is None:
-        return False
+        return spawned_by_multiprocessing()
     try:
-        return multiprocessing.parent_process() is not None
+        return multiprocessing.parent_process() is not None or spawned_by_multiprocessing()
     except Exception:
         return False
 
