@@ -218,6 +218,9 @@ def test_gunicorn_master_and_workers_listed(gunicorn: Server) -> None:
         assert worker["service"] == master["service"] == "gunicorn"
     table = gm("list").stdout
     assert "gunicorn master" in table and "channel (SIGUSR2 taken over)" in table
+    # `report --signal` never sends the master gunicorn's binary-upgrade signal
+    refused = gm("report", "--signal", str(gunicorn.pid))
+    assert refused.returncode == 4 and "taken over by gunicorn.arbiter" in refused.stderr
 
 
 def test_gunicorn_report_on_every_process(gunicorn: Server) -> None:
