@@ -51,10 +51,11 @@ def test_frozen_parent_of_a_fork_names_its_dump_with_its_pid(service, tmp_path: 
     import signal
 
     log_dir = tmp_path / "logs"
-    svc = service(FROZEN, args=[str(log_dir), "2", "fork"])
+    svc = service(FROZEN, args=[str(log_dir), "3", "fork"])
     child = int(svc.ready_line.split()[1])
     try:
-        time.sleep(0.8)
+        assert svc.readline().strip() == "FREEZING"
+        time.sleep(0.5)  # frozen_here() has begun
         svc.signal()
         (dump,) = wait_for_reports(log_dir, 1, timeout=20)
         assert "written by the gurumeditation sidecar process" in dump.read_text()

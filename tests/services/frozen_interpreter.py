@@ -1,6 +1,6 @@
 """The main thread blocks in native code while holding the GIL (for argv[2] seconds), so no Python code runs; a worker thread is parked beside it.
 With argv[3] == "fork" it first forks a child that sleeps (its pid on the READY line): the
-service is shared then, and its report files carry its pid.
+service is shared then, and its report files carry its pid; FREEZING is printed just before.
 
 Started by tests/test_frozen_interpreter.py."""
 
@@ -44,6 +44,8 @@ def frozen_here():
     pylib.pthread_mutex_timedlock(mutex, ctypes.byref(until))  # held: waits until then
 
 
+if child:
+    print("FREEZING", flush=True)
 frozen_here()
 print("BACK", flush=True)
 while True:
