@@ -137,11 +137,12 @@ def test_list_and_report_every_format_from_a_stderr_service(service, xdg: Path) 
     assert entry["signal"] == "SIGUSR2" and entry["logDir"] is None
     table = gm(xdg, "list").stdout.splitlines()
     assert table[0].split() == [
-        "PID", "PPID", "SERVICE", "UPTIME", "ANSWERS", "TO", "COMMAND", "REPORTS", "GO", "TO",
+        "PID", "PPID", "SERVICE", "ROLE", "UPTIME", "ANSWERS", "TO", "COMMAND", "REPORTS", "GO",
+        "TO",
     ]  # fmt: skip
     (row,) = [line for line in table[1:] if line.split()[0] == str(svc.pid)]
-    assert row.split()[:3] == [str(svc.pid), str(os.getpid()), "stderr-svc"]
-    assert row.split()[4] == "channel,SIGUSR2"
+    assert row.split()[:4] == [str(svc.pid), str(os.getpid()), "stderr-svc", "-"]
+    assert row.split()[5] == "channel,SIGUSR2"
     assert row.endswith("stderr (text)")
 
     text = gm(xdg, "report", str(svc.pid))

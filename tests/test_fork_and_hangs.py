@@ -43,6 +43,14 @@ def test_forked_children_write_their_own_reports(service, tmp_path: Path) -> Non
         files = wait_for_reports(log_dir, 3)
         assert len({p.name for p in files}) == 3
         assert sorted(pid_of(p.read_text()) for p in files) == sorted([*children, svc.pid])
+        # several processes share the service: each file name carries its pid
+        # (the parent's too: it forked), and says what the text says
+        for p in files:
+            assert p.name.startswith(f"svc_{pid_of(p.read_text())}_gurumeditation_"), p.name
+        # MainThread's native id in a forked child is the child's pid
+        for p in files:
+            pid = pid_of(p.read_text())
+            assert f"name: MainThread, native id: {pid}," in p.read_text()
         # a child whose main thread is stuck is answered by its own watcher
         os.kill(int(stuck_pid), signal.SIGUSR2)
         files = wait_for_reports(log_dir, 4)

@@ -42,3 +42,26 @@ def test_frozen_interpreter_gets_a_native_dump_within_1s(service, tmp_path: Path
     assert svc.alive()
     assert "Traceback" not in svc.stderr()
     assert len(report_files(log_dir)) == 2
+
+
+def test_frozen_parent_of_a_fork_names_its_dump_with_its_pid(service, tmp_path: Path) -> None:
+    """The process forked after it was armed (its sidecar started before):
+    the sidecar's dump and the full report both carry the pid in their names."""
+    import os
+    import signal
+
+    log_dir = tmp_path / "logs"
+    svc = service(FROZEN, args=[str(log_dir), "3", "fork"])
+    child = int(svc.ready_line.split()[1])
+    try:
+        assert svc.readline().strip() == "FREEZING"
+        time.sleep(0.5)  # frozen_here() has begun
+        svc.signal()
+        (dump,) = wait_for_reports(log_dir, 1, timeout=20)
+        assert "written by the gurumeditation sidecar process" in dump.read_text()
+        assert dump.name.startswith(f"svc_{svc.pid}_gurumeditation_"), dump.name
+        assert svc.readline().strip() == "BACK"
+        files = wait_for_reports(log_dir, 2, timeout=20)
+        assert all(p.name.startswith(f"svc_{svc.pid}_gurumeditation_") for p in files), files
+    finally:
+        os.kill(child, signal.SIGKILL)

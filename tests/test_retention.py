@@ -64,3 +64,24 @@ def test_prune_oldest_first_and_unlimited(tmp_path: Path) -> None:
     assert len(removed) == 3
     left = [p.read_text() for p in report_files(tmp_path)]
     assert sorted(left) == ["report 3", "report 4"]
+
+
+def test_processes_sharing_a_service_share_its_budget(tmp_path: Path) -> None:
+    """Workers name their reports with their pid; ``max_reports`` counts the
+    reports of the whole service (every pid, and the pid-less name of a
+    single process), never another service whose name merely starts alike."""
+    lookalikes = ["svc_x_gurumeditation_20000101000000", "svcfoo_gurumeditation_20000101000000",
+                  "svc_12_3_gurumeditation_20000101000000"]  # fmt: skip
+    for name in lookalikes:
+        (tmp_path / name).write_text("not svc's")
+    single = LogDirSink(str(tmp_path), "svc", max_reports=4)
+    assert single.write({"": "single"})[0].startswith(str(tmp_path / "svc_gurumeditation_"))
+    time.sleep(0.01)
+    for n, pid in enumerate([101, 102, 101, 103, 104]):
+        (path,) = LogDirSink(str(tmp_path), "svc", max_reports=4, pid=pid).write({"": f"{pid}/{n}"})
+        assert os.path.basename(path).startswith(f"svc_{pid}_gurumeditation_")
+        time.sleep(0.01)
+    left = sorted(p.read_text() for p in tmp_path.iterdir() if p.name not in lookalikes)
+    # the oldest two of the service went (the single process's and 101's first)
+    assert left == ["101/2", "102/1", "103/3", "104/4"]
+    assert all((tmp_path / name).exists() for name in lookalikes)

@@ -22,7 +22,7 @@ import time
 from types import FrameType
 from typing import Optional
 
-from . import pipeline, unpatched
+from . import family, pipeline, servers, unpatched
 from . import report as _report
 from .options import ReportOptions
 from .pipeline import Maker, ReportRequest
@@ -66,12 +66,29 @@ class Armed:
         if options.setup_signal:
             self.setup_signal(options.signum)
         if not self.fork_hook and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self.after_fork_in_child)
+            os.register_at_fork(
+                after_in_child=self.after_fork_in_child, after_in_parent=self.after_fork_in_parent
+            )
             self.fork_hook = True
+        servers.adapt(self)
+
+    def signal_is_ours(self, signum: Optional[int] = None) -> bool:
+        """Whether the Python-level handler of the report signal (or of
+        ``signum``) is ours right now — asked of ``signal.getsignal``, never
+        of a flag: a server may have reset it since (gunicorn's workers do)."""
+        trigger = self.signal_trigger
+        if trigger is None or not trigger.installed:
+            return False
+        if signum is not None and signum != trigger.signum:
+            return False
+        try:
+            return bool(signal.getsignal(trigger.signum) == trigger.handle)
+        except (ValueError, OSError):
+            return False
 
     def setup_signal(self, signum: int) -> None:
         old = self.signal_trigger
-        if old is None or old.signum != signum or not old.installed:
+        if not self.signal_is_ours(signum):
             self.disarm_native()
             if old is not None:
                 old.uninstall()
@@ -93,8 +110,9 @@ class Armed:
         dump = NativeDump(
             settings.signum, settings.service_name, settings.log_dir, settings.max_reports
         )
+        dump.file_pid = family.file_pid()
         try:
-            if not dump.arm():
+            if not dump.arm(on_signal=self.signal_is_ours(settings.signum)):
                 return
         except Exception:
             return
@@ -109,6 +127,34 @@ class Armed:
         watcher = Watcher(dump, gate, self.on_stuck_main_thread)
         self.watcher = watcher
         watcher.start()
+
+    def rearm_signal(self) -> bool:
+        """Take the report signal back where a server reset it after we armed
+        (a gunicorn worker's start-up): our Python-level handler again, and
+        faulthandler on top of it (the sidecar and watcher are kept).  Only
+        a server module that knows the signal is the application's calls
+        this; returns whether anything was done."""
+        armed = self.options
+        trigger = self.signal_trigger
+        if armed is None or trigger is None or not armed.setup_signal:
+            return False
+        if self.signal_is_ours():
+            return False
+        dump = self.native_dump
+        if dump is not None and dump.armed:
+            dump.unregister()  # faulthandler's saved handler is stale now
+        trigger.uninstall()
+        fresh = SignalTrigger(trigger.signum, self.on_signal)
+        fresh.install()
+        self.signal_trigger = fresh
+        if dump is not None and dump.dump_fd is not None and dump.signum == fresh.signum:
+            handler = fresh.handle
+            dump.still_ours = lambda: bool(signal.getsignal(dump.signum) == handler)
+            dump.reregister()
+        else:
+            self.disarm_native()
+            self.arm_native()
+        return True
 
     def disarm_native(self) -> None:
         dump, self.native_dump = self.native_dump, None
@@ -141,11 +187,24 @@ class Armed:
         if self.watcher is not None:
             self.watcher.announce()  # its thread is ours too
 
+    def after_fork_in_parent(self) -> None:
+        """This process forked: it shares its service name now (its report
+        files carry its pid from now on; the sidecar is told so too)."""
+        try:
+            family.note_fork()
+            dump, watcher = self.native_dump, self.watcher
+            if dump is not None and watcher is not None and not dump.file_pid:
+                dump.file_pid = os.getpid()
+                watcher.announce()
+        except Exception:
+            pass
+
     def after_fork_in_child(self) -> None:
         """A forked child re-arms: our helper threads did not survive the
         fork, the parent's pipes and sidecar are the parent's."""
         try:
-            unpatched.OWN_THREADS.clear()
+            unpatched.forked()
+            family.note_fork()
             _report.forget_after_fork()
             _report.prepare()
             self.stuck_runner = None
@@ -156,10 +215,7 @@ class Armed:
             dump, self.native_dump = self.native_dump, None
             self.watcher = None
             if dump is not None:
-                if dump.armed:
-                    import faulthandler
-
-                    faulthandler.unregister(dump.signum)
+                dump.unregister()
                 dump.close()
                 self.arm_native()
             old, self.file_trigger = self.file_trigger, None
@@ -168,6 +224,7 @@ class Armed:
                 self.file_trigger = old.restarted()
             if self.watcher is not None:
                 self.watcher.announce()
+            servers.adapt(self)
         except Exception:
             pass
 
@@ -208,7 +265,9 @@ class Armed:
         write the report from a real thread of ours (the watcher stays free
         to answer the sidecar)."""
         armed = self.options
-        if armed is None:
+        if armed is None or not self.signal_is_ours():
+            # faulthandler was still registered on top of a handler that is
+            # not ours (a server took the signal): it never was a request
             return
         request = ReportRequest(
             "signal",

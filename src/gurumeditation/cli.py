@@ -248,7 +248,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no process with reports enabled", file=sys.stderr)
         return EXIT_OK
     rows: List[Tuple[str, ...]] = [
-        ("PID", "PPID", "SERVICE", "UPTIME", "ANSWERS TO", "COMMAND", "REPORTS GO TO")
+        ("PID", "PPID", "SERVICE", "ROLE", "UPTIME", "ANSWERS TO", "COMMAND", "REPORTS GO TO")
     ]
     for e in found:
         rows.append(
@@ -256,6 +256,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 str(e["pid"]),
                 str(e.get("ppid") or "?"),
                 str(e.get("service") or "?"),
+                str(e.get("role") or "-"),
                 format_duration(e.get("uptimeS")),
                 answers_to(e),
                 str(e.get("command") or "?"),
@@ -538,6 +539,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         return fail(f"run: {exc}", EXIT_USAGE)
+    # the program's children are armed alike: forked ones by the at-fork hook,
+    # spawned ones (multiprocessing spawn/forkserver, uvicorn --workers, any
+    # Python it starts) by GURUMEDITATION=1 through the .pth file
+    os.environ.update(run_environment(service, args.log_dir, args.signal, formats))
     import runpy
 
     if args.module is not None:
@@ -552,6 +557,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.path[0:1] = [os.path.dirname(os.path.abspath(script))]
         runpy.run_path(script, run_name="__main__")
     return EXIT_OK
+
+
+def run_environment(
+    service: str, log_dir: Optional[str], signal_arg: Optional[str], formats: Tuple[str, ...]
+) -> Dict[str, str]:
+    """The ``GURUMEDITATION*`` variables that arm the children of
+    ``gurumeditation run`` as the command armed itself."""
+    from . import options
+
+    env = {options.ENV_ENABLE: "1", options.ENV_SERVICE: service}
+    if log_dir:
+        env[options.ENV_LOG_DIR] = os.path.abspath(log_dir)
+    if signal_arg:
+        env[options.ENV_SIGNAL] = signal_arg
+    env[options.ENV_FORMAT] = ",".join(formats)
+    return env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -595,8 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the processes of this user (root: of every user) that have reports enabled",
         description="Processes that armed gurumeditation (setup_autorun, GURUMEDITATION=1, "
         "'gurumeditation run'), found by their channels (abstract Unix sockets, "
-        "/proc/net/unix) and asked over them; no file is read or written. ANSWERS TO: "
-        "the channel, and the report signal while its handler is still gurumeditation's.",
+        "/proc/net/unix) and asked over them; no file is read or written. ROLE: what the "
+        "process is to the server it runs in (gunicorn master or worker, uvicorn supervisor "
+        "or worker...), '-' when none is known. ANSWERS TO: the channel, and the report "
+        "signal while its handler is still gurumeditation's.",
     )
     listing.add_argument("--json", action="store_true", help="print the entries as JSON")
     listing.add_argument(
@@ -651,7 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a Python program with reports enabled (no code change)",
         usage="gurumeditation run [options] [-m MODULE | [--] SCRIPT] [ARGS ...]",
         description="Arm reports, then run SCRIPT (or -m MODULE) in this same process with "
-        "ARGS as its sys.argv, as 'python SCRIPT ARGS' would.",
+        "ARGS as its sys.argv, as 'python SCRIPT ARGS' would. Its children are armed alike "
+        "(forked ones by the at-fork hook; spawned ones by GURUMEDITATION=1 and the "
+        "GURUMEDITATION_* variables set for them). Every word after MODULE is the module's.",
     )
     run.add_argument("--log-dir", metavar="DIR", help="write reports there (default: stderr)")
     run.add_argument("--signal", metavar="SIG", help="USR2 (default), USR1, SIGUSR1, 12, ...")
@@ -670,7 +695,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    module_args: Optional[List[str]] = None
+    if argv[:1] == ["run"] and "-m" in argv and "--" not in argv[: argv.index("-m")]:
+        # `run [options] -m MODULE ARGS`: every word after MODULE is the
+        # module's, options included (`-m uvicorn --workers 2`)
+        cut = argv.index("-m") + 2
+        argv, module_args = argv[:cut], argv[cut:]
     args = parser.parse_args(argv)
+    if module_args is not None:
+        args.program = module_args
     func: Optional[Callable[[argparse.Namespace], int]] = getattr(args, "func", None)
     if func is not cmd_run:
         discovery.unregister()  # armed by GURUMEDITATION=1: the command itself is no service

@@ -267,6 +267,12 @@ def describe() -> Dict[str, Any]:
             facts["signalTakenOverBy"] = state["takenOverBy"]
     else:
         facts["signal"] = ""
+    from . import servers
+
+    try:
+        facts["role"] = servers.role()
+    except Exception:
+        facts["role"] = None
     facts.update(
         answersTo=answers,
         ppid=os.getppid(),

@@ -89,15 +89,16 @@ def parse_signal(value: Any) -> int:
 
 
 def service_name(argv: Optional[Sequence[str]] = None) -> str:
-    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod`` (from
+    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod``, ``python
+    -m pkg`` gives ``pkg`` (from
     ``__main__.__spec__``, or ``/proc/self/cmdline`` when this runs before
     ``__main__`` is set up), ``python /srv/app/service.py`` gives ``service``;
     else ``python``.  With ``argv``: the name of the program ``argv`` runs."""
     if argv is None:
         main = sys.modules.get("__main__")
         name = getattr(getattr(main, "__spec__", None), "name", None)
-        if name and name != "__main__":
-            return str(name)
+        if name and name not in ("__main__", "__mp_main__"):
+            return str(name)[: -len(".__main__")] if name.endswith(".__main__") else str(name)
         argv = sys.argv if getattr(sys, "argv", None) else []
     argv0 = argv[0] if argv else ""
     if argv0 == "-m":
@@ -109,6 +110,8 @@ def service_name(argv: Optional[Sequence[str]] = None) -> str:
             return "python"
     if argv0 and argv0 not in ("-c", "-"):
         base = os.path.basename(argv0.rstrip("/"))
+        if base == "__main__.py":  # python -m pkg: pkg/__main__.py
+            base = os.path.basename(os.path.dirname(argv0)) or base
         if base.endswith(".py"):
             base = base[:-3]
         if base:
@@ -335,7 +338,12 @@ class ReportOptions:
             )
         options = dataclasses.replace(base, **explicit)
         if not options.service_name:
-            options = dataclasses.replace(options, service_name=service_name())
+            # "python": the program is not known yet (a multiprocessing spawn
+            # child armed by the .pth file before its sys.argv is set): left
+            # to resolved(), at report time
+            name = service_name()
+            if name != "python":
+                options = dataclasses.replace(options, service_name=name)
         return options
 
     @classmethod
@@ -355,6 +363,8 @@ class ReportOptions:
         if self.final:
             return self
         changes: Dict[str, Any] = {"final": True}
+        if not self.service_name:
+            changes["service_name"] = service_name()
         environment = dict(self.from_environment)
         for f in dataclasses.fields(self):
             conf_name = f.metadata.get("conf")

@@ -131,8 +131,14 @@ def sink_for(options: ReportOptions) -> Sink:
     """Where the armed options send a report: new files in ``log_dir``, else
     stderr."""
     if options.log_dir:
+        from .family import file_pid
+
         return LogDirSink(
-            options.log_dir, options.service_name, options.max_reports, options.timestamp_fmt
+            options.log_dir,
+            options.service_name,
+            options.max_reports,
+            options.timestamp_fmt,
+            pid=file_pid(),
         )
     return StderrSink()
 

@@ -15,7 +15,7 @@ import select
 import stat
 import sys
 import time
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Dict, List, Optional, Pattern, Protocol, Sequence, Tuple, Union
 
 from .options import TIMESTAMP_FORMAT
 
@@ -283,6 +283,15 @@ class LogDirSink:
     by root or by this process's user (:func:`resolve_log_dir`).
     With ``max_reports`` > 0, the oldest reports of the service beyond that
     many are removed after each write (all files of one report together).
+
+    ``pid``: where several processes share the service name (pre-fork
+    workers, forked or spawned children, their parent), each report name
+    carries the pid of the process it describes:
+    ``<service>_<pid>_gurumeditation_<stamp>``; a single un-forked process
+    keeps oslo.reports' exact ``<service>_gurumeditation_<stamp>``.
+    Retention counts per service either way: the reports of every process
+    of the service (with or without a pid) share the ``max_reports`` budget,
+    so workers replaced over time never pile up.
     """
 
     def __init__(
@@ -291,14 +300,18 @@ class LogDirSink:
         service_name: str,
         max_reports: int = 0,
         timestamp_fmt: str = TIMESTAMP_FORMAT,
+        pid: Optional[int] = None,
     ) -> None:
         self.log_dir = os.path.abspath(log_dir)
         self.service = safe_service_name(service_name)
         self.description = self.log_dir
         self.max_reports = max_reports
         self.timestamp_fmt = timestamp_fmt
+        self.pid = pid if pid and pid > 0 else None
 
     def prefix(self) -> str:
+        if self.pid is not None:
+            return f"{self.service}_{self.pid}{FILE_MARKER}"
         return self.service + FILE_MARKER
 
     def base_name(self, when: Optional[float] = None) -> str:
@@ -342,7 +355,7 @@ class LogDirSink:
                     _unlink_quietly(tmp, dir_fd)
             if self.max_reports > 0:
                 try:
-                    prune(dir_fd, self.prefix(), self.max_reports)
+                    prune(dir_fd, service_reports(self.service), self.max_reports)
                 except OSError:
                     pass  # retention must never cost the report just written
         finally:
@@ -400,8 +413,16 @@ def report_key(name: str) -> str:
     return _FORMAT_SUFFIX.sub("", name)
 
 
-def prune(dir_fd: int, prefix: str, keep: int) -> List[str]:
-    """Remove the oldest reports named ``prefix...`` in the directory
+def service_reports(service: str) -> Pattern[str]:
+    """The names of the reports of ``service`` (already made safe), of every
+    process: ``<service>_gurumeditation_...`` and
+    ``<service>_<pid>_gurumeditation_...``."""
+    return re.compile(re.escape(service) + "(?:_[0-9]+)?" + re.escape(FILE_MARKER))
+
+
+def prune(dir_fd: int, prefix: Union[str, Pattern[str]], keep: int) -> List[str]:
+    """Remove the oldest reports named ``prefix...`` (a string, or a pattern
+    matched at the start) in the directory
     ``dir_fd`` so that ``keep`` remain; returns the names removed.  Oldest =
     earliest modification time (names only break ties); only regular files
     of this user are considered, and a file that vanished meanwhile (another
@@ -409,7 +430,10 @@ def prune(dir_fd: int, prefix: str, keep: int) -> List[str]:
     reports: Dict[str, List[Tuple[int, str]]] = {}
     uid = os.geteuid()
     for name in os.listdir(dir_fd):
-        if not name.startswith(prefix):
+        if isinstance(prefix, str):
+            if not name.startswith(prefix):
+                continue
+        elif not prefix.match(name):
             continue
         try:
             st = os.lstat(name, dir_fd=dir_fd)

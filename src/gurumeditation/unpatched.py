@@ -175,6 +175,30 @@ _loaded: Optional[Primitives] = None
 #: Thread idents of this library's own helper threads: never shown in a report.
 OWN_THREADS: set[int] = set()
 
+#: (pid, real ident) of the thread that forked this process (it is the
+#: child's only thread then; ``(0, 0)``: not a child we saw forked).
+_FORKED_BY = [(0, 0)]
+
+
+def forked() -> None:
+    """In a forked child (at-fork hook): our helper threads are gone, and the
+    thread that forked — the only one left — is now the kernel's thread
+    group leader, whose native id is the pid.  CPython does not refresh
+    ``Thread.native_id`` after ``fork()``: :func:`native_id` corrects it."""
+    OWN_THREADS.clear()
+    _FORKED_BY[0] = (os.getpid(), get().get_ident())
+
+
+def native_id(ident: int, thread: Any) -> Optional[int]:
+    """The native (kernel) id of the real thread ``ident`` described by the
+    ``Thread`` object ``thread``: the pid for the thread that forked this
+    child, else ``thread.native_id``."""
+    pid, forker = _FORKED_BY[0]
+    if forker and ident == forker and pid == os.getpid():
+        return pid
+    native = getattr(thread, "native_id", None)
+    return native if isinstance(native, int) else None
+
 
 def load() -> Primitives:
     """The unpatched primitives (looked up once; call again after
@@ -196,6 +220,28 @@ def get() -> Primitives:
     return _loaded if _loaded is not None else load()
 
 
+#: Signals the kernel raises in the thread that faulted: never blocked.
+_SYNCHRONOUS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT")
+
+
+def quiet_signals() -> None:
+    """Block every asynchronous signal in the calling thread (one of ours):
+    a signal sent to the process then goes to a thread of the application,
+    as if we were not there — never to a helper thread of ours, which
+    would meet a signal the application blocks for a moment (gunicorn's
+    worker start-up, see :mod:`gurumeditation.servers.gunicorn`) or run a
+    C-level handler meant for another thread."""
+    import signal
+
+    try:
+        valid = set(signal.valid_signals())
+        for name in _SYNCHRONOUS:
+            valid.discard(getattr(signal, name, 0))
+        signal.pthread_sigmask(signal.SIG_BLOCK, valid)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> int:
     """Start ``target`` in a new real OS thread whose ident is added to
     ``own`` (default :data:`OWN_THREADS`: threads hidden from reports) for as
@@ -208,6 +254,7 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
     holder: dict[str, int] = {}
 
     def bootstrap() -> None:
+        quiet_signals()
         ident = prims.get_ident()
         own.add(ident)
         holder["ident"] = ident

@@ -17,6 +17,12 @@ off and says so in one line on stderr.  Configured by the environment (see
   several, comma-separated,
 * ``GURUMEDITATION_SERVICE``: the service name (default: the program's name).
 
+The variables are inherited by every process started from that environment:
+spawned ``multiprocessing`` children (spawn, forkserver), a server's spawned
+workers (uvicorn, hypercorn) are armed alike; forked children are re-armed by
+the at-fork hook.  ``gurumeditation run`` sets them for its program's
+children.
+
 A service that calls ``setup_autorun`` itself later replaces these settings
 with its own (the variables still fill in what it leaves out) and is not
 armed twice (same signal handler, one listing).

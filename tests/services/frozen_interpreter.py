@@ -1,4 +1,6 @@
 """The main thread blocks in native code while holding the GIL (for argv[2] seconds), so no Python code runs; a worker thread is parked beside it.
+With argv[3] == "fork" it first forks a child that sleeps (its pid on the READY line): the
+service is shared then, and its report files carry its pid; FREEZING is printed just before.
 
 Started by tests/test_frozen_interpreter.py."""
 
@@ -24,8 +26,16 @@ def parked_worker():
     time.sleep(3600)
 
 
+child = 0
+if sys.argv[3:] == ["fork"]:
+    import os
+
+    child = os.fork()
+    if child == 0:
+        time.sleep(3600)
+        os._exit(0)
 threading.Thread(target=parked_worker, daemon=True).start()
-print("READY", flush=True)
+print("READY", child, flush=True)
 time.sleep(0.3)
 
 
@@ -34,6 +44,8 @@ def frozen_here():
     pylib.pthread_mutex_timedlock(mutex, ctypes.byref(until))  # held: waits until then
 
 
+if child:
+    print("FREEZING", flush=True)
 frozen_here()
 print("BACK", flush=True)
 while True:

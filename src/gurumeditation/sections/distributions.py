@@ -50,13 +50,42 @@ _STDLIB_DIR = os.path.dirname(os.__file__) if getattr(os, "__file__", None) else
 
 
 class Distribution:
-    __slots__ = ("location", "name", "tops", "version")
+    __slots__ = ("location", "metadata", "name", "tops", "version")
 
-    def __init__(self, name: str, version: str, location: str, tops: Set[str]) -> None:
+    def __init__(
+        self, name: str, version: str, location: str, tops: Set[str], metadata: str = ""
+    ) -> None:
         self.name = name
         self.version = version
         self.location = location
         self.tops = tops
+        #: its core metadata file (``METADATA``/``PKG-INFO``), "" when unknown
+        self.metadata = metadata
+
+    def vendor(self) -> Optional[str]:
+        """Who makes it, from its core metadata: ``Author``, else the name
+        of ``Author-email``, else ``Maintainer`` (``None``: none said)."""
+        if not self.metadata:
+            return None
+        try:
+            text = _read(self.metadata, 16384)
+        except OSError:
+            return None
+        fields: Dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.strip():
+                break
+            key, sep, value = line.partition(":")
+            if sep and key in ("Author", "Author-email", "Maintainer", "Maintainer-email"):
+                fields.setdefault(key, value.strip())
+        for key in ("Author", "Author-email", "Maintainer", "Maintainer-email"):
+            value = fields.get(key, "")
+            if key.endswith("-email"):  # "Name <address>, Other <address>": the names
+                names = [part.split("<")[0].strip().strip('"') for part in value.split(",")]
+                value = ", ".join(n for n in names if n)
+            if value and value.upper() != "UNKNOWN":
+                return value
+        return None
 
 
 class Index:
@@ -207,7 +236,11 @@ def scan_entry(entry: str) -> List[Tuple[Distribution, List[str]]]:
         if not tops and not pths:
             tops = {(name or guess_name).replace("-", "_").lower()}
         dist = Distribution(
-            name or guess_name, version or guess_version.split("-")[0] or "?", entry, tops
+            name or guess_name,
+            version or guess_version.split("-")[0] or "?",
+            entry,
+            tops,
+            os.path.join(path, meta_file),
         )
         found.append((dist, _pth_roots(entry, pths)))
     return found
@@ -222,6 +255,56 @@ def prepare(paths: Optional[List[str]] = None) -> Index:
     with _INDEX.lock:
         _INDEX.add_entries(list(sys.path if paths is None else paths))
     return _INDEX
+
+
+#: ``from pkg.mod import func`` in the wrapper pip and installers write for a
+#: console script (``/usr/bin/uvicorn``, ``.venv/bin/gunicorn``)
+_WRAPPER_IMPORT = re.compile(r"^from ([A-Za-z_][A-Za-z0-9_.]*) import ", re.MULTILINE)
+
+
+def main_module_top() -> Tuple[Optional[str], Optional[str]]:
+    """(top-level module, file) of the program this process runs:
+    ``python -m pkg.mod`` gives ``pkg``; a console script's wrapper the
+    package it imports its entry point from; a script its own file (found
+    in a distribution only when installed editable from there)."""
+    main = sys.modules.get("__main__")
+    file = _file_of(main) if main is not None else None
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name and name not in _HIDDEN_MODULES:
+        return str(name).split(".")[0], file
+    if file is None:  # a multiprocessing spawn child of `python -m pkg`: argv is the parent's
+        argv = getattr(sys, "argv", None) or [""]
+        file = argv[0] if argv[0] and os.path.isfile(argv[0]) else None
+    if file is None:
+        return None, None
+    here = os.path.abspath(file)
+    for entry in sys.path:
+        root = os.path.abspath(entry) if entry else ""
+        if root and here.startswith(root + os.sep) and "site-packages" in root:
+            first = here[len(root) + 1 :].split(os.sep)[0]
+            return (first[:-3] if first.endswith(".py") else first), file
+    if not file.endswith((".py", ".pyc", "/")):
+        try:
+            head = _read(file, 2048)
+        except OSError:
+            head = ""
+        match = _WRAPPER_IMPORT.search(head) if head.startswith("#!") else None
+        if match:
+            return match.group(1).split(".")[0], None
+    return None, file
+
+
+def main_distribution() -> Optional[Distribution]:
+    """The installed distribution the main module comes from (the index
+    as :func:`prepare` built it; nothing imported), or ``None``."""
+    top, file = main_module_top()
+    if top is None and file is None:
+        return None
+    with _INDEX.lock:
+        if not _INDEX.entries:
+            _INDEX.add_entries([str(p) for p in sys.path])
+        found = _INDEX.find(top or "", file)
+    return found[0] if found else None
 
 
 def _file_of(module: Any) -> Optional[str]:

@@ -2,7 +2,11 @@
 
 The version object is duck-typed as in oslo.reports (``vendor_string()``,
 ``product_string()``, ``version_string_with_package()``), every method
-optional; a plain string is taken as the version.
+optional; a plain string is taken as the version.  Without one (zero-code,
+``gurumeditation run``), the section tells the installed distribution the
+main module comes from (a console script's package, ``python -m``'s), read
+from its core metadata: ``Name``, ``Author`` (else ``Author-email``'s name,
+``Maintainer``), ``Version``.
 
 Data: :class:`~gurumeditation.model.ServiceVersionData`.
 """
@@ -26,9 +30,26 @@ def _ask(version_obj: Any, method: str) -> Optional[str]:
     return None if value is None else safe_str(value)
 
 
+def inferred(service: Optional[str]) -> ServiceVersionData:
+    """No version object: the distribution the main module comes from
+    (``uvicorn`` run zero-code: uvicorn, its author, its version), else the
+    service name alone."""
+    from .distributions import main_distribution
+
+    try:
+        dist = main_distribution()
+        if dist is not None:
+            return {"product": dist.name, "vendor": dist.vendor(), "version": dist.version}
+    except Exception:
+        pass
+    return {"product": service or None, "vendor": None, "version": None}
+
+
 def collect(ctx: Context) -> ServiceVersionData:
     version_obj = ctx.version
-    if version_obj is None or isinstance(version_obj, (str, int, float)):
+    if version_obj is None:
+        return inferred(ctx.service)
+    if isinstance(version_obj, (str, int, float)):
         return {
             "product": ctx.service or None,
             "vendor": None,

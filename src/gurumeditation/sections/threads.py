@@ -20,7 +20,7 @@ from typing import Any, List, Optional
 from ..model import StackSectionData, ThreadMember
 from ..report import Context, SectionSpec
 from ..stacks import Unit, build_entries, stack_key, stack_section_data
-from ..unpatched import main_ident, producer_ident, thread_objects
+from ..unpatched import main_ident, native_id, producer_ident, thread_objects
 
 
 def thread_facts(
@@ -32,7 +32,7 @@ def thread_facts(
         try:
             facts["name"] = str(thread.name)
             facts["daemon"] = bool(thread.daemon)
-            native = getattr(thread, "native_id", None)
+            native = native_id(ident, thread)
             if native is not None:
                 facts["native_id"] = native
         except Exception:  # a Thread subclass with a broken property

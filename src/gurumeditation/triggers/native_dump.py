@@ -218,14 +218,20 @@ class NativeDump:
         self.dump_signal = 0
         #: ``True`` while the Python-level handler of ``signum`` is ours
         self.still_ours: Optional[Callable[[], bool]] = None
+        #: the pid the sidecar puts in its dump's file name (``None``: none,
+        #: see :class:`gurumeditation.sinks.LogDirSink`)
+        self.file_pid: Optional[int] = None
 
     @property
     def with_sidecar(self) -> bool:
         return self.ack_fd is not None
 
-    def arm(self) -> bool:
+    def arm(self, on_signal: bool = True) -> bool:
         """Open the pipes, start the sidecar, register faulthandler.
-        ``False`` (nothing armed) where faulthandler cannot do it."""
+        ``False`` (nothing armed) where faulthandler cannot do it.
+        ``on_signal=False``: the report signal is not ours right now (a
+        server holds it): everything but faulthandler on it, which
+        :meth:`reregister` adds once the signal is ours again."""
         import faulthandler
 
         if not hasattr(faulthandler, "register"):
@@ -242,18 +248,50 @@ class NativeDump:
         else:
             _close(dump_r)
         self.dump_fd = dump_w
-        try:
-            faulthandler.register(self.signum, file=dump_w, all_threads=False, chain=True)
-        except Exception:
+        if on_signal and not self.reregister():
             self.close()
+            return False
+        return True
+
+    def reregister(self) -> bool:
+        """faulthandler on the report signal, on top of the Python-level
+        handler in place now (ours: see :meth:`arm`)."""
+        import faulthandler
+
+        if self.dump_fd is None:
+            return False
+        if self.armed:  # its sigaction may have been replaced since: afresh
+            self.unregister()
+        try:
+            faulthandler.register(self.signum, file=self.dump_fd, all_threads=False, chain=True)
+        except Exception:
             return False
         # after register: faulthandler installs its own (small) stack first
         if not enlarge_alt_stack():
             faulthandler.unregister(self.signum)
-            self.close()
             return False
         self.armed = True
         return True
+
+    def unregister(self) -> None:
+        """faulthandler off the report signal (pipes and sidecar stay).
+        faulthandler puts back the C handler it saw when registered; where
+        the Python-level handler was set to the default action or ignored
+        since, that stale C handler is corrected (from the main thread)."""
+        if not self.armed:
+            return
+        self.armed = False
+        import signal
+
+        try:
+            import faulthandler
+
+            faulthandler.unregister(self.signum)
+            current = signal.getsignal(self.signum)
+            if current in (signal.SIG_DFL, signal.SIG_IGN):
+                signal.signal(self.signum, current)
+        except Exception:
+            pass
 
     def _start_sidecar(self, dump_r: int) -> None:
         exe = usable_executable()
@@ -293,6 +331,7 @@ class NativeDump:
             str(self.max_reports),
             str(self.dump_signal),
             str(start_ticks(os.getpid())),
+            str(self.file_pid or 0),
         ]
         try:
             self.launcher = os.posix_spawn(
@@ -346,14 +385,7 @@ class NativeDump:
         """Unregister faulthandler (the handler from before is back) and close
         the dump pipe: the sidecar sees end of file and exits, then the
         watcher sees end of file and exits (it closes its own ends)."""
-        if self.armed:
-            try:
-                import faulthandler
-
-                faulthandler.unregister(self.signum)
-            except Exception:
-                pass
-            self.armed = False
+        self.unregister()
         park_dump_signal()
         _close(self.dump_fd)
         self.dump_fd = None

@@ -84,13 +84,16 @@ def dump_text(
     return "\n".join(lines) + "\n"
 
 
-def write_dump(text: str, dest: str, service: str, max_reports: int) -> None:
+def write_dump(
+    text: str, dest: str, service: str, max_reports: int, file_pid: int = 0
+) -> None:
     from gurumeditation.sinks import LogDirSink, deliver, write_fd
 
     if dest == "-":
         write_fd(2, text.encode("utf-8", "replace"))
         return
-    deliver(LogDirSink(dest, service, max_reports=max_reports), {"": text})
+    sink = LogDirSink(dest, service, max_reports=max_reports, pid=file_pid or None)
+    deliver(sink, {"": text})
 
 
 def read_some(fd: int) -> bytes:
@@ -105,11 +108,14 @@ def read_some(fd: int) -> bytes:
 class AckChannel:
     """What the watcher tells us: ``a`` = the interpreter runs (an answer to
     the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
-    own helper threads (left out of the dump)."""
+    own helper threads (left out of the dump); ``p<pid>\n`` = the pid to
+    put in the dump's file name (the service forked since we started:
+    several processes share its name now)."""
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
         self.own: Set[int] = set()
+        self.file_pid = 0
         self._rest = b""
         if fd is not None:
             os.set_blocking(fd, False)
@@ -144,6 +150,14 @@ class AckChannel:
                     self.own = {int(x, 16) for x in buf[1:end].split(b",") if x}
                 except ValueError:
                     pass
+                buf = buf[end + 1 :]
+                continue
+            if buf[:1] == b"p":
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                if buf[1:end].isdigit():
+                    self.file_pid = int(buf[1:end])
                 buf = buf[end + 1 :]
                 continue
             if buf[:1] == b"a":
@@ -503,6 +517,7 @@ def serve(
     dump_signal: int = 0,
     door_fd: Optional[int] = None,
     ticks: int = 0,
+    file_pid: int = 0,
 ) -> None:
     os.set_blocking(poke_fd, False)
     channel = AckChannel(ack_fd)
@@ -565,7 +580,7 @@ def serve(
                 channel.own,
             )
             try:
-                write_dump(text, dest, service, max_reports)
+                write_dump(text, dest, service, max_reports, channel.file_pid or file_pid)
             except Exception:
                 pass
             last_written = time.monotonic()
@@ -576,8 +591,9 @@ def serve(
 
 def main(argv: List[str]) -> None:
     """``dump_fd poke_fd ack_fd door_fd dest service pid signame ack_timeout
-    max_reports dump_signal start_ticks`` (``ack_fd``/``door_fd`` -1: none;
-    ``dest`` ``-``: standard error; ``dump_signal`` 0: none)."""
+    max_reports dump_signal start_ticks [file_pid]`` (``ack_fd``/``door_fd``
+    -1: none; ``dest`` ``-``: standard error; ``dump_signal`` 0: none;
+    ``file_pid`` 0: no pid in the dump's file name)."""
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
     # detach: the service's process tree does not hold us, nobody has to reap us
@@ -598,6 +614,7 @@ def main(argv: List[str]) -> None:
             int(argv[10]),
             None if door_fd < 0 else door_fd,
             int(argv[11]),
+            int(argv[12]) if len(argv) > 12 else 0,
         )
     except BaseException:
         pass

@@ -68,13 +68,18 @@ class Watcher:
         return self.ident
 
     def announce(self) -> None:
-        """Tell the sidecar our own threads (it leaves them out of a dump)."""
+        """Tell the sidecar our own threads (it leaves them out of a dump),
+        and the pid for its file names once several processes share the
+        service name."""
         ack = self.dump.ack_fd
         if ack is None:
             return
         idents = ",".join(f"{i:x}" for i in sorted(unpatched.OWN_THREADS))
+        message = b"i" + idents.encode() + b"\n"
+        if self.dump.file_pid:
+            message += b"p%d\n" % self.dump.file_pid
         try:
-            unpatched.get().write(ack, b"i" + idents.encode() + b"\n")
+            unpatched.get().write(ack, message)
         except OSError:
             pass
 
