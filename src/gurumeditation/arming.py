@@ -44,6 +44,9 @@ class Armed:
         self.gate: Optional[ReportGate] = None
         self.stuck_runner: Optional[unpatched.Runner] = None
         self.fork_hook = False
+        #: The pid armed (or re-armed after a fork) last: a second fork hook
+        #: of the same child (uWSGI's and Python's) does nothing.
+        self.pid = 0
         #: The options file-triggered reports are made with (``None``: the armed ones).
         self.file_options: Optional[ReportOptions] = None
         #: The options armed by ``setup_autorun`` (``None`` before) and the
@@ -59,6 +62,7 @@ class Armed:
         (:meth:`setup_file_trigger`)."""
         self.options = options
         self.maker = maker
+        self.pid = os.getpid()
         prims = unpatched.load()
         if self.gate is None:
             self.gate = ReportGate(prims.allocate_lock)
@@ -143,7 +147,11 @@ class Armed:
 
     def after_fork_in_child(self) -> None:
         """A forked child re-arms: our helper threads did not survive the
-        fork, the parent's pipes and sidecar are the parent's."""
+        fork, the parent's pipes and sidecar are the parent's.  Once per
+        child (a server's own fork hook may call it after Python's did)."""
+        if self.pid == os.getpid():
+            return
+        self.pid = os.getpid()
         try:
             unpatched.OWN_THREADS.clear()
             _report.forget_after_fork()

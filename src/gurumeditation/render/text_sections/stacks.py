@@ -9,6 +9,9 @@ from typing import Any, Callable, Dict, List
 from ..common import error_text, unit_name
 from ..text_layout import frame_lines, short_frame_lines, thread_ref, unit_banner
 
+#: How a thread without a Python frame is told (its stack is empty).
+NATIVE_ONLY = "in native code, no Python frame"
+
 
 def _flag(value: Any) -> str:
     return "yes" if value else "no"
@@ -31,6 +34,8 @@ def thread_facts(member: Dict[str, Any]) -> str:
         parts.append("main thread")
     if member.get("current"):
         parts.append("produced this report")
+    if member.get("no_python_frame"):
+        parts.append(NATIVE_ONLY)
     return ", ".join(parts)
 
 
@@ -154,7 +159,10 @@ def stack_entries_lines(
             facts = facts_of(members[0])
             if facts:
                 lines += facts.split("\n") + [""]
-        lines += frame_lines(entry.get("stack", []))
+        if not entry.get("stack") and any(m.get("no_python_frame") for m in members):
+            lines += ["In native code, no Python frame.", ""]
+        else:
+            lines += frame_lines(entry.get("stack", []))
     return lines
 
 

@@ -1,0 +1,140 @@
+"""uWSGI built by pip, armed zero-code on the master (``GURUMEDITATION=1``):
+master and both workers listed and answering over the channel, no signal
+taken or advertised (uWSGI owns SIGUSR2), ``SIGUSR2`` to a worker is uWSGI's
+own (a C backtrace, the worker lives), no spurious report from the master,
+the in-flight request's stack shown, main threads in C said to be so.
+Default prefork, ``--lazy-apps`` and ``--py-call-osafterfork``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from gurumeditation import discovery
+from helpers import SERVICES, members, section_data
+from test_cli import env_for, gm, listing
+
+UWSGI = shutil.which("uwsgi", path=os.path.dirname(sys.executable))
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.skipif(UWSGI is None, reason="uwsgi is not installed (pip install uwsgi)"),
+]
+
+
+@pytest.fixture
+def xdg(tmp_path: Path) -> Path:
+    path = tmp_path / "xdg"
+    path.mkdir(mode=0o700)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listed(xdg: Path, count: int, timeout: float = 30) -> List[Dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = listing(xdg)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def thread_members(doc: Dict) -> List[Dict]:  # type: ignore[type-arg]
+    return [dict(m, stack=[f["function"] for f in e["stack"]])
+            for m, e in members(section_data(doc, "threads"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["prefork", "lazy-apps", "py-call-osafterfork"])
+def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
+    port = free_port()
+    release = tmp_path / "release"
+    env = env_for(xdg, GURUMEDITATION="1", SLOW_RELEASE=str(release), PYTHONPATH=str(SERVICES))
+    extra = [] if mode == "prefork" else [f"--{mode}"]
+    log = open(tmp_path / "uwsgi.log", "wb")
+    proc = subprocess.Popen(
+        [UWSGI, "--http-socket", f"127.0.0.1:{port}", "--module", "wsgi_slow_app:application",
+         "--master", "--processes", "2", "--enable-threads", *extra],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+    )  # fmt: skip
+    answers: List[bytes] = []
+
+    def slow() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=60) as r:
+            answers.append(r.read())
+
+    requester = threading.Thread(target=slow, daemon=True)
+    try:
+        entries = wait_listed(xdg, 3)
+        pids = sorted(e["pid"] for e in entries)
+        assert len(pids) == 3, (entries, (tmp_path / "uwsgi.log").read_text())
+        workers = sorted(p for p in pids if p != proc.pid)
+        assert proc.pid in pids and all(discovery.process_ppid(w) == proc.pid for w in workers)
+        for entry in entries:
+            assert entry["answersTo"] == ["channel"] and entry["signal"] == ""
+            assert entry["service"] == "wsgi_slow_app"
+        requester.start()
+        deadline = time.monotonic() + 20
+        docs: Dict[int, Dict] = {}  # type: ignore[type-arg]
+        while time.monotonic() < deadline:  # until a worker is in the slow request
+            for pid in pids:
+                out = gm(xdg, "report", str(pid), "-f", "json")
+                assert out.returncode == 0, out.stderr
+                docs[pid] = json.loads(out.stdout)
+                assert docs[pid]["header"]["pid"] == pid
+            stacks = [m["stack"] for w in workers for m in thread_members(docs[w])]
+            if any("slow_request" in s for s in stacks):
+                break
+            time.sleep(0.2)
+        # the master's main thread runs uWSGI's C loop: no Python frame, said so
+        (main,) = [m for m in thread_members(docs[proc.pid]) if m.get("main")]
+        assert main.get("no_python_frame") is True and main["stack"] == []
+        busy = [w for w in workers if any("slow_request" in m["stack"]
+                                          for m in thread_members(docs[w]))]  # fmt: skip
+        assert len(busy) == 1, [thread_members(docs[w]) for w in workers]
+        (idle,) = set(workers) - set(busy)
+        (idle_main,) = [m for m in thread_members(docs[idle]) if m.get("main")]
+        assert idle_main.get("no_python_frame") is True
+        # nothing of the master's helper threads shows in a worker
+        for w in workers:
+            assert all(m.get("main") for m in thread_members(docs[w])), thread_members(docs[w])
+        text = gm(xdg, "report", str(idle)).stdout
+        assert "In native code, no Python frame." in text
+
+        # SIGUSR2 is uWSGI's in a worker (its C backtrace): the worker lives,
+        # and no report of anyone is written
+        for w in workers:
+            os.kill(w, signal.SIGUSR2)
+        time.sleep(1.0)
+        for pid in pids:
+            assert discovery.pid_alive(pid) and discovery.process_state(pid) != "Z"
+        release.touch()
+        requester.join(30)
+        assert answers and answers[0].startswith(b"pid ")
+        assert sorted(e["pid"] for e in listing(xdg)) == pids  # same pids, none respawned
+        server_log = (tmp_path / "uwsgi.log").read_text(errors="replace")
+        assert "backtrace of" in server_log and "Guru Meditation" not in server_log
+        assert "DAMN" not in server_log
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
