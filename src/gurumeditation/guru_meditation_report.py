@@ -171,6 +171,8 @@ class GuruMeditation(Meditation):
             )
         elif ARMED.file_trigger is not None:
             ARMED.setup_file_trigger(resolved)  # no longer asked for: stopped
+        elif conf is not None and getattr(conf, "_namespace", True) is None:
+            ARMED.watch_conf(built)  # not parsed yet: it may name a file later
         if resolved.discoverable:
             announce(resolved)
         if uwsgi_glue is not None:
