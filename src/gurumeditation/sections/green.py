@@ -26,6 +26,7 @@ Data: :class:`~gurumeditation.model.StackSectionData` of
 
 from __future__ import annotations
 
+import gc
 import sys
 from types import FrameType
 from typing import Any, Dict, Iterable, List, Optional, Set, cast
@@ -98,6 +99,17 @@ class _Census:
             )
         if found is None:
             found = scan_heap(wanted)
+        if gc.get_freeze_count():  # gc.freeze(): greenlets the collector cannot list
+            frames = sys._current_frames()
+            found += glue.find_frozen(
+                found,
+                wanted,
+                frozenset(self.glet_types),
+                frozenset(eventlet_hubs | ({gevent_hub} if gevent_hub is not None else set())),
+                eventlet_glue.hub_greenlet,
+                frames,
+            )
+            del frames
         self.glets = [o for o in found if type(o) in self.glet_types]
         for obj in found:
             if type(obj) in eventlet_hubs:
