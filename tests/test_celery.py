@@ -24,6 +24,8 @@ from helpers import SERVICES, find, members, report_files, section_data, text_li
 from test_cli import env_for, gm, listing
 from test_uwsgi import free_port, wait_listed
 
+pytest.importorskip("celery", reason="the servers extra is not installed")
+pytest.importorskip("redis", reason="the servers extra is not installed")
 REDIS = shutil.which("redis-server")
 pytestmark = [
     pytest.mark.servers,

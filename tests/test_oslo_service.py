@@ -22,6 +22,7 @@ from test_cli import env_for, gm, listing
 from test_uwsgi import wait_listed
 
 pytestmark = pytest.mark.servers
+pytest.importorskip("oslo_service", reason="the servers extra is not installed")
 
 
 @pytest.fixture

@@ -107,9 +107,11 @@ def check_server(xdg: Path, tmp_path: Path, argv: List[str], processes: int, url
 
 
 def test_waitress(xdg: Path, tmp_path: Path) -> None:
+    pytest.importorskip("waitress", reason="the servers extra is not installed")
     check_server(xdg, tmp_path, [str(SERVICES / "wsgi_slow_app.py")], 1, "/slow", "slow_request")
 
 
 def test_django_runserver(xdg: Path, tmp_path: Path) -> None:
+    pytest.importorskip("django", reason="the servers extra is not installed")
     check_server(xdg, tmp_path, [str(SERVICES / "django_site.py"), "runserver"], 2, "/slow",
                  "slow_view")  # fmt: skip
