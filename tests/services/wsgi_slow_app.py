@@ -4,7 +4,9 @@ uWSGI and waitress (tests/test_uwsgi.py, tests/test_waitress_django.py).
 ``GET /slow`` waits in ``slow_request`` until the file named by
 ``SLOW_RELEASE`` exists (the test creates it), so the test can ask for
 reports while a request is in flight; ``GET /`` answers at once with the
-worker's pid.  When run as a script it serves with waitress on the port
+worker's pid.  With ``APP_THREAD=1`` the module starts a thread
+(``app-metrics``) when imported: under uWSGI without ``--lazy-apps`` that is
+in the master, before the workers are forked.  When run as a script it serves with waitress on the port
 named by argv[1] and prints ``READY``.
 """
 
@@ -14,6 +16,17 @@ import os
 import sys
 import time
 from typing import Any, Callable, Iterable
+
+
+def metrics_loop() -> None:
+    while True:
+        time.sleep(0.05)
+
+
+if os.environ.get("APP_THREAD") == "1":
+    import threading
+
+    threading.Thread(target=metrics_loop, name="app-metrics", daemon=True).start()
 
 
 def slow_request(release: str) -> None:

@@ -31,9 +31,14 @@ What uWSGI does that matters here:
   ``--lazy-apps``) installs the fork hook and names the service from
   ``uwsgi.opt``.
 * Without ``--py-call-osafterfork`` a worker also keeps the master's Python
-  thread states (CPython never learnt of the fork): our helper threads of
-  the master would show in a worker's Threads section with a stale stack.
-  They are kept hidden there.
+  thread states (CPython never learnt of the fork) — at least our own
+  answering thread's.  Their C stacks are reused by the worker's next
+  threads, and walking those states (``sys._current_frames()``, which every
+  report does) then crashes the worker.  So where the worker lists more
+  than its own thread state, the fork hook runs CPython's own clean-up of a
+  forked child (``PyOS_AfterFork_Child``, exactly what
+  ``--py-call-osafterfork`` does; the at-fork hooks of the application's
+  libraries run then too, as they do after ``os.fork()``).
 
 The master's main thread and an idle worker's (waiting in ``accept()``) run
 no Python frame: the Threads section says so (see
@@ -313,6 +318,51 @@ def _set_role() -> None:
     discovery._facts["role"] = f"uwsgi worker {wid}" if wid > 0 else "uwsgi master"
 
 
+def thread_state_count() -> int:
+    """How many Python thread states the interpreter lists (0: unknown)."""
+    try:
+        import ctypes
+
+        api = ctypes.pythonapi
+        api.PyInterpreterState_Get.restype = ctypes.c_void_p
+        api.PyInterpreterState_ThreadHead.restype = ctypes.c_void_p
+        api.PyInterpreterState_ThreadHead.argtypes = [ctypes.c_void_p]
+        api.PyThreadState_Next.restype = ctypes.c_void_p
+        api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+        count = 0
+        state = api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+        while state and count < 100_000:
+            count += 1
+            state = api.PyThreadState_Next(state)
+        return count
+    except Exception:
+        return 0
+
+
+def python_after_fork() -> bool:
+    """CPython's own clean-up of a forked child (``PyOS_AfterFork_Child``:
+    what ``--py-call-osafterfork`` does), run from the worker's main thread:
+    forgets the thread states of the master's threads and runs the at-fork
+    hooks (ours re-arm the worker).  Without it the worker's list of thread
+    states names threads that do not exist, whose C stacks glibc hands to
+    the next threads it starts: ``sys._current_frames()`` (any report, or
+    faulthandler) then reads garbage and the worker dies of SIGSEGV.  Done
+    only where such stale states exist.  Called inside an import (a
+    ``--lazy-apps`` worker) the import lock the caller holds is taken back."""
+    import _imp
+    import ctypes
+
+    held = _imp.lock_held()
+    try:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+    except Exception:
+        return False
+    finally:
+        if held and not _imp.lock_held():
+            _imp.acquire_lock()
+    return True
+
+
 def after_fork() -> None:
     """In a worker (``uwsgi.post_fork_hook``, or the first import there with
     ``--lazy-apps``): re-arm for this pid unless the at-fork hooks did."""
@@ -324,15 +374,15 @@ def after_fork() -> None:
         from .. import discovery
         from ..arming import ARMED
 
-        # the master's helper threads: without PyOS_AfterFork_Child their
-        # thread states are still in this interpreter, with stale stacks
-        ghosts = set(unpatched.OWN_THREADS) if ARMED.pid != pid else set()
-        frames = sys._current_frames()
-        ghosts = {ident for ident in ghosts if ident in frames}
-        del frames
-        ARMED.after_fork_in_child()
-        discovery._after_fork_in_child()
-        unpatched.OWN_THREADS.update(ghosts)
+        if ARMED.pid != pid and thread_state_count() > 1:
+            python_after_fork()  # runs our at-fork hooks too
+        if ARMED.pid != pid:
+            # the master's helper threads, if CPython still lists them
+            ghosts = set(unpatched.OWN_THREADS)
+            ARMED.after_fork_in_child()
+            discovery._after_fork_in_child()
+            if thread_state_count() > 1:
+                unpatched.OWN_THREADS.update(ghosts)
         _set_role()
     except Exception:
         pass
