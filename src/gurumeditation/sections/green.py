@@ -2,10 +2,12 @@
 greenlets, plain greenlets) with its stack, state, name, OS thread and, when
 gevent recorded it, where it was spawned.
 
-Shown only when ``greenlet`` is already loaded and some green thread exists
-beyond the main greenlets of the threads (a Celery or Django process that
-merely imported greenlet has none: the section is left out rather than
-repeating the threads' stacks); this module never imports
+Shown only when ``greenlet`` is already loaded.  A report asked for by a
+trigger (signal, channel, file) leaves the section out when no green thread
+exists beyond the main greenlets of the threads — a Celery child where some
+library merely touched greenlet gets no section repeating the threads'
+stacks; a report made in code (``TextGuruMeditation(...).run()``) keeps it,
+with the caller's own main greenlet, as oslo.reports does.  This module never imports
 greenlet, eventlet or gevent: what it knows of them is in :mod:`..glue`.
 
 Finding them: greenlet keeps no registry.  On a small heap (under
@@ -308,7 +310,9 @@ def collect(ctx: Context) -> Optional[StackSectionData]:
     ordered = census.tie_threads(frames, main, producer)
     units = census.units(ordered, ctx, frames, main)
     del frames
-    if all(unit.facts.get("main") and not unit.facts.get("hub") for unit in units):
+    if ctx.trigger.get("kind") != "api" and all(
+        unit.facts.get("main") and not unit.facts.get("hub") for unit in units
+    ):
         return None  # greenlet loaded, no green thread beyond the main greenlets
     sources = ctx.state.source_cache(ctx.redactor.text)
     entries = build_entries(units, sources, group=ctx.group)
