@@ -3,8 +3,9 @@ the test starts on a free port in its tmp directory — armed zero-code on
 the worker's main process: the main process and both pool children listed
 and answering over the channel, the running task's stack shown in the child
 that runs it, ``SIGUSR2`` to each child writes its report and the child
-lives on (same pid) and finishes the task; no Green Threads section (greenlet
-may be loaded, there is no green thread)."""
+lives on (same pid) and finishes the task; the child ``--max-tasks-per-child
+1`` replaces it with is armed and answers; no Green Threads section (there
+is no green thread)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_celery_prefork_children(xdg: Path, tmp_path: Path, broker: str) -> None
     log = open(tmp_path / "celery.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--concurrency", "2",
-         "--pool", "prefork", "-l", "warning", "--without-heartbeat", "--without-mingle",
+         "--pool", "prefork", "--max-tasks-per-child", "1", "-l", "info", "--without-heartbeat", "--without-mingle",
          "--without-gossip"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
     )  # fmt: skip
@@ -124,15 +125,22 @@ def test_celery_prefork_children(xdg: Path, tmp_path: Path, broker: str) -> None
         assert sum("slow_work" in t for t in texts) == 1
         # one report of each child, written by that child
         assert sorted(int(text_lines(t, "Processes")[0].split()[1]) for t in texts) == children
+        time.sleep(0.5)
+        assert sorted(e["pid"] for e in listing(xdg)) == pids  # alive, same pids
         release.touch()
-        (busy,) = running
+        # the task finishes in the child that was signalled; --max-tasks-per-child 1
+        # then replaces that child: the new child is armed, listed and answers
         deadline = time.monotonic() + 30
-        while "slow_work" in functions_of(docs[busy]) and time.monotonic() < deadline:
-            time.sleep(0.2)  # the task finishes in the child that was signalled
-            docs[busy] = json.loads(gm(xdg, "report", str(busy), "-f", "json").stdout)
-        assert "slow_work" not in functions_of(docs[busy])
+        new: List[int] = []
+        while not new and time.monotonic() < deadline:
+            time.sleep(0.2)
+            new = [e["pid"] for e in listing(xdg) if e["pid"] not in pids]
+        assert len(new) == 1, listing(xdg)
+        out = gm(xdg, "report", str(new[0]), "-f", "json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["header"]["ppid"] == proc.pid
         log_text = (tmp_path / "celery.log").read_text(errors="replace")
-        assert sorted(e["pid"] for e in listing(xdg)) == pids  # same pids: nobody replaced
+        assert "succeeded" in log_text  # the signalled child finished its task
         assert "WorkerLostError" not in log_text and "Traceback" not in log_text, log_text
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -136,6 +136,18 @@ def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
         server_log = (tmp_path / "uwsgi.log").read_text(errors="replace")
         assert "backtrace of" in server_log and "Guru Meditation" not in server_log
         assert "DAMN" not in server_log and "segmentation fault" not in server_log.lower()
+
+        # a worker replaced later (here: killed, respawned by the master) is armed too
+        os.kill(idle, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        new: List[int] = []
+        while not new and time.monotonic() < deadline:
+            time.sleep(0.1)
+            new = [e["pid"] for e in listing(xdg) if e["pid"] not in pids]
+        assert len(new) == 1 and discovery.process_ppid(new[0]) == proc.pid, new
+        out = gm(xdg, "report", str(new[0]), "-f", "json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["header"]["pid"] == new[0]
     finally:
         proc.send_signal(signal.SIGINT)
         try:
