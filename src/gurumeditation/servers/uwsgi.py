@@ -70,6 +70,8 @@ class _State:
         self.finder: Optional[_Finder] = None
         self.hooked = False  # uwsgi.post_fork_hook is ours (or chained)
         self.named = False
+        #: the service name :func:`adapt` chose (``""``: one was given)
+        self.chosen_name = ""
         self.told_threads = False
 
 
@@ -165,7 +167,7 @@ def adapt(options: ReportOptions, asked: bool, tell: Callable[[str], None]) -> R
         )
     changes: dict[str, Any] = {"setup_signal": False}
     if not options.service_name or options.service_name == "python":
-        changes["service_name"] = service_name()
+        changes["service_name"] = _STATE.chosen_name = service_name()
     threads = threads_enabled()
     if threads is False and not _STATE.told_threads:
         _STATE.told_threads = True
@@ -278,13 +280,11 @@ def _name_service() -> None:
     if _STATE.named:
         return
     _STATE.named = True
-    if os.environ.get("GURUMEDITATION_SERVICE"):
-        return
     from ..arming import ARMED
 
     armed = ARMED.options
-    if armed is None:
-        return
+    if armed is None or not _STATE.chosen_name or armed.service_name != _STATE.chosen_name:
+        return  # a name was given: kept
     name = service_name()
     if name and name != armed.service_name:
         ARMED.options = dataclasses.replace(armed, service_name=name)
