@@ -156,3 +156,34 @@ def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_uwsgi_armed_in_code(xdg: Path, tmp_path: Path) -> None:
+    """``setup_autorun(signum=SIGUSR2)`` in the application under uWSGI: no
+    signal taken (said once on stderr), the name given kept, workers armed."""
+    port = free_port()
+    env = env_for(xdg, PYTHONPATH=str(SERVICES))
+    log = open(tmp_path / "uwsgi.log", "wb")
+    proc = subprocess.Popen(
+        [UWSGI, "--http-socket", f"127.0.0.1:{port}", "--module", "uwsgi_incode_app:application",
+         "--master", "--processes", "2"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+    )  # fmt: skip
+    try:
+        entries = wait_listed(xdg, 3)
+        assert len(entries) == 3, (tmp_path / "uwsgi.log").read_text()
+        for entry in entries:
+            assert entry["service"] == "incode-svc" and entry["answersTo"] == ["channel"]
+            out = gm(xdg, "report", str(entry["pid"]), "-f", "json")
+            assert out.returncode == 0, out.stderr
+            assert json.loads(out.stdout)["sections"][0]["data"]["version"] == "2.0"
+        server_log = (tmp_path / "uwsgi.log").read_text(errors="replace")
+        assert server_log.count("under uWSGI no signal is taken") == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
