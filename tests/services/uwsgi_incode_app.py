@@ -4,8 +4,9 @@ import: in the uWSGI master), for tests/test_uwsgi.py."""
 
 import signal
 
-from gurumeditation import TextGuruMeditation
 from wsgi_slow_app import application
+
+from gurumeditation import TextGuruMeditation
 
 TextGuruMeditation.setup_autorun("2.0", service_name="incode-svc", signum=signal.SIGUSR2)
 
