@@ -301,13 +301,15 @@ def find_frozen(
     hub_types: FrozenSet[type],
     hub_greenlet: Callable[[Any], Any],
     frames: Dict[int, FrameType],
+    hubs_known: Iterable[Any] = (),
 ) -> List[Any]:
     """Greenlets (and eventlet hubs) that ``gc.get_objects()`` and
     ``gc.get_referrers()`` do not see because ``gc.freeze()`` moved them to
     the permanent generation (oslo.service, Nova and Neutron freeze before
     forking workers): returns those not in ``found`` already.
 
-    Three ways in, none of which depends on the collector's lists: the
+    Four ways in, none of which depends on the collector's lists: the hubs
+    the libraries keep per thread (``hubs_known``); the
     ``parent`` chain of every greenlet known (a worker's greenlets made after
     the fork lead to the hub and the main greenlet made before it); the
     ``self`` of frames of the greenlet libraries on every thread's stack (an
@@ -328,6 +330,8 @@ def find_frozen(
             else:  # an eventlet hub
                 add(hub_greenlet(obj))
 
+    for hub in hubs_known:
+        add(hub)
     for obj in list(found):
         if type(obj) in glet_types:
             add(getattr(obj, "parent", None))

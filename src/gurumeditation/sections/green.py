@@ -110,6 +110,7 @@ class _Census:
                 frozenset(eventlet_hubs | ({gevent_hub} if gevent_hub is not None else set())),
                 eventlet_glue.hub_greenlet,
                 frames,
+                eventlet_glue.every_hub(),
             )
             del frames
         self.glets = [o for o in found if type(o) in self.glet_types]
