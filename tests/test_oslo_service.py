@@ -59,7 +59,10 @@ def test_process_launcher_with_frozen_heap(service, xdg: Path, tmp_path: Path) -
         time.sleep(0.2)
     parent = green(docs[svc.pid])
     assert [m for m in parent if m.get("hub")], parent  # the hub, frozen, found and marked
-    (main,) = [m for m in parent if m.get("main") and not m.get("hub")]
+    mains = [m for m in parent if m.get("main") and not m.get("hub")
+             and m.get("thread_name") == "MainThread"]  # fmt: skip
+    assert len(mains) == 1, parent
+    (main,) = mains
     assert "wait" in main["stack"] and main["state"] == "suspended"
     for w in workers:
         glets = green(docs[w])
