@@ -148,7 +148,7 @@ def thread_objects(frames: Mapping[int, FrameType]) -> Dict[int, Any]:
 _NAMES = {
     "_thread": ("start_new_thread", "allocate_lock", "get_ident"),
     "time": ("sleep",),
-    "os": ("read", "write", "waitpid", "close"),
+    "os": ("read", "write", "waitpid", "close", "open"),
     "select": ("select",),
 }
 
@@ -165,6 +165,9 @@ class Primitives:
     write: Callable[[int, Any], int]
     waitpid: Callable[[int, int], Tuple[int, int]]
     close: Callable[[int], None]
+    #: eventlet's green ``os.open`` tells the calling thread's hub (making
+    #: one in a thread of ours, which then shows as a green thread)
+    open: Callable[..., int]
     select: Callable[..., Any]
 
 

@@ -302,6 +302,7 @@ def find_frozen(
     hub_greenlet: Callable[[Any], Any],
     frames: Dict[int, FrameType],
     hubs_known: Iterable[Any] = (),
+    is_active: Callable[[Any], bool] = bool,
 ) -> List[Any]:
     """Greenlets (and eventlet hubs) that ``gc.get_objects()`` and
     ``gc.get_referrers()`` do not see because ``gc.freeze()`` moved them to
@@ -309,7 +310,8 @@ def find_frozen(
     forking workers): returns those not in ``found`` already.
 
     Four ways in, none of which depends on the collector's lists: the hubs
-    the libraries keep per thread (``hubs_known``); the
+    the libraries keep per thread (``hubs_known``; one never started — a
+    real thread that merely called ``get_hub()`` — is no green thread); the
     ``parent`` chain of every greenlet known (a worker's greenlets made after
     the fork lead to the hub and the main greenlet made before it); the
     ``self`` of frames of the greenlet libraries on every thread's stack (an
@@ -331,7 +333,9 @@ def find_frozen(
                 add(hub_greenlet(obj))
 
     for hub in hubs_known:
-        add(hub)
+        glet = hub_greenlet(hub)
+        if glet is not None and (glet.gr_frame is not None or is_active(glet)):
+            add(hub)  # a hub never started has no greenlet parked on it
     for obj in list(found):
         if type(obj) in glet_types:
             add(getattr(obj, "parent", None))

@@ -111,6 +111,7 @@ class _Census:
                 eventlet_glue.hub_greenlet,
                 frames,
                 eventlet_glue.every_hub(),
+                self.is_active,
             )
             del frames
         self.glets = [o for o in found if type(o) in self.glet_types]
