@@ -59,6 +59,8 @@ def test_process_launcher_with_frozen_heap(service, xdg: Path, tmp_path: Path) -
         time.sleep(0.2)
     parent = green(docs[svc.pid])
     assert [m for m in parent if m.get("hub")], parent  # the hub, frozen, found and marked
+    # our answering thread made no hub of its own (eventlet's green os.open would)
+    assert len([m for m in parent if m.get("hub")]) == 1, parent
     mains = [m for m in parent if m.get("main") and not m.get("hub")
              and m.get("thread_name") == "MainThread"]  # fmt: skip
     assert len(mains) == 1, parent
