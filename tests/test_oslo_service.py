@@ -57,7 +57,8 @@ def test_process_launcher_with_frozen_heap(service, xdg: Path, tmp_path: Path) -
         if all(any("slow_green_work" in m["stack"] for m in green(docs[w])) for w in workers):
             break
         time.sleep(0.2)
-    parent = green(docs[svc.pid])
+    out = gm(xdg, "report", str(svc.pid), "-f", "json")  # a second one: after ours ran once
+    parent = green(json.loads(out.stdout))
     assert [m for m in parent if m.get("hub")], parent  # the hub, frozen, found and marked
     # our answering thread made no hub of its own (eventlet's green os.open would)
     assert len([m for m in parent if m.get("hub")]) == 1, parent
