@@ -89,6 +89,9 @@ def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
         for entry in entries:
             assert entry["answersTo"] == ["channel"] and entry["signal"] == ""
             assert entry["service"] == "wsgi_slow_app"
+        roles = {e["pid"]: e.get("role") for e in entries}
+        assert roles[proc.pid] == "uwsgi master" or mode == "lazy-apps", roles
+        assert sorted(roles[w] for w in workers) == ["uwsgi worker 1", "uwsgi worker 2"], roles
         requester.start()
         deadline = time.monotonic() + 20
         docs: Dict[int, Dict] = {}  # type: ignore[type-arg]

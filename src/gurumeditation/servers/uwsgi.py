@@ -261,6 +261,7 @@ def _hook_module() -> None:
             pass
     _join_decorators()
     _name_service()
+    _set_role()
 
 
 def _join_decorators() -> None:
