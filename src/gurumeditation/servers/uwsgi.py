@@ -198,7 +198,7 @@ def _waiting_off_cpu(tid: str) -> bool:
     return wchan not in ("", "0") and "futex" not in wchan
 
 
-def settle(timeout: float = 1.0) -> bool:
+def settle(timeout: float = 3.0) -> bool:
     """Wait until every other thread of the process (ours: the channel's) is
     parked in its system call, the GIL released.  uWSGI forks in C without
     taking the GIL: a worker forked while one of our threads held it would
