@@ -191,6 +191,7 @@ class Armed:
         self.pid = os.getpid()
         try:
             unpatched.OWN_THREADS.clear()
+            unpatched.OWN_NATIVE_IDS.clear()
             _report.forget_after_fork()
             _report.prepare()
             self.stuck_runner = None

@@ -177,6 +177,8 @@ _loaded: Optional[Primitives] = None
 
 #: Thread idents of this library's own helper threads: never shown in a report.
 OWN_THREADS: set[int] = set()
+#: Their native thread ids, by ident (uWSGI's glue waits for them to park).
+OWN_NATIVE_IDS: Dict[int, int] = {}
 
 
 def load() -> Primitives:
@@ -214,6 +216,10 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
         ident = prims.get_ident()
         own.add(ident)
         holder["ident"] = ident
+        try:
+            OWN_NATIVE_IDS[ident] = _thread.get_native_id()
+        except Exception:
+            pass
         started.release()
         try:
             target()
@@ -221,6 +227,7 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
             pass  # a helper thread never prints a traceback into the service
         finally:
             own.discard(ident)
+            OWN_NATIVE_IDS.pop(ident, None)
 
     prims.start_new_thread(bootstrap, ())
     started.acquire()

@@ -199,23 +199,18 @@ def _waiting_off_cpu(tid: str) -> bool:
 
 
 def settle(timeout: float = 3.0) -> bool:
-    """Wait until every other thread of the process (ours: the channel's) is
-    parked in its system call, the GIL released.  uWSGI forks in C without
+    """Wait until our own threads (the channel's) are parked in their system
+    call, the GIL released.  uWSGI forks in C without
     taking the GIL: a worker forked while one of our threads held it would
     wait for it for ever.  Our threads take the GIL again only to answer a
     request (``--py-call-uwsgi-fork-hooks`` makes uWSGI take it before every
     fork: safe even then).  ``False`` when not settled in ``timeout``."""
-    import _thread
     import time
 
-    me = str(_thread.get_native_id())
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            others = [t for t in os.listdir("/proc/self/task") if t != me]
-        except OSError:
-            return True
-        if all(_waiting_off_cpu(t) for t in others):
+        ours = [str(tid) for tid in list(unpatched.OWN_NATIVE_IDS.values())]
+        if all(_waiting_off_cpu(t) for t in ours):
             return True
         if time.monotonic() >= deadline:
             return False
