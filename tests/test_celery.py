@@ -23,7 +23,7 @@ import pytest
 
 from helpers import SERVICES, find, members, report_files, section_data, text_lines
 from test_cli import env_for, gm, listing
-from test_uwsgi import free_port, wait_listed
+from test_uwsgi import free_port, stop_server, wait_listed
 
 pytest.importorskip("celery", reason="the servers extra is not installed")
 pytest.importorskip("redis", reason="the servers extra is not installed")
@@ -85,6 +85,7 @@ def test_celery_prefork_children(xdg: Path, tmp_path: Path, broker: str) -> None
          "--pool", "prefork", "--max-tasks-per-child", "1", "-l", "info", "--without-heartbeat", "--without-mingle",
          "--without-gossip"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+        start_new_session=True,
     )  # fmt: skip
     try:
         entries = wait_listed(xdg, 3)
@@ -143,11 +144,6 @@ def test_celery_prefork_children(xdg: Path, tmp_path: Path, broker: str) -> None
         assert "succeeded" in log_text  # the signalled child finished its task
         assert "WorkerLostError" not in log_text and "Traceback" not in log_text, log_text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc, signal.SIGTERM)
         log.close()
 

@@ -46,6 +46,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_server(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Stop a server started with ``start_new_session=True`` the way it is
+    meant to be stopped, then kill whatever of its process group is left (a
+    worker a failed test left hanging must not outlive it)."""
+    try:
+        proc.send_signal(signum)
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def wait_listed(xdg: Path, count: int, timeout: float = 30) -> List[Dict]:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while True:
@@ -72,6 +89,7 @@ def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
         [UWSGI, "--http-socket", f"127.0.0.1:{port}", "--module", "wsgi_slow_app:application",
          "--master", "--processes", "2", "--enable-threads", *extra],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+        start_new_session=True,
     )  # fmt: skip
     answers: List[bytes] = []
 
@@ -152,12 +170,7 @@ def test_uwsgi_master_and_workers(xdg: Path, tmp_path: Path, mode: str) -> None:
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["header"]["pid"] == new[0]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc, signal.SIGINT)
         log.close()
 
 
@@ -171,6 +184,7 @@ def test_uwsgi_armed_in_code(xdg: Path, tmp_path: Path) -> None:
         [UWSGI, "--http-socket", f"127.0.0.1:{port}", "--module", "uwsgi_incode_app:application",
          "--master", "--processes", "2"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+        start_new_session=True,
     )  # fmt: skip
     try:
         entries = wait_listed(xdg, 3)
@@ -183,10 +197,5 @@ def test_uwsgi_armed_in_code(xdg: Path, tmp_path: Path) -> None:
         server_log = (tmp_path / "uwsgi.log").read_text(errors="replace")
         assert server_log.count("under uWSGI no signal is taken") == 1
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc, signal.SIGINT)
         log.close()

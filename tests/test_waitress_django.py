@@ -21,7 +21,7 @@ import pytest
 
 from helpers import SERVICES, members, report_files, section_data, text_lines
 from test_cli import env_for, gm, listing
-from test_uwsgi import free_port, wait_listed
+from test_uwsgi import free_port, stop_server, wait_listed
 
 pytestmark = pytest.mark.servers
 
@@ -49,6 +49,7 @@ def check_server(xdg: Path, tmp_path: Path, argv: List[str], processes: int, url
     proc = subprocess.Popen(
         [sys.executable, *argv, f"127.0.0.1:{port}" if "runserver" in argv else str(port)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(tmp_path), env=env,
+        start_new_session=True,
     )  # fmt: skip
     answers: List[bytes] = []
 
@@ -97,12 +98,7 @@ def check_server(xdg: Path, tmp_path: Path, argv: List[str], processes: int, url
         assert answers and answers[0].startswith(b"pid ")
         assert sorted(e["pid"] for e in listing(xdg)) == pids  # alive, same pids
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc, signal.SIGINT)
         log.close()
 
 
