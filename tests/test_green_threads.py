@@ -220,3 +220,35 @@ def test_a_thread_that_only_touched_greenlet_is_no_green_thread(service, tmp_pat
     others = [m for m, _ in listed if m.get("main") and not m.get("current")]
     assert len(others) == 1 and others[0]["state"] == "running"
     assert svc.alive()
+
+
+MAIN_GREENLETS_ONLY = """
+import sys, threading, time
+import greenlet
+from gurumeditation import TextGuruMeditation
+greenlet.getcurrent()  # a library touched greenlet: the main thread's main greenlet exists
+threading.Thread(target=lambda: (greenlet.getcurrent(), time.sleep(3600)), daemon=True).start()
+TextGuruMeditation.setup_autorun(None, service_name='mains-only', log_dir=sys.argv[1],
+                                 formats=('json', 'text'))
+if sys.argv[2] == 'with-one':
+    def parked():
+        greenlet.getcurrent().parent.switch()
+    g = greenlet.greenlet(parked)
+    g.switch()
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("kind", ["mains-only", "with-one"])
+def test_green_threads_left_out_with_main_greenlets_only(service, tmp_path: Path, kind: str) -> None:
+    log_dir = tmp_path / "reports"
+    svc = service(MAIN_GREENLETS_ONLY, args=[str(log_dir), kind])
+    doc, text = signal_and_read(svc, log_dir)
+    ids = [s["id"] for s in doc["sections"]]
+    if kind == "mains-only":  # greenlet loaded, no green thread: no section repeating the threads
+        assert "green_threads" not in ids and "Green Threads" not in text
+    else:
+        assert "parked" in [f for _m, e in members(section_data(doc, "green_threads"))
+                            for f in functions(e)]  # fmt: skip

@@ -44,6 +44,11 @@ class Armed:
         self.gate: Optional[ReportGate] = None
         self.stuck_runner: Optional[unpatched.Runner] = None
         self.fork_hook = False
+        #: The pid armed (or re-armed after a fork) last: a second fork hook
+        #: of the same child (uWSGI's and Python's) does nothing.
+        self.pid = 0
+        #: A thread waits for a not yet parsed conf to name a file trigger.
+        self.conf_watch = False
         #: The options file-triggered reports are made with (``None``: the armed ones).
         self.file_options: Optional[ReportOptions] = None
         #: The options armed by ``setup_autorun`` (``None`` before) and the
@@ -59,6 +64,7 @@ class Armed:
         (:meth:`setup_file_trigger`)."""
         self.options = options
         self.maker = maker
+        self.pid = os.getpid()
         prims = unpatched.load()
         if self.gate is None:
             self.gate = ReportGate(prims.allocate_lock)
@@ -199,12 +205,52 @@ class Armed:
         except Exception:
             pass
 
+    def watch_conf(self, options: ReportOptions, poll: float = 1.0) -> None:
+        """``options.conf`` is not parsed yet (octavia calls ``setup_autorun``
+        before ``CONF(...)``): its ``[oslo_reports] file_event_handler`` may
+        name a file only later.  A real thread of ours looks every ``poll``
+        seconds until the conf is parsed (then once more), and starts the
+        file trigger when it names one; the log dir and the rest are read at
+        report time anyway."""
+        conf = options.conf
+        if conf is None or self.conf_watch:
+            return
+        self.conf_watch = True
+        prims = unpatched.get()
+
+        def run() -> None:
+            try:
+                while True:
+                    parsed = getattr(conf, "_namespace", True) is not None
+                    armed = self.options
+                    if armed is None or armed.conf is not conf or self.file_trigger is not None:
+                        return
+                    try:
+                        resolved = armed.resolved()
+                    except Exception:
+                        resolved = None
+                    if resolved is not None and resolved.file_event_handler:
+                        self.setup_file_trigger(armed)
+                        return
+                    if parsed:
+                        return
+                    prims.sleep(poll)
+            finally:
+                self.conf_watch = False
+
+        unpatched.real_thread(run)
+
     def after_fork_in_child(self) -> None:
         """A forked child re-arms: our helper threads did not survive the
-        fork, the parent's pipes and sidecar are the parent's."""
+        fork, the parent's pipes and sidecar are the parent's.  Once per
+        child (a server's own fork hook may call it after Python's did)."""
+        if self.pid == os.getpid():
+            return
+        self.pid = os.getpid()
         try:
             unpatched.forked()
             family.note_fork()
+            unpatched.OWN_NATIVE_IDS.clear()
             _report.forget_after_fork()
             _report.prepare()
             self.stuck_runner = None
@@ -222,6 +268,9 @@ class Armed:
             if old is not None:
                 old.forget_after_fork()
                 self.file_trigger = old.restarted()
+            if self.conf_watch and self.options is not None:
+                self.conf_watch = False  # its thread did not survive the fork
+                self.watch_conf(self.options)
             if self.watcher is not None:
                 self.watcher.announce()
             servers.adapt(self)

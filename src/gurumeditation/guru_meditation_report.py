@@ -19,13 +19,15 @@ and the pipeline (:mod:`gurumeditation.pipeline`).
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from types import FrameType
 from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple
 
 from . import sections as _sections
 from . import unpatched
 from .arming import ARMED
-from .options import TIMESTAMP_FORMAT, ReportOptions, service_name
+from .options import ENV_SIGNAL, TIMESTAMP_FORMAT, ReportOptions, service_name
 from .pipeline import Meditation, ReportRequest
 from .pipeline import run as _run
 from .sinks import write_stderr
@@ -149,6 +151,10 @@ class GuruMeditation(Meditation):
             **options,
         )
         built = dataclasses.replace(built, version=version)
+        uwsgi_glue = _server_glue_uwsgi()
+        if uwsgi_glue is not None:  # uWSGI owns the signals: the channel only
+            asked = signum is not None or bool(os.environ.get(ENV_SIGNAL))
+            built = uwsgi_glue.adapt(built, asked, write_stderr)
         resolved = built.resolved(strict=True)  # a mistake in conf shows now
         try:  # index installed packages now, so that a report stays cheap
             _sections.prepare()
@@ -165,8 +171,12 @@ class GuruMeditation(Meditation):
             )
         elif ARMED.file_trigger is not None:
             ARMED.setup_file_trigger(resolved)  # no longer asked for: stopped
+        elif conf is not None and getattr(conf, "_namespace", True) is None:
+            ARMED.watch_conf(built)  # not parsed yet: it may name a file later
         if resolved.discoverable:
             announce(resolved)
+        if uwsgi_glue is not None:
+            uwsgi_glue.install()
 
     @classmethod
     def _setup_file_watcher(
@@ -221,6 +231,18 @@ class GuruMeditation(Meditation):
             options = dataclasses.replace(options, log_dir="")
         request = ReportRequest("api", "handle_signal()", frame, options=options)
         _run(request, maker=cls.for_request)
+
+
+def _server_glue_uwsgi() -> Any:
+    """:mod:`gurumeditation.servers.uwsgi` when uWSGI embeds this interpreter
+    (looked at without importing anything), else ``None``."""
+    if "uwsgi" in sys.modules or os.path.basename(
+        getattr(sys, "executable", "") or ""
+    ).startswith("uwsgi"):
+        from .servers import uwsgi
+
+        return uwsgi
+    return None
 
 
 def announce(options: ReportOptions) -> None:

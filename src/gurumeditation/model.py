@@ -147,6 +147,7 @@ class ThreadMember(_ThreadMemberRequired, total=False):
     native_id: int
     main: bool  # the main thread
     current: bool  # the thread that wrote the report
+    no_python_frame: bool  # alive, in native code, no Python frame (stack empty)
 
 
 class _GreenMemberRequired(TypedDict):

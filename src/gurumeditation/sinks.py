@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Pattern, Protocol, Sequence, Tuple, Union
 
+from . import unpatched
 from .options import TIMESTAMP_FORMAT
 
 #: ``<service>_gurumeditation_<UTC YYYYmmddHHMMSS>`` as in oslo.reports.
@@ -184,18 +185,18 @@ def open_dir(real_path: str) -> int:
     time from ``/`` without following any symbolic link (one that appeared
     since :func:`resolve_log_dir` looked is an error, not a detour); missing
     directories are created 0700."""
-    fd = os.open(os.sep, _DIR_FLAGS)
+    fd = unpatched.get().open(os.sep, _DIR_FLAGS)
     try:
         for part in [p for p in real_path.split(os.sep) if p]:
             try:
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                next_fd = unpatched.get().open(part, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 try:
                     os.mkdir(part, 0o700, dir_fd=fd)
                     created = True
                 except FileExistsError:
                     created = False
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                next_fd = unpatched.get().open(part, _DIR_FLAGS, dir_fd=fd)
                 if created:
                     os.fchmod(next_fd, 0o700)  # whatever the umask
             os.close(fd)
@@ -214,7 +215,7 @@ def write_temp(dir_fd: int, data: bytes, prefix: str) -> str:
     for attempt in range(100):
         tmp = f"{prefix}{os.getpid()}.{time.monotonic_ns()}.{attempt}{TEMP_SUFFIX}"
         try:
-            fd = os.open(tmp, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+            fd = unpatched.get().open(tmp, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
         except FileExistsError:
             continue
         try:
@@ -479,7 +480,7 @@ def link_new(tmp: str, final: str, dir_fd: int) -> None:
             raise
     # a file system without hard links: claim the name with a new empty file
     # (fails on anything already there), then rename over our own claim
-    fd = os.open(final, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+    fd = unpatched.get().open(final, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
     os.close(fd)
     os.rename(tmp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 

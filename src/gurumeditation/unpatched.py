@@ -148,7 +148,7 @@ def thread_objects(frames: Mapping[int, FrameType]) -> Dict[int, Any]:
 _NAMES = {
     "_thread": ("start_new_thread", "allocate_lock", "get_ident"),
     "time": ("sleep",),
-    "os": ("read", "write", "waitpid", "close"),
+    "os": ("read", "write", "waitpid", "close", "open"),
     "select": ("select",),
 }
 
@@ -165,6 +165,9 @@ class Primitives:
     write: Callable[[int, Any], int]
     waitpid: Callable[[int, int], Tuple[int, int]]
     close: Callable[[int], None]
+    #: eventlet's green ``os.open`` tells the calling thread's hub (making
+    #: one in a thread of ours, which then shows as a green thread)
+    open: Callable[..., int]
     select: Callable[..., Any]
 
 
@@ -174,6 +177,8 @@ _loaded: Optional[Primitives] = None
 
 #: Thread idents of this library's own helper threads: never shown in a report.
 OWN_THREADS: set[int] = set()
+#: Their native thread ids, by ident (uWSGI's glue waits for them to park).
+OWN_NATIVE_IDS: Dict[int, int] = {}
 
 #: (pid, real ident) of the thread that forked this process (it is the
 #: child's only thread then; ``(0, 0)``: not a child we saw forked).
@@ -258,6 +263,10 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
         ident = prims.get_ident()
         own.add(ident)
         holder["ident"] = ident
+        try:
+            OWN_NATIVE_IDS[ident] = _thread.get_native_id()
+        except Exception:
+            pass
         started.release()
         try:
             target()
@@ -265,6 +274,7 @@ def real_thread(target: Callable[[], None], own: Optional[set[int]] = None) -> i
             pass  # a helper thread never prints a traceback into the service
         finally:
             own.discard(ident)
+            OWN_NATIVE_IDS.pop(ident, None)
 
     prims.start_new_thread(bootstrap, ())
     started.acquire()

@@ -4,7 +4,7 @@ originals ``monkey_patch()`` kept.  Never imports eventlet."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Set
+from typing import Any, List, Optional, Set
 
 from ..heap import subclasses
 from . import loaded
@@ -28,6 +28,33 @@ def current_hub_greenlet() -> Optional[Any]:
     local = getattr(loaded("eventlet.hubs"), "_threadlocal", None)
     hub = getattr(local, "hub", None) if local is not None else None
     return hub_greenlet(hub)
+
+
+def every_hub() -> List[Any]:
+    """The hub of every thread that has one, read from eventlet's
+    thread-local (its per-thread dicts are referents of the ``_thread._local``
+    object, whatever thread asks: the only way to another thread's hub when
+    ``gc.freeze()`` hid it from the collector's lists)."""
+    local = getattr(loaded("eventlet.hubs"), "_threadlocal", None)
+    return hubs_in_local(local)
+
+
+def hubs_in_local(local: Any) -> List[Any]:
+    """The ``hub`` attribute of every thread in a ``_thread._local``."""
+    if local is None:
+        return []
+    import gc
+
+    found: List[Any] = []
+    try:
+        for ref in gc.get_referents(local):
+            if isinstance(ref, dict):
+                for value in list(ref.values()):
+                    if isinstance(value, dict) and value.get("hub") is not None:
+                        found.append(value["hub"])
+    except Exception:
+        pass
+    return found
 
 
 def hub_greenlet(hub: Any) -> Optional[Any]:

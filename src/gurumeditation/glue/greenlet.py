@@ -283,3 +283,90 @@ def _in_greenlet_library(frame: Optional[FrameType]) -> bool:
         frame = frame.f_back
         depth += 1
     return False
+
+
+#: Bounds of the walk that finds greenlets the collector cannot list.
+FROZEN_WALK_LIMIT = 200_000
+FROZEN_WALK_DEPTH = 12
+
+#: Kinds of object the walk never goes through: what a greenlet is parked
+#: in is reached from a hub through containers, instances and bound methods.
+_NOT_WALKED = (type, type(sys), type(lambda: 0), type(sys._getframe()), type(_outermost.__code__))
+
+
+def find_frozen(
+    found: List[Any],
+    wanted: FrozenSet[type],
+    glet_types: FrozenSet[type],
+    hub_types: FrozenSet[type],
+    hub_greenlet: Callable[[Any], Any],
+    frames: Dict[int, FrameType],
+    hubs_known: Iterable[Any] = (),
+    is_active: Callable[[Any], bool] = bool,
+) -> List[Any]:
+    """Greenlets (and eventlet hubs) that ``gc.get_objects()`` and
+    ``gc.get_referrers()`` do not see because ``gc.freeze()`` moved them to
+    the permanent generation (oslo.service, Nova and Neutron freeze before
+    forking workers): returns those not in ``found`` already.
+
+    Four ways in, none of which depends on the collector's lists: the hubs
+    the libraries keep per thread (``hubs_known``; one never started — a
+    real thread that merely called ``get_hub()`` — is no green thread); the
+    ``parent`` chain of every greenlet known (a worker's greenlets made after
+    the fork lead to the hub and the main greenlet made before it); the
+    ``self`` of frames of the greenlet libraries on every thread's stack (an
+    idle thread runs its hub's loop: that names the hub); and, from each hub,
+    what it holds — timers, listeners, queues — walked with
+    ``gc.get_referents()`` down to the bound ``switch`` methods of the
+    greenlets parked there (bounded by :data:`FROZEN_WALK_LIMIT` objects).
+    """
+    known: Dict[int, Any] = {id(o): o for o in found}
+    extra: List[Any] = []
+
+    def add(obj: Any) -> None:
+        if obj is not None and id(obj) not in known and type(obj) in wanted:
+            known[id(obj)] = obj
+            extra.append(obj)
+            if type(obj) in glet_types:
+                add(getattr(obj, "parent", None))
+            else:  # an eventlet hub
+                add(hub_greenlet(obj))
+
+    for hub in hubs_known:
+        glet = hub_greenlet(hub)
+        if glet is not None and (glet.gr_frame is not None or is_active(glet)):
+            add(hub)  # a hub never started has no greenlet parked on it
+    for obj in list(found):
+        if type(obj) in glet_types:
+            add(getattr(obj, "parent", None))
+    for top in frames.values():
+        frame: Optional[FrameType] = top
+        depth = 0
+        while frame is not None and depth < 256:
+            if any(part in frame.f_code.co_filename for part in _LIBRARY_DIRS):
+                try:
+                    owner = frame.f_locals.get("self")
+                except Exception:
+                    owner = None
+                add(owner)
+            frame = frame.f_back
+            depth += 1
+    hubs = [o for o in known.values() if isinstance(o, tuple(hub_types))]
+    seen: Set[int] = set()
+    level: List[Any] = list(hubs)
+    for _ in range(FROZEN_WALK_DEPTH):
+        if not level or len(seen) > FROZEN_WALK_LIMIT:
+            break
+        nxt: List[Any] = []
+        for obj in gc.get_referents(*level):
+            if id(obj) in seen or isinstance(obj, _NOT_WALKED):
+                continue
+            seen.add(id(obj))
+            kind = type(obj)
+            if kind in wanted:
+                add(obj)
+                if kind in glet_types:
+                    continue  # not into a greenlet's own stack
+            nxt.append(obj)
+        level = nxt
+    return extra

@@ -331,12 +331,20 @@ def stack_section_html(section_id: str, data: Dict[str, Any], stdlib: Optional[s
             facts = member_facts(members[0], section_id, stdlib) if members else ""
             detail = f'<div class="facts">{facts}</div>' if facts else ""
         where = where_parked(entry.get("stack") or [], stdlib)
+        native = not entry.get("stack") and any(m.get("no_python_frame") for m in members)
+        if native:
+            where = "in native code, no Python frame"
+        stack_html = (
+            '<p class="empty">In native code, no Python frame.</p>'
+            if native
+            else frames_html(entry.get("stack") or [], stdlib)
+        )
         parts.append(
             f'<details class="unit"{opened} data-count="{count}" '
             f'data-search="{esc(search_text(entry, labels, section_id))}">'
             f'<summary><span class="count" title="{esc(plural(count, names))}">×{count}</span> '
             f'<span class="label">{esc(title)}</span> <span class="where">{esc(where)}</span>'
-            f"</summary>{detail}{frames_html(entry.get('stack') or [], stdlib)}</details>"
+            f"</summary>{detail}{stack_html}</details>"
         )
     total = stack_total(data)
     status = (

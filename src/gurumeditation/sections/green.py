@@ -2,7 +2,12 @@
 greenlets, plain greenlets) with its stack, state, name, OS thread and, when
 gevent recorded it, where it was spawned.
 
-Shown only when ``greenlet`` is already loaded; this module never imports
+Shown only when ``greenlet`` is already loaded.  A report asked for by a
+trigger (signal, channel, file) leaves the section out when no green thread
+exists beyond the main greenlets of the threads — a Celery child where some
+library merely touched greenlet gets no section repeating the threads'
+stacks; a report made in code (``TextGuruMeditation(...).run()``) keeps it,
+with the caller's own main greenlet, as oslo.reports does.  This module never imports
 greenlet, eventlet or gevent: what it knows of them is in :mod:`..glue`.
 
 Finding them: greenlet keeps no registry.  On a small heap (under
@@ -23,6 +28,7 @@ Data: :class:`~gurumeditation.model.StackSectionData` of
 
 from __future__ import annotations
 
+import gc
 import sys
 from types import FrameType
 from typing import Any, Dict, Iterable, List, Optional, Set, cast
@@ -95,6 +101,19 @@ class _Census:
             )
         if found is None:
             found = scan_heap(wanted)
+        if gc.get_freeze_count():  # gc.freeze(): greenlets the collector cannot list
+            frames = sys._current_frames()
+            found += glue.find_frozen(
+                found,
+                wanted,
+                frozenset(self.glet_types),
+                frozenset(eventlet_hubs | ({gevent_hub} if gevent_hub is not None else set())),
+                eventlet_glue.hub_greenlet,
+                frames,
+                eventlet_glue.every_hub(),
+                self.is_active,
+            )
+            del frames
         self.glets = [o for o in found if type(o) in self.glet_types]
         for obj in found:
             if type(obj) in eventlet_hubs:
@@ -293,6 +312,10 @@ def collect(ctx: Context) -> Optional[StackSectionData]:
     ordered = census.tie_threads(frames, main, producer)
     units = census.units(ordered, ctx, frames, main)
     del frames
+    if ctx.trigger.get("kind") != "api" and all(
+        unit.facts.get("main") and not unit.facts.get("hub") for unit in units
+    ):
+        return None  # greenlet loaded, no green thread beyond the main greenlets
     sources = ctx.state.source_cache(ctx.redactor.text)
     entries = build_entries(units, sources, group=ctx.group)
     if census.spawns:

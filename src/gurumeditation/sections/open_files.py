@@ -39,6 +39,7 @@ import sys
 from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, cast
 
+from .. import unpatched
 from ..model import OpenFile, OpenFilesData
 from ..report import Context, SectionSpec
 
@@ -314,7 +315,7 @@ def read_fds(fd_dir: str) -> List[Tuple[int, str]]:
     raw: List[Tuple[bytes, bytes]] = []
     append = raw.append
     readlink = os.readlink
-    dir_fd = os.open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
+    dir_fd = unpatched.get().open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for name in names:
             try:

@@ -13,6 +13,10 @@ Each module ``servers/<name>.py`` offers, all optional:
   report signal after our fork hook ran: the module takes it back after);
 * ``role()``: what this process is to the server (``"gunicorn master"``,
   ``"uvicorn worker"``...), or ``None``: shown by ``gurumeditation list``.
+
+uWSGI embeds the interpreter and forks in C, so :mod:`.uwsgi` is hooked
+earlier and its own way: by the facade's ``setup_autorun`` (uWSGI owns the
+signals: channel only) and by an import-time finder for its fork hook.
 """
 
 from __future__ import annotations

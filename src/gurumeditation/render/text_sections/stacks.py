@@ -10,6 +10,9 @@ from ..common import error_text, unit_name
 from ..facts import awaited_by_text, awaits_text, group_awaited_by, hex_id
 from ..text_layout import frame_lines, short_frame_lines, thread_ref, unit_banner
 
+#: How a thread without a Python frame is told (its stack is empty).
+NATIVE_ONLY = "in native code, no Python frame"
+
 
 def _flag(value: Any) -> str:
     return "yes" if value else "no"
@@ -32,6 +35,8 @@ def thread_facts(member: Dict[str, Any]) -> str:
         parts.append("main thread")
     if member.get("current"):
         parts.append("produced this report")
+    if member.get("no_python_frame"):
+        parts.append(NATIVE_ONLY)
     return ", ".join(parts)
 
 
@@ -123,7 +128,10 @@ def stack_entries_lines(
             facts = facts_of(members[0])
             if facts:
                 lines += facts.split("\n") + [""]
-        lines += frame_lines(entry.get("stack", []))
+        if not entry.get("stack") and any(m.get("no_python_frame") for m in members):
+            lines += ["In native code, no Python frame.", ""]
+        else:
+            lines += frame_lines(entry.get("stack", []))
     return lines
 
 
