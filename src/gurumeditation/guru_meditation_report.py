@@ -154,7 +154,7 @@ class GuruMeditation(Meditation):
         uwsgi_glue = _server_glue_uwsgi()
         if uwsgi_glue is not None:  # uWSGI owns the signals: the channel only
             asked = signum is not None or bool(os.environ.get(ENV_SIGNAL))
-            built = uwsgi_glue.adapt(built, asked, write_stderr)
+            built = uwsgi_glue.adapt_options(built, asked, write_stderr)
         resolved = built.resolved(strict=True)  # a mistake in conf shows now
         try:  # index installed packages now, so that a report stays cheap
             _sections.prepare()

@@ -14,9 +14,10 @@ Each module ``servers/<name>.py`` offers, all optional:
 * ``role()``: what this process is to the server (``"gunicorn master"``,
   ``"uvicorn worker"``...), or ``None``: shown by ``gurumeditation list``.
 
-uWSGI embeds the interpreter and forks in C, so :mod:`.uwsgi` is hooked
-earlier and its own way: by the facade's ``setup_autorun`` (uWSGI owns the
-signals: channel only) and by an import-time finder for its fork hook.
+uWSGI embeds the interpreter and forks in C, so :mod:`.uwsgi` offers only
+``role()`` here and is hooked earlier, its own way: by the facade's
+``setup_autorun`` (uWSGI owns the signals: channel only) and by an
+import-time finder for its fork hook.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SERVERS: Dict[str, Tuple[str, ...]] = {
     "gunicorn": ("gunicorn.arbiter", "gunicorn.workers.base"),
     "uvicorn": ("uvicorn.server", "uvicorn.supervisors.multiprocess"),
     "hypercorn": ("hypercorn.run", "hypercorn.asyncio.run", "hypercorn.trio.run"),
+    "uwsgi": ("uwsgi",),  # role() only: see below
 }
 
 

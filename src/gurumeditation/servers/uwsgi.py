@@ -156,7 +156,9 @@ def service_name() -> str:
     return "uwsgi"
 
 
-def adapt(options: ReportOptions, asked: bool, tell: Callable[[str], None]) -> ReportOptions:
+def adapt_options(
+    options: ReportOptions, asked: bool, tell: Callable[[str], None]
+) -> ReportOptions:
     """``options`` for a process under uWSGI: no signal (uWSGI owns them),
     the service named after the application unless a name was given.
     ``asked``: the caller named a signal itself (told once on stderr)."""
@@ -256,7 +258,6 @@ def _hook_module() -> None:
             pass
     _join_decorators()
     _name_service()
-    _set_role()
 
 
 def _join_decorators() -> None:
@@ -300,18 +301,19 @@ def _announce() -> None:
             announce(resolved)
     except Exception:
         pass
-    _set_role()
 
 
-def _set_role() -> None:
-    from .. import discovery
-
+def role() -> Optional[str]:
+    """``uwsgi master`` or ``uwsgi worker N`` (``None`` before uWSGI made its
+    module): shown by ``gurumeditation list`` (see :mod:`gurumeditation.servers`)."""
     mod = module()
+    if mod is None:
+        return None
     try:
-        wid = int(mod.worker_id()) if mod is not None else 0
+        wid = int(mod.worker_id())
     except Exception:
         wid = 0
-    discovery._facts["role"] = f"uwsgi worker {wid}" if wid > 0 else "uwsgi master"
+    return f"uwsgi worker {wid}" if wid > 0 else "uwsgi master"
 
 
 def thread_state_count() -> int:
@@ -379,7 +381,6 @@ def after_fork() -> None:
             discovery._after_fork_in_child()
             if thread_state_count() > 1:
                 unpatched.OWN_THREADS.update(ghosts)
-        _set_role()
     except Exception:
         pass
 
@@ -407,4 +408,4 @@ class _Finder:
         pass
 
 
-__all__: List[str] = ["adapt", "after_fork", "in_process", "install", "service_name"]
+__all__: List[str] = ["adapt_options", "after_fork", "in_process", "install", "role", "service_name"]
