@@ -408,4 +408,11 @@ class _Finder:
         pass
 
 
-__all__: List[str] = ["adapt_options", "after_fork", "in_process", "install", "role", "service_name"]
+__all__: List[str] = [
+    "adapt_options",
+    "after_fork",
+    "in_process",
+    "install",
+    "role",
+    "service_name",
+]
