@@ -327,3 +327,36 @@ def task_created_at(task: Any) -> List[Frame]:
     except Exception:
         return []
     return frames
+
+
+# -- the exception handler -------------------------------------------------------------
+
+
+def wrap_exception_handler(
+    on_exception: Any,
+) -> Optional[Any]:
+    """Make ``BaseEventLoop.call_exception_handler`` call ``on_exception(context)``
+    first (then asyncio's or the application's handler, as before), for every
+    loop of the loaded asyncio; returns the undo, or ``None`` when asyncio is
+    not loaded (never imports it)."""
+    base_events = sys.modules.get("asyncio.base_events")
+    loop_type = getattr(base_events, "BaseEventLoop", None)
+    original = getattr(loop_type, "call_exception_handler", None)
+    if loop_type is None or original is None:
+        return None
+
+    def call_exception_handler(self: Any, context: Dict[str, Any]) -> Any:
+        try:
+            on_exception(context)
+        except Exception:
+            pass
+        return original(self, context)
+
+    call_exception_handler.__wrapped__ = original  # type: ignore[attr-defined]
+    loop_type.call_exception_handler = call_exception_handler
+
+    def undo() -> None:
+        if loop_type.call_exception_handler is call_exception_handler:
+            loop_type.call_exception_handler = original
+
+    return undo

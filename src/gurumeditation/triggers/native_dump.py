@@ -222,6 +222,9 @@ class NativeDump:
         self.dump_signal = 0
         #: ``True`` while the Python-level handler of ``signum`` is ours
         self.still_ours: Optional[Callable[[], bool]] = None
+        #: the file report_on "fatal" dumps into: the sidecar makes it a
+        #: report when the service is gone ("": none)
+        self.fatal_path = ""
 
     @property
     def with_sidecar(self) -> bool:
@@ -297,6 +300,7 @@ class NativeDump:
             str(self.max_reports),
             str(self.dump_signal),
             str(start_ticks(os.getpid())),
+            self.fatal_path or "-",
         ]
         try:
             self.launcher = os.posix_spawn(

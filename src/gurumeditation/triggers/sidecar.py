@@ -496,6 +496,10 @@ def follow_uid(pid: int) -> None:
         pass
 
 
+#: The ack channel of :func:`serve` (its ``own`` threads outlive it).
+LAST_OWN: List[Any] = [None]
+
+
 def serve(
     dump_fd: int,
     poke_fd: int,
@@ -512,6 +516,7 @@ def serve(
 ) -> None:
     os.set_blocking(poke_fd, False)
     channel = AckChannel(ack_fd)
+    LAST_OWN[0] = channel
     svc = Service(pid, ticks, service, signame, dump_fd, dump_signal, lambda: channel.own)
     front = FrontDoor(door_fd, svc)
     last_written = -REPEAT_GAP
@@ -590,6 +595,7 @@ def main(argv: List[str]) -> None:
     if os.fork() > 0:
         os._exit(0)
     dump_fd, poke_fd, ack_fd, door_fd = (int(a) for a in argv[:4])
+    fatal_path = argv[12] if len(argv) > 12 and argv[12] != "-" else ""
     try:
         serve(
             dump_fd,
@@ -607,7 +613,27 @@ def main(argv: List[str]) -> None:
         )
     except BaseException:
         pass
+    if fatal_path:
+        after_service(fatal_path, argv[5], int(argv[6]), int(argv[11]), int(argv[9]))
     os._exit(0)
+
+
+def after_service(fatal_path: str, service: str, pid: int, ticks: int, max_reports: int) -> None:
+    """The service is gone (or disarmed us): the fatal dump it left, if it
+    died, becomes a report (see :mod:`gurumeditation.triggers.fatal`)."""
+    try:
+        for _ in range(50):  # the end of file may come a moment before the death
+            if not same_process(pid, ticks) or process_state(pid) in ("Z", "X", "?"):
+                break
+            time.sleep(0.02)
+        else:
+            return  # alive: it only re-armed, the file is still in use
+        from gurumeditation.triggers import fatal
+
+        channel = LAST_OWN[0]
+        fatal.finalize(fatal_path, service, max_reports, getattr(channel, "own", None))
+    except BaseException:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
