@@ -58,6 +58,9 @@ STALL_CASES = [
     ("loop-thread", "asyncio loop", "in blocker"),
     ("main-mutex", "main thread", "in stuck_here"),
     ("gevent-hub", "gevent hub", "in hog"),
+    ("eventlet-hub", "eventlet hub", "in hog"),
+    # the loop and the main thread stall together: one stall, first seen by the loop's watcher
+    ("loop-mutex", "asyncio loop", "in mutex_blocker"),
 ]
 
 
@@ -100,6 +103,20 @@ def test_one_report_per_stall_then_recovered(
     assert recovered["what"] == stall["what"]
     assert 1.5 < recovered["seconds"] < 5, recovered
     assert svc.alive()
+
+
+def test_main_thread_in_signal_pause_is_not_woken(service: Any, tmp_path: Path) -> None:
+    """A probe would end ``signal.pause()`` (it returns after any handler):
+    the watchdog leaves a main thread parked there alone."""
+    log_dir = tmp_path / "logs"
+    svc = service(STALLS, args=[str(log_dir), "main-pause"])
+    line_time(svc, "BLOCK")
+    time.sleep(3 * WATCHDOG + 0.5)
+    assert svc.alive()
+    assert report_files(log_dir) == []
+    svc.signal()  # the report signal is a handled signal: pause returns, as it always would
+    wait_json(log_dir, 1)
+    assert svc.readline().strip() == "PAUSE RETURNED"
 
 
 @pytest.mark.parametrize("mode", ["main-wait", "loop-busy"])
@@ -236,3 +253,58 @@ def test_rss_limit_one_report_per_crossing(service: Any, tmp_path: Path) -> None
         memory = doc["header"]["trigger"]["memory"]
         assert memory["rss_bytes"] > memory["limit_bytes"]
         assert any(s["id"] == "memory" for s in doc["sections"])
+
+
+def http_get(sock_path: Path, path: str, timeout: float = 10.0) -> bytes:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock_path))
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        chunks = []
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        except OSError:
+            pass
+        return b"".join(chunks)
+
+
+@pytest.mark.servers
+def test_gunicorn_timed_out_worker_reports_before_it_dies(service: Any, tmp_path: Path) -> None:
+    pytest.importorskip("gunicorn")
+    import threading
+
+    log_dir = tmp_path / "logs"
+    sock = tmp_path / "gunicorn.sock"
+    svc = service(script("auto_gunicorn"), args=[str(log_dir), str(sock)])
+    first_worker = int(svc.ready_line.split()[1])
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    answers: List[bytes] = []
+    slow = threading.Thread(target=lambda: answers.append(http_get(sock, "/slow", 20)))
+    sent = time.monotonic()
+    slow.start()
+    doc = only_report(log_dir, "abort")
+    print(f"[gunicorn] abort report {time.monotonic() - sent:.2f} s after the request (timeout 2 s)")
+    assert doc["header"]["pid"] == first_worker
+    assert doc["header"]["trigger"]["detail"] == "SIGABRT"
+    threads = doc["sections"][[s["id"] for s in doc["sections"]].index("threads")]["data"]
+    functions = [f["function"] for e in threads["entries"] for f in e["stack"]]
+    assert "slow_request" in functions  # where the request was when the arbiter gave up
+    # then gunicorn goes on as usual: the worker dies, a new one boots and serves
+    second = svc.wait_ready(30)
+    assert int(second.split()[1]) != first_worker
+    slow.join(25)
+    assert b"200 OK" in http_get(sock, "/")
+    stderr = svc.stderr()
+    assert f"WORKER TIMEOUT (pid:{first_worker})" in stderr
+    assert stderr.count("Booting worker") >= 2
+    assert "SIGKILL" not in stderr.split("WORKER TIMEOUT")[1].split("Booting worker")[0]
+    assert len(json_reports(log_dir)) == 1

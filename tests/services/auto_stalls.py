@@ -8,7 +8,11 @@ and yield (progress: no stall); ``main-mutex``: the main thread stuck 3 s in
 out) until a thread unlocks it; ``main-wait``: the main thread idle 4 s in
 ``Event.wait()``, then ``time.sleep()``, ``select()`` and ``join()``;
 ``gevent-hub``: gevent's hub kept 3 s by a greenlet calling the unpatched
-``time.sleep``.  Prints ``BLOCK <monotonic>`` when the stall begins,
+``time.sleep``; ``eventlet-hub``: the same under eventlet; ``loop-mutex``: a
+coroutine of the main thread's loop stuck 3 s in ``pthread_mutex_lock`` (the
+loop and the main thread stall together: one stall); ``main-pause``: the
+main thread in ``signal.pause()`` (prints ``PAUSE RETURNED`` if anything
+wakes it).  Prints ``BLOCK <monotonic>`` when the stall begins,
 ``UNBLOCK <monotonic>`` when it ends, then ``DONE`` and waits for stdin to
 close (or a signal).
 
@@ -25,8 +29,15 @@ if MODE == "gevent-hub":
 
     gevent.sleep(0)  # the hub exists before arming
 
+if MODE == "eventlet-hub":
+    import eventlet
+
+    eventlet.monkey_patch()
+    eventlet.sleep(0)  # the hub exists before arming
+
 import asyncio
 import ctypes
+import signal
 import select
 import threading
 import time
@@ -65,6 +76,18 @@ async def busy() -> None:
     say("BLOCK")
     await asyncio.gather(*(worker() for _ in range(5)))
     say("UNBLOCK")
+
+
+async def mutex_blocker() -> None:
+    libc = ctypes.CDLL(None)
+    mutex = ctypes.create_string_buffer(64)
+    libc.pthread_mutex_lock(mutex)
+    threading.Timer(3.5, libc.pthread_mutex_unlock, args=(mutex,)).start()
+    await asyncio.sleep(0.5)
+    say("BLOCK")
+    libc.pthread_mutex_lock(mutex)  # held: the loop and the main thread stuck 3 s
+    say("UNBLOCK")
+    await asyncio.sleep(1.5)
 
 
 print("READY", flush=True)
@@ -110,4 +133,23 @@ elif MODE == "gevent-hub":
     gevent.sleep(0.5)
     gevent.spawn(hog).join()
     gevent.sleep(1.5)
+elif MODE == "eventlet-hub":
+    from eventlet import patcher
+
+    original_sleep = patcher.original("time").sleep
+
+    def hog() -> None:
+        say("BLOCK")
+        original_sleep(3)  # keeps the hub from its loop
+        say("UNBLOCK")
+
+    eventlet.sleep(0.5)
+    eventlet.spawn(hog).wait()
+    eventlet.sleep(1.5)
+elif MODE == "loop-mutex":
+    asyncio.run(mutex_blocker())
+elif MODE == "main-pause":
+    say("BLOCK")
+    signal.pause()
+    print("PAUSE RETURNED", flush=True)
 rest()

@@ -79,6 +79,29 @@ def where(frame: Optional[FrameType]) -> str:
     return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
 
 
+#: Calls a probe would end rather than interrupt: ``signal.pause()`` returns
+#: once any handler ran (a main thread parked there for good would go on).
+SIGNAL_WAITS = frozenset({"pause"})
+
+
+def waits_for_signal(frame: FrameType) -> bool:
+    """Whether ``frame`` is calling ``signal.pause()`` (read from the names
+    its code loaded just before the call it is in; ``dis`` is imported when
+    the watchdog is armed)."""
+    dis = sys.modules.get("dis")
+    if dis is None:
+        return False
+    try:
+        names = [
+            ins.argval
+            for ins in dis.get_instructions(frame.f_code)
+            if ins.offset <= frame.f_lasti and ins.opname.startswith("LOAD_")
+        ][-3:]
+    except Exception:
+        return False
+    return any(name in SIGNAL_WAITS for name in names)
+
+
 def resident_bytes() -> Optional[int]:
     try:
         with open("/proc/self/statm", "rb") as f:
@@ -172,6 +195,8 @@ class Watchdog:
         if self.seconds <= 0 or not hasattr(signal, "pthread_kill"):
             return
         self.main_ident = unpatched.this_thread_ident()
+        import dis  # noqa: F401  (read by waits_for_signal, never imported by this thread)
+
         signum = probe_signal(taken)
         if not signum:
             return
@@ -265,7 +290,7 @@ class Watchdog:
                 self.moved(self.main_ident, "main thread", now)
             return
         if not self._probe_sent:
-            if now - self._main_since >= self.seconds:
+            if now - self._main_since >= self.seconds and not waits_for_signal(frame):
                 self._probe_sent = now
                 try:
                     signal.pthread_kill(self.main_ident, self.probe_signum)
