@@ -105,6 +105,30 @@ def test_one_report_per_stall_then_recovered(
     assert svc.alive()
 
 
+def test_frozen_interpreter_still_gets_the_c_level_dump(service: Any, tmp_path: Path) -> None:
+    """A thread holds the GIL in native code for 4 s: the watchdog's own thread
+    cannot run either; its heartbeat stops and the sidecar writes the C-level
+    dump of every thread — with no signal sent (watchdog armed by the
+    environment)."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        script("frozen_interpreter"),
+        args=[str(log_dir), "4"],
+        env={"GURUMEDITATION_WATCHDOG": "1"},
+    )
+    start = time.monotonic()
+    files = wait_for_reports(log_dir, 1, timeout=10)
+    print(f"[frozen] C-level dump {time.monotonic() - start:.2f} s after READY (frozen at +0.3 s)")
+    dump = files[0].read_text()
+    assert "Trigger: watchdog (the interpreter gave no heartbeat for 1 s)" in dump
+    assert " in frozen_here" in dump and "in parked_worker" in dump
+    assert "/gurumeditation/" not in dump
+    assert svc.readline().strip() == "BACK"
+    time.sleep(1.5)
+    assert len(report_files(log_dir)) == 1  # one freeze, one dump
+    assert svc.alive()
+
+
 def test_main_thread_in_signal_pause_is_not_woken(service: Any, tmp_path: Path) -> None:
     """A probe would end ``signal.pause()`` (it returns after any handler):
     the watchdog leaves a main thread parked there alone."""

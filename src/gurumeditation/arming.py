@@ -128,6 +128,9 @@ class Armed:
         except ValueError:
             pass  # not the main thread: loops and hubs only
         dog.arm_hub()
+        watcher = self.watcher
+        if watcher is not None:
+            dog.heartbeat = watcher.heartbeat  # a frozen interpreter: the sidecar dumps
         dog.start()
         self.watchdog = dog
         if self.watcher is not None:
@@ -265,6 +268,7 @@ class Armed:
             dog = self.watchdog
             if dog is not None:
                 dog.forget_after_fork()
+                dog.heartbeat = self.watcher.heartbeat if self.watcher is not None else None
                 dog.start()
             if self.watcher is not None:
                 self.watcher.announce()

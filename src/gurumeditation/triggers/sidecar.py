@@ -51,6 +51,7 @@ def dump_text(
     truncated: bool,
     own: Optional[Set[int]] = None,
     trigger: str = "",
+    follows: bool = True,
 ) -> str:
     """The native dump in the classic layout of a full report: the classic
     opening, the stacks as faulthandler wrote them, and the closing About This
@@ -78,8 +79,8 @@ def dump_text(
     lines.append(
         f"Note: the interpreter did not respond within {int(waited * 1000)} ms "
         "(a thread holds the GIL in native code?): above are the Python stacks of every "
-        "thread as CPython's faulthandler dumped them at the signal. The full report "
-        "follows if the interpreter comes back."
+        "thread as CPython's faulthandler dumped them at the signal."
+        + (" The full report follows if the interpreter comes back." if follows else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -105,11 +106,16 @@ def read_some(fd: int) -> bytes:
 class AckChannel:
     """What the watcher tells us: ``a`` = the interpreter runs (an answer to
     the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
-    own helper threads (left out of the dump)."""
+    own helper threads (left out of the dump); ``h<seconds>\n`` = the
+    watchdog's heartbeat: the interpreter runs, and a silence of that many
+    seconds means it is frozen."""
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
         self.own: Set[int] = set()
+        #: the watchdog's seconds (0: no watchdog) and its last heartbeat
+        self.beat_period = 0.0
+        self.last_beat = 0.0
         self._rest = b""
         if fd is not None:
             os.set_blocking(fd, False)
@@ -142,6 +148,17 @@ class AckChannel:
                     break
                 try:
                     self.own = {int(x, 16) for x in buf[1:end].split(b",") if x}
+                except ValueError:
+                    pass
+                buf = buf[end + 1 :]
+                continue
+            if buf[:1] == b"h":
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                try:
+                    self.beat_period = float(buf[1:end])
+                    self.last_beat = time.monotonic()
                 except ValueError:
                     pass
                 buf = buf[end + 1 :]
@@ -520,18 +537,33 @@ def serve(
     svc = Service(pid, ticks, service, signame, dump_fd, dump_signal, lambda: channel.own)
     front = FrontDoor(door_fd, svc)
     last_written = -REPEAT_GAP
+    frozen = False  # the watchdog's heartbeat stopped, and its dump is written
     while True:
         deadline = front.next_deadline()
+        if channel.beat_period and not frozen:
+            beat_due = channel.last_beat + channel.beat_period
+            deadline = beat_due if deadline is None else min(deadline, beat_due)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        watched = [channel.fd] if channel.fd is not None and channel.beat_period else []
         try:
-            ready, _, _ = select.select([dump_fd] + front.fds(), [], [], timeout)
+            ready, _, _ = select.select([dump_fd] + front.fds() + watched, [], [], timeout)
         except InterruptedError:
             continue
         if dump_fd not in ready:
             if channel.fd is not None:
+                beat = channel.last_beat
                 channel.read()
+                if channel.last_beat != beat:
+                    frozen = False
             front.on_ready(ready)
             front.on_timers()
+            if (
+                channel.beat_period
+                and not frozen
+                and time.monotonic() >= channel.last_beat + channel.beat_period
+            ):
+                frozen = True
+                frozen_dump(svc, channel, dest, max_reports)
             continue
         chunk = read_some(dump_fd)
         if not chunk:
@@ -583,6 +615,33 @@ def serve(
         if eof:
             return
         front.on_timers()
+
+
+def frozen_dump(svc: Service, channel: AckChannel, dest: str, max_reports: int) -> None:
+    """The watchdog's heartbeat stopped: its thread cannot run Python, so no
+    thread can (one holds the GIL in native code) — the C-level dump of every
+    thread, once per freeze."""
+    if not same_process(svc.pid, svc.ticks):
+        return
+    dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
+    if not dump.strip():
+        return
+    seconds = channel.beat_period
+    text = dump_text(
+        dump[:MAX_DUMP],
+        svc.service,
+        svc.pid,
+        svc.signame,
+        seconds,
+        len(dump) > MAX_DUMP,
+        channel.own,
+        trigger=f"watchdog (the interpreter gave no heartbeat for {seconds:g} s)",
+        follows=False,
+    )
+    try:
+        write_dump(text, dest, svc.service, max_reports)
+    except Exception:
+        pass
 
 
 def main(argv: List[str]) -> None:

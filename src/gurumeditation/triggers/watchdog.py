@@ -188,6 +188,9 @@ class Watchdog:
         self.stalls = 0
         self.recoveries = 0
         self.rss_reports = 0
+        #: tells the sidecar the interpreter runs (see Watcher.heartbeat); None: none
+        self.heartbeat: Optional[Callable[[float], None]] = None
+        self._beat_sent = 0.0
 
     # -- arming (main thread) -------------------------------------------------
     def arm_main(self, taken: Tuple[int, ...] = ()) -> None:
@@ -258,6 +261,10 @@ class Watchdog:
                 pass
 
     def look(self, now: float) -> None:
+        beat = self.heartbeat
+        if beat is not None and self.seconds > 0 and now - self._beat_sent >= self.seconds / 4:
+            self._beat_sent = now
+            beat(self.seconds)
         if self.seconds > 0:
             frames = sys._current_frames()
             try:
