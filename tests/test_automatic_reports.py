@@ -7,6 +7,7 @@ real process, with the latency from the stall to the report measured."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -59,8 +60,8 @@ STALL_CASES = [
     ("main-mutex", "main thread", "in stuck_here"),
     ("gevent-hub", "gevent hub", "in hog"),
     ("eventlet-hub", "eventlet hub", "in hog"),
-    # the loop and the main thread stall together: one stall, first seen by the loop's watcher
-    ("loop-mutex", "asyncio loop", "in mutex_blocker"),
+    # the loop and the main thread stall together: one stall, whichever watcher sees it first
+    ("loop-mutex", "asyncio loop|main thread", "in mutex_blocker"),
 ]
 
 
@@ -78,7 +79,7 @@ def test_one_report_per_stall_then_recovered(
     trigger = docs[0]["header"]["trigger"]
     assert trigger["kind"] == "watchdog"
     stall = trigger["stall"]
-    assert stall["what"].startswith(what), stall
+    assert stall["what"].startswith(tuple(what.split("|"))), stall
     assert WATCHDOG <= stall["seconds"] < WATCHDOG + 1.0, stall
     assert stall["where"].endswith(where), stall
     assert stall["where"].split(":")[0].endswith("auto_stalls.py"), stall
@@ -89,7 +90,7 @@ def test_one_report_per_stall_then_recovered(
     text = svc.wait_stderr("recovered after", timeout=5)
     assert text.count("recovered after") == 1, text
     recovered_line = next(x for x in text.splitlines() if "recovered after" in x)
-    assert what in recovered_line, recovered_line
+    assert stall["what"] in recovered_line, recovered_line
     # the text report says it too
     text_report = next(p for p in report_files(log_dir) if not p.suffix).read_text()
     assert f"Stall: {stall['what']} made no progress for" in text_report
@@ -120,7 +121,7 @@ def test_frozen_interpreter_still_gets_the_c_level_dump(service: Any, tmp_path: 
     files = wait_for_reports(log_dir, 1, timeout=10)
     print(f"[frozen] C-level dump {time.monotonic() - start:.2f} s after READY (frozen at +0.3 s)")
     dump = files[0].read_text()
-    assert "Trigger: watchdog (the interpreter gave no heartbeat for 1 s)" in dump
+    assert re.search(r"Trigger: watchdog \(the interpreter gave no heartbeat for 1\.\d+ s\)", dump)
     assert " in frozen_here" in dump and "in parked_worker" in dump
     assert "/gurumeditation/" not in dump
     assert svc.readline().strip() == "BACK"

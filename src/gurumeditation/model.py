@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, TypedDict, Union
 
 #: Bumped whenever a key is added or removed or a value changes type
 #: (rules in ``docs/report-format.md``).
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 #: What JSON can hold.
 Plain = Union[None, bool, int, float, str, List[Any], Dict[str, Any]]
@@ -128,13 +128,13 @@ class Memory(TypedDict):
 
 
 class _TriggerRequired(TypedDict):
-    kind: str  # signal, file, api, cli, watchdog, abort, term, exception, fatal, rss
-    detail: str
+    kind: str  # signal, file, api, cli, watchdog, abort, term, exception, rss (fatal: text only)
 
 
 class Trigger(_TriggerRequired, total=False):
     """What asked for the report; the automatic triggers add their facts."""
 
+    detail: str
     stall: Stall  # kind watchdog
     exception: ExceptionFacts  # kind exception
     memory: Memory  # kind rss

@@ -477,7 +477,7 @@ class ReportOptions:
 
     def _from_conf(self, name: str, parse: Callable[[Any], Any], strict: bool) -> Any:
         value = conf_option(self.conf, CONF_GROUP, name)
-        if value is None or value == "":
+        if value is None or value == "" or (name in UNSET_IN_CONF and value == []):
             return None
         try:
             return parse(value)
@@ -528,6 +528,11 @@ REDACT_CONF: Tuple[Tuple[str, str, str], ...] = (
 )
 
 
+#: ``[oslo_reports]`` options registered unset (no default value in conf), so
+#: that their ``GURUMEDITATION_*`` variable still counts when conf says nothing.
+UNSET_IN_CONF = ("watchdog", "report_on", "rss_limit")
+
+
 def conf_options() -> List[Tuple[str, str, Any, str]]:
     """Every ``[oslo_reports]`` option, derived from the fields above:
     (name, oslo.config type, default, help).  The names and defaults are
@@ -539,7 +544,11 @@ def conf_options() -> List[Tuple[str, str, Any, str]]:
         if not name:
             continue
         kind, fallback = f.metadata["conf_type"], f.metadata["fallback"]
-        default = list(fallback) if kind == "list" else (None if kind == "str" else fallback)
+        default: Any
+        if name in UNSET_IN_CONF:  # unset: the environment still counts
+            default = [] if kind == "list" else None
+        else:
+            default = list(fallback) if kind == "list" else (None if kind == "str" else fallback)
         found.append((name, kind, default, f.metadata["doc"]))
     return found + [(name, kind, [], doc) for name, kind, doc in REDACT_CONF]
 

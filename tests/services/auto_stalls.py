@@ -18,6 +18,7 @@ close (or a signal).
 
 Started by tests/test_automatic_reports.py."""
 
+# ruff: noqa: E402 (imports after monkey patching, on purpose)
 import sys
 
 MODE = sys.argv[2]
@@ -37,8 +38,8 @@ if MODE == "eventlet-hub":
 
 import asyncio
 import ctypes
-import signal
 import select
+import signal
 import threading
 import time
 

@@ -250,6 +250,10 @@ class Watchdog:
     # -- the thread -----------------------------------------------------------------
     def run(self) -> None:
         sleep = unpatched.get().sleep
+        beat = self.heartbeat
+        if beat is not None and self.seconds > 0:  # the sidecar watches from now on
+            self._beat_sent = time.monotonic()
+            beat(self.seconds + self.tick)
         while not self.stopped:
             sleep(self.tick)
             if self.stopped:
@@ -262,9 +266,9 @@ class Watchdog:
 
     def look(self, now: float) -> None:
         beat = self.heartbeat
-        if beat is not None and self.seconds > 0 and now - self._beat_sent >= self.seconds / 4:
+        if beat is not None and self.seconds > 0 and now - self._beat_sent >= self.seconds / 2:
             self._beat_sent = now
-            beat(self.seconds)
+            beat(self.seconds + self.tick)  # the silence that means frozen
         if self.seconds > 0:
             frames = sys._current_frames()
             try:
@@ -297,13 +301,19 @@ class Watchdog:
                 self.moved(self.main_ident, "main thread", now)
             return
         if not self._probe_sent:
-            if now - self._main_since >= self.seconds and not waits_for_signal(frame):
-                self._probe_sent = now
-                try:
-                    signal.pthread_kill(self.main_ident, self.probe_signum)
-                except (OSError, ValueError):
-                    self._probe_sent = 0.0
-            return
+            if now - self._main_since < self.seconds or waits_for_signal(frame):
+                return
+            self._probe_sent = now
+            try:
+                signal.pthread_kill(self.main_ident, self.probe_signum)
+            except (OSError, ValueError):
+                self._probe_sent = 0.0
+                return
+            unpatched.get().sleep(PROBE_DEADLINE)  # its time to answer, then look again
+            now = time.monotonic()
+            if self.answered >= self._probe_sent:
+                self._probe_sent, self._main_since = 0.0, now
+                return
         if not self._main_stalled and now - self._probe_sent >= PROBE_DEADLINE:
             self._main_stalled = True
             self.stalled(self.main_ident, "main thread", self._main_since, where(frame), now)
