@@ -245,6 +245,39 @@ def test_uncaught_exception_reports_it(
     assert "Exception: ValueError:" in text and "hunter2-secret-value" not in text
 
 
+def test_asyncio_imported_after_arming_is_covered_too(service: Any, tmp_path: Path) -> None:
+    """Zero-code arming happens before the application imports asyncio: the
+    hook is put in place when asyncio is imported (and only then)."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        """
+        import gc, inspect, sys
+        from gurumeditation import TextGuruMeditation
+        TextGuruMeditation.setup_autorun(
+            "1", service_name="svc", log_dir=sys.argv[1], report_on=["exception"],
+            formats=["json"], setup_signal=False,
+        )
+        assert "asyncio" not in sys.modules
+        print("READY", flush=True)
+        import asyncio
+        assert "def call_exception_handler" in inspect.getsource(asyncio.base_events)
+        async def main():
+            async def broken():
+                raise KeyError("late")
+            task = asyncio.get_running_loop().create_task(broken())
+            await asyncio.sleep(0.1)
+            del task
+            gc.collect()
+        asyncio.run(main())
+        """,
+        args=[str(log_dir)],
+    )
+    assert svc.proc.wait(timeout=30) == 0
+    doc = only_report(log_dir, "exception")
+    assert doc["header"]["trigger"]["exception"]["type"] == "KeyError"
+    assert "Task exception was never retrieved" in svc.stderr()
+
+
 def test_segfault_leaves_a_dump_report_and_dies_as_before(service: Any, tmp_path: Path) -> None:
     log_dir = tmp_path / "logs"
     svc = run_to_end(service, log_dir, "segv")

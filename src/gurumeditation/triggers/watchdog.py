@@ -110,10 +110,24 @@ def resident_bytes() -> Optional[int]:
         return None
 
 
+#: When the main thread last ran the probe handler (monotonic), and the signal
+#: claimed for it (kept for the process: a re-armed watchdog takes it again,
+#: and a late probe only notes the time).
+ANSWERED = [0.0]
+_claimed = 0
+
+
+def _answer(signum: int, frame: Optional[FrameType]) -> None:
+    ANSWERED[0] = time.monotonic()
+
+
 def probe_signal(taken: Tuple[int, ...] = ()) -> int:
-    """A real-time signal still at its default action, none of ``taken`` (0: none)."""
+    """The probe signal: the one claimed before, else a real-time signal
+    still at its default action, none of ``taken`` (0: none)."""
     from .native_dump import realtime_range
 
+    if _claimed and signal.getsignal(_claimed) == _answer:
+        return _claimed
     low, high = realtime_range()
     if not low:
         return 0
@@ -167,7 +181,6 @@ class Watchdog:
         # the main thread
         self.main_ident = 0
         self.probe_signum = 0
-        self.answered = 0.0  # monotonic time the main thread last ran the probe handler
         self._main_key: Any = None
         self._main_since = 0.0
         self._probe_sent = 0.0
@@ -200,17 +213,16 @@ class Watchdog:
         self.main_ident = unpatched.this_thread_ident()
         import dis  # noqa: F401  (read by waits_for_signal, never imported by this thread)
 
+        global _claimed
         signum = probe_signal(taken)
         if not signum:
             return
         try:
-            signal.signal(signum, self._answer)
+            if signal.getsignal(signum) != _answer:
+                signal.signal(signum, _answer)
         except (ValueError, OSError):
             return
-        self.probe_signum = signum
-
-    def _answer(self, signum: int, frame: Optional[FrameType]) -> None:
-        self.answered = time.monotonic()
+        _claimed = self.probe_signum = signum
 
     def arm_hub(self) -> None:
         """A heartbeat timer on the calling thread's gevent or eventlet hub."""
@@ -239,12 +251,6 @@ class Watchdog:
             try:
                 stop()
             except Exception:
-                pass
-        if self.probe_signum:
-            try:
-                if signal.getsignal(self.probe_signum) == self._answer:
-                    signal.signal(self.probe_signum, signal.SIG_IGN)  # a late probe stays harmless
-            except (ValueError, OSError):
                 pass
 
     # -- the thread -----------------------------------------------------------------
@@ -293,7 +299,7 @@ class Watchdog:
                 self._main_stalled = False
                 self.moved(self.main_ident, "main thread", now)
             return
-        if self._probe_sent and self.answered >= self._probe_sent:  # idle, and answering
+        if self._probe_sent and ANSWERED[0] >= self._probe_sent:  # idle, and answering
             self._probe_sent = 0.0
             self._main_since = now
             if self._main_stalled:
@@ -311,7 +317,7 @@ class Watchdog:
                 return
             unpatched.get().sleep(PROBE_DEADLINE)  # its time to answer, then look again
             now = time.monotonic()
-            if self.answered >= self._probe_sent:
+            if ANSWERED[0] >= self._probe_sent:
                 self._probe_sent, self._main_since = 0.0, now
                 return
         if not self._main_stalled and now - self._probe_sent >= PROBE_DEADLINE:
