@@ -108,10 +108,8 @@ class Armed:
                 self.submit, lambda: bool(self.gate is not None and self.gate.busy)
             )
         events = tuple(e for e in (resolved.report_on or ()) if e != "fatal")
-        try:
-            self.crash.install(events)
-        except ValueError as exc:  # not the main thread: no signal handler
-            write_stderr(f"gurumeditation: report_on {','.join(events)} not armed: {exc}")
+        for problem in self.crash.install(events):  # not the main thread: no signal handler
+            write_stderr(f"gurumeditation: report_on not armed for {problem}")
         old, self.watchdog = self.watchdog, None
         if old is not None:
             old.stop()

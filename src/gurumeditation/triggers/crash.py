@@ -73,8 +73,11 @@ class CrashHooks:
         self.exceptions = 0
 
     # -- arming ---------------------------------------------------------------
-    def install(self, events: Tuple[str, ...]) -> None:
+    def install(self, events: Tuple[str, ...]) -> List[str]:
+        """Arm ``events``; returns what could not be armed, and why (a signal
+        handler outside the main thread)."""
         self.uninstall()
+        problems: List[str] = []
         self.events = events
         signums: List[int] = []
         if "term" in events:
@@ -85,7 +88,11 @@ class CrashHooks:
             current = signal.getsignal(signum)
             if current == signal.SIG_IGN:
                 continue  # ignored: it stops nothing, so it reports nothing
-            signal.signal(signum, self.handle)
+            try:
+                signal.signal(signum, self.handle)
+            except ValueError as exc:
+                problems.append(f"{signal_name(signum)}: {exc}")
+                continue
             self.previous[signum] = current
         if "exception" in events:
             self.old_excepthook = sys.excepthook
@@ -93,6 +100,7 @@ class CrashHooks:
             self.old_threading_hook = threading.excepthook
             threading.excepthook = self.threading_hook
             self.hook_asyncio()
+        return problems
 
     def hook_asyncio(self) -> None:
         """Wrap asyncio's ``call_exception_handler`` when asyncio is loaded."""
