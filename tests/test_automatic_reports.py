@@ -310,7 +310,9 @@ def test_rss_limit_one_report_per_crossing(service: Any, tmp_path: Path) -> None
     for doc in docs:
         memory = doc["header"]["trigger"]["memory"]
         assert memory["rss_bytes"] > memory["limit_bytes"]
-        assert any(s["id"] == "memory" for s in doc["sections"])
+        memory_section = next(s for s in doc["sections"] if s["id"] == "memory")["data"]
+        top = memory_section["tracemalloc"]["top"]  # tracing: the top allocation sites
+        assert top[0]["file"].endswith("auto_crash.py") and top[0]["size_bytes"] >= 150 << 20
 
 
 def http_get(sock_path: Path, path: str, timeout: float = 10.0) -> bytes:

@@ -5,7 +5,8 @@ SIGTERM handler exits with status 3; ``main-exc``: an uncaught exception in
 the main thread; ``thread-exc``: in a thread (the process goes on and exits
 0); ``task-exc``: an asyncio task exception never retrieved; ``segv``:
 ``ctypes.string_at(0)``; ``rss``: allocates 150 MiB past ``rss_limit`` (its
-RSS at start + 100 MiB), frees it, then allocates again.  REPORT_ON default:
+RSS at start + 100 MiB) with tracemalloc tracing, frees it, then allocates
+again.  REPORT_ON default:
 ``term,exception,fatal,abort``.
 
 Started by tests/test_automatic_reports.py."""
@@ -13,7 +14,6 @@ Started by tests/test_automatic_reports.py."""
 import asyncio
 import ctypes
 import gc
-import os
 import signal
 import sys
 import threading
@@ -80,6 +80,9 @@ elif MODE == "segv":
     time.sleep(0.5)
     ctypes.string_at(0)
 elif MODE == "rss":
+    import tracemalloc
+
+    tracemalloc.start()
     block = bytearray(150 << 20)  # zeroed pages: touch them so they are resident
     for i in range(0, len(block), 4096):
         block[i] = 1
@@ -96,5 +99,3 @@ elif MODE == "rss":
     time.sleep(3)
     print("DONE", flush=True)
     time.sleep(600)
-sys.stdout.flush()
-os._exit(0) if MODE == "never" else None
