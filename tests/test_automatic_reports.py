@@ -7,6 +7,7 @@ real process, with the latency from the stall to the report measured."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import time
@@ -184,6 +185,70 @@ def test_sigterm_reports_then_dies_of_it(service: Any, tmp_path: Path) -> None:
     doc = only_report(log_dir, "term")
     assert doc["header"]["trigger"]["detail"] == "SIGTERM"
     assert doc["header"]["producer"]["main"] is True
+
+
+def test_sigterm_still_ends_a_main_thread_stuck_in_native_code(
+    service: Any, tmp_path: Path
+) -> None:
+    """Our handler cannot run in a main thread stuck in C; without us SIGTERM's
+    default action would end it at once, so it still must: the guard writes
+    the report from its own thread, then the process dies of SIGTERM."""
+    log_dir = tmp_path / "logs"
+    svc = service(CRASH, args=[str(log_dir), "term-stuck"])
+    time.sleep(0.5)  # in stuck_here
+    sent = time.monotonic()
+    svc.signal(signal.SIGTERM)
+    assert svc.proc.wait(timeout=20) == -signal.SIGTERM
+    print(f"[term-stuck] dead of SIGTERM {time.monotonic() - sent:.2f} s after it, report written")
+    doc = only_report(log_dir, "term")
+    assert doc["header"]["producer"]["thread"] == "gurumeditation-term-guard"
+    assert "did not respond" in doc["header"]["producer"]["reason"]
+    threads = next(s for s in doc["sections"] if s["id"] == "threads")["data"]
+    assert "stuck_here" in [f["function"] for e in threads["entries"] for f in e["stack"]]
+
+
+def test_sigterm_to_a_child_forked_in_c_leaves_the_parent_alone(
+    service: Any, tmp_path: Path
+) -> None:
+    """A child forked by C code (no Python fork hooks: it shares the guard's
+    pipe) gets SIGTERM: the parent's guard hears of it, finds its own main
+    thread free and answering — the signal was not its own — and does nothing."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        """
+        import ctypes, os, sys, time
+        from gurumeditation import TextGuruMeditation
+        TextGuruMeditation.setup_autorun(
+            "1", service_name="svc", log_dir=sys.argv[1], report_on=["term"], formats=["json"]
+        )
+        libc = ctypes.CDLL(None)
+        pid = libc.fork()
+        if pid == 0:
+            libc.pause()
+            os._exit(7)
+        print(f"READY {pid}", flush=True)
+        while True:
+            time.sleep(0.05)
+        """,
+        args=[str(log_dir)],
+    )
+    child = int(svc.ready_line.split()[1])
+    time.sleep(0.3)
+    os.kill(child, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        if state in ("Z", "gone"):
+            break
+        time.sleep(0.05)
+    assert state in ("Z", "gone"), "the child did not end"
+    time.sleep(1.0)  # the parent's guard had its time
+    assert svc.alive(), svc.stderr()
+    assert not [d for d in json_reports(log_dir) if d["header"]["pid"] == svc.pid]
 
 
 def test_sigterm_then_the_applications_handler(service: Any, tmp_path: Path) -> None:

@@ -263,6 +263,9 @@ class Armed:
             if old is not None:
                 old.forget_after_fork()
                 self.file_trigger = old.restarted()
+            crash = self.crash
+            if crash is not None and crash.guard is not None:
+                crash.install(crash.events)  # the SIGTERM guard's pipe: the child's own
             dog = self.watchdog
             if dog is not None:
                 dog.forget_after_fork()

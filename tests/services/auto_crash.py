@@ -1,6 +1,8 @@
 """Reports by themselves, argv: LOG_DIR MODE [REPORT_ON].
 
-MODE ``term``: waits for SIGTERM (default action); ``term-handler``: its own
+MODE ``term``: waits for SIGTERM (default action); ``term-stuck``: its main
+thread stuck for good in ``pthread_mutex_lock`` (our Python-level handler
+cannot run: the SIGTERM guard must still end it); ``term-handler``: its own
 SIGTERM handler exits with status 3; ``main-exc``: an uncaught exception in
 the main thread; ``thread-exc``: in a thread (the process goes on and exits
 0); ``task-exc``: an asyncio task exception never retrieved; ``segv``:
@@ -55,6 +57,15 @@ def fail(where: str) -> None:
 
 if MODE in ("term", "term-handler"):
     time.sleep(600)
+elif MODE == "term-stuck":
+    libc = ctypes.CDLL(None)
+    mutex = ctypes.create_string_buffer(64)
+    libc.pthread_mutex_lock(mutex)
+
+    def stuck_here() -> None:
+        libc.pthread_mutex_lock(mutex)  # held: blocks for good, GIL released
+
+    stuck_here()
 elif MODE == "main-exc":
     fail("main")
 elif MODE == "thread-exc":

@@ -23,6 +23,7 @@ is a :class:`~gurumeditation.pipeline.ReportRequest` handed to ``submit``
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -71,6 +72,9 @@ class CrashHooks:
         self.asyncio_undo: Optional[Callable[[], None]] = None
         #: reports written for exceptions (tests read it)
         self.exceptions = 0
+        #: monotonic time the main thread last entered :meth:`handle`
+        self.entered = 0.0
+        self.guard: Optional[TermGuard] = None
 
     # -- arming ---------------------------------------------------------------
     def install(self, events: Tuple[str, ...]) -> List[str]:
@@ -94,6 +98,11 @@ class CrashHooks:
                 problems.append(f"{signal_name(signum)}: {exc}")
                 continue
             self.previous[signum] = current
+        sigterm = int(signal.SIGTERM)
+        if self.previous.get(sigterm, 0) in (signal.SIG_DFL, None) and sigterm in self.previous:
+            self.guard = TermGuard(self)
+            if not self.guard.arm():
+                self.guard = None
         if "exception" in events:
             self.old_excepthook = sys.excepthook
             sys.excepthook = self.excepthook
@@ -111,6 +120,9 @@ class CrashHooks:
         self.asyncio_undo = _asyncio_glue.wrap_exception_handler(self.asyncio_exception)
 
     def uninstall(self) -> None:
+        guard, self.guard = self.guard, None
+        if guard is not None:
+            guard.disarm()
         for signum, previous in self.previous.items():
             try:
                 if signal.getsignal(signum) == self.handle:
@@ -130,6 +142,7 @@ class CrashHooks:
 
     # -- signals ----------------------------------------------------------------
     def handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        self.entered = time.monotonic()
         kind = "abort" if signum == signal.SIGABRT else "term"
         previous = self.previous.get(signum)
         try:
@@ -203,3 +216,131 @@ class CrashHooks:
                 context=str(context.get("message") or ""),
             )
         )
+
+
+#: How long the main thread gets to enter the SIGTERM handler before the
+#: guard writes the report and ends the process itself.
+TERM_DEADLINE = 0.25
+
+
+class TermGuard:
+    """SIGTERM at the default action must still end a process whose main
+    thread is stuck in native code (where our Python-level handler cannot
+    run).  faulthandler, registered on SIGTERM on top of Python's handler
+    (chained), tells a real thread of ours at C level that the signal came;
+    if the main thread has not entered the handler :data:`TERM_DEADLINE`
+    later, this thread writes the report (the main thread shown where it is
+    stuck), puts the default action back with a C call (``signal.signal``
+    works only in the main thread) and raises SIGTERM again: the process dies
+    of it, as it would have without us."""
+
+    def __init__(self, hooks: CrashHooks) -> None:
+        self.hooks = hooks
+        self.read_fd = self.write_fd = -1
+        self.armed = False
+        self.main_ident = 0
+        self.probe = 0
+
+    def arm(self) -> bool:
+        """Call from the main thread (the probe's handler is installed here)."""
+        import faulthandler
+
+        from . import watchdog
+
+        if not hasattr(faulthandler, "register") or not hasattr(signal, "pthread_kill"):
+            return False
+        self.main_ident = unpatched.this_thread_ident()
+        self.probe = watchdog.claim_probe()
+        if not self.probe:
+            return False
+        try:
+            import ctypes
+
+            self.libc = ctypes.CDLL(None, use_errno=True)
+            self.read_fd, self.write_fd = os.pipe()
+            os.set_blocking(self.write_fd, False)
+            faulthandler.register(
+                int(signal.SIGTERM), file=self.write_fd, all_threads=False, chain=True
+            )
+        except Exception:
+            self._close()
+            return False
+        self.armed = True
+        unpatched.real_thread(self.run)
+        return True
+
+    def disarm(self) -> None:
+        if self.armed:
+            try:
+                import faulthandler
+
+                faulthandler.unregister(int(signal.SIGTERM))
+            except Exception:
+                pass
+            self.armed = False
+        self._close()  # the thread sees end of file, or a closed descriptor, and ends
+
+    def _close(self) -> None:
+        for fd in (self.write_fd,):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.write_fd = -1
+
+    def run(self) -> None:
+        prims = unpatched.get()
+        fd = self.read_fd
+        try:
+            while True:
+                try:
+                    ready = prims.select([fd], [], [], None)[0]
+                    data = prims.read(fd, 65536) if ready else b"?"
+                except InterruptedError:
+                    continue
+                except (OSError, ValueError):
+                    return
+                if not data:
+                    return
+                came = time.monotonic()
+                prims.sleep(TERM_DEADLINE)
+                if self.hooks.entered >= came - TERM_DEADLINE or not self.armed:
+                    continue  # the main thread answers: its handler does the rest
+                if self.main_answers():
+                    continue  # free, so the signal was not ours (a forked child's?)
+                self.stand_in()
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def main_answers(self) -> bool:
+        """Whether the main thread runs a handler when signalled (the
+        watchdog's probe): a free main thread that did not enter ours got no
+        SIGTERM — the notification came through a pipe a forked child shares."""
+        from . import watchdog
+
+        sent = time.monotonic()
+        try:
+            signal.pthread_kill(self.main_ident, self.probe)
+        except (OSError, ValueError):
+            return True  # the main thread is gone: leave it to the interpreter
+        unpatched.get().sleep(TERM_DEADLINE)
+        return watchdog.ANSWERED[0] >= sent
+
+    def stand_in(self) -> None:
+        request = ReportRequest(
+            "term",
+            "SIGTERM",
+            reason=f"main thread did not respond within {round(TERM_DEADLINE * 1000)} ms",
+            producer_name="gurumeditation-term-guard",
+        )
+        try:
+            self.hooks.submit(request)
+            self.hooks.flush()
+        finally:
+            # the default action, as without us: SIG_DFL by a C call, then the signal again
+            self.libc.signal(int(signal.SIGTERM), 0)
+            os.kill(os.getpid(), int(signal.SIGTERM))

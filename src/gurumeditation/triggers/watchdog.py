@@ -124,8 +124,10 @@ def _answer(signum: int, frame: Optional[FrameType]) -> None:
 def probe_signal(taken: Tuple[int, ...] = ()) -> int:
     """The probe signal: the one claimed before, else a real-time signal
     still at its default action, none of ``taken`` (0: none)."""
-    from .native_dump import realtime_range
+    from . import native_dump
 
+    taken = (*taken, native_dump._dump_signal)  # faulthandler's: Python sees SIG_DFL there
+    realtime_range = native_dump.realtime_range
     if _claimed and signal.getsignal(_claimed) == _answer:
         return _claimed
     low, high = realtime_range()
@@ -140,6 +142,21 @@ def probe_signal(taken: Tuple[int, ...] = ()) -> int:
         except ValueError:
             continue
     return 0
+
+
+def claim_probe(taken: Tuple[int, ...] = ()) -> int:
+    """Install the probe's handler (main thread only); its signal, or 0."""
+    global _claimed
+    signum = probe_signal(taken)
+    if not signum:
+        return 0
+    try:
+        if signal.getsignal(signum) != _answer:
+            signal.signal(signum, _answer)
+    except (ValueError, OSError):
+        return 0
+    _claimed = signum
+    return signum
 
 
 @dataclass
@@ -213,16 +230,7 @@ class Watchdog:
         self.main_ident = unpatched.this_thread_ident()
         import dis  # noqa: F401  (read by waits_for_signal, never imported by this thread)
 
-        global _claimed
-        signum = probe_signal(taken)
-        if not signum:
-            return
-        try:
-            if signal.getsignal(signum) != _answer:
-                signal.signal(signum, _answer)
-        except (ValueError, OSError):
-            return
-        _claimed = self.probe_signum = signum
+        self.probe_signum = claim_probe(taken)
 
     def arm_hub(self) -> None:
         """A heartbeat timer on the calling thread's gevent or eventlet hub."""
