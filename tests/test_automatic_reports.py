@@ -308,6 +308,8 @@ def test_uncaught_exception_reports_it(
         assert exc["context"] == "Task exception was never retrieved"
     text = next(p for p in report_files(log_dir) if not p.suffix).read_text()
     assert "Exception: ValueError:" in text and "hunter2-secret-value" not in text
+    page = next(p for p in report_files(log_dir) if p.suffix == ".html").read_text()
+    assert "Exception: ValueError:" in page and "hunter2-secret-value" not in page
 
 
 def test_asyncio_imported_after_arming_is_covered_too(service: Any, tmp_path: Path) -> None:

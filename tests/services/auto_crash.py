@@ -43,7 +43,7 @@ TextGuruMeditation.setup_autorun(
     service_name="svc",
     log_dir=sys.argv[1],
     report_on=REPORT_ON,
-    formats=("text", "json"),
+    formats=("text", "json", "html"),
     **extra,
 )
 print("READY", flush=True)

@@ -28,7 +28,7 @@ from html import escape
 from typing import Any, Callable, Dict, List, Tuple
 
 from ..model import Report, Section
-from .common import error_text, is_stack_data, parked_at, stack_total, unit_name
+from .common import automatic_lines, error_text, is_stack_data, parked_at, stack_total, unit_name
 from .html_assets import CSP, SCRIPT, STYLE
 
 #: Stack sections with at most this many entries show their stacks unfolded.
@@ -345,6 +345,9 @@ def header_rows(header: Dict[str, Any]) -> List[Tuple[str, str]]:
     if producer.get("reason"):
         who += f" — {esc(producer['reason'])}"
     rows.append(("Written by", who))
+    seen = automatic_lines(trigger)  # a stall, an exception, memory, a recovery
+    if seen:
+        rows.append(("Seen", f'<pre class="text">{esc(chr(10).join(seen))}</pre>'))
     if header.get("durationMs") is not None:
         rows.append(("Took", f"{esc(header['durationMs'])} ms"))
     rows.append(("Masked values", esc(header.get("redactedCount", 0))))

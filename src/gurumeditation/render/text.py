@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 from ..model import Report, Section
 from ..terminal import escape
+from .common import automatic_lines
 from .text_layout import WIDTH, mapping_lines, section_banner
 from .text_sections import BODY, registered_lines
 
@@ -72,41 +73,6 @@ def header_lines(report: Report) -> List[str]:
     if header.get("redactedCount"):
         lines.append(f"Masked: {header['redactedCount']} values that looked secret")
     lines += signal_lines(header)
-    return lines
-
-
-def automatic_lines(trigger: Dict[str, Any]) -> List[str]:
-    """What an automatic trigger saw: the stall, the exception (with its
-    traceback as Python prints it), the memory, a stall that recovered."""
-    lines: List[str] = []
-    stall = trigger.get("stall") or {}
-    if stall:
-        lines.append(
-            f"Stall: {stall.get('what')} made no progress for {stall.get('seconds', 0):.1f} s, "
-            f"at {stall.get('where') or '?'}"
-        )
-    memory = trigger.get("memory") or {}
-    if memory:
-        lines.append(
-            f"Memory: resident {memory.get('rss_bytes')} bytes, above the limit of "
-            f"{memory.get('limit_bytes')} bytes"
-        )
-    exc = trigger.get("exception") or {}
-    if exc:
-        where = ", ".join(f"{k} {exc[k]}" for k in ("hook", "thread") if exc.get(k))
-        lines.append(
-            f"Exception: {exc.get('type')}: {exc.get('message')}" + (f" ({where})" if where else "")
-        )
-        if exc.get("context"):
-            lines.append(f"Context: {exc['context']}")
-        if exc.get("traceback"):
-            lines += str(exc["traceback"]).rstrip("\n").split("\n")
-    recovered = trigger.get("recovered") or {}
-    if recovered:
-        lines.append(
-            f"Recovered: {recovered.get('what')} recovered after "
-            f"{recovered.get('seconds', 0):.1f} s (before this report)"
-        )
     return lines
 
 
