@@ -13,7 +13,7 @@ coroutine of the main thread's loop stuck 3 s in ``pthread_mutex_lock`` (the
 loop and the main thread stall together: one stall); ``main-pause``: the
 main thread in ``signal.pause()`` (prints ``PAUSE RETURNED`` if anything
 wakes it).  Prints ``BLOCK <monotonic>`` when the stall begins,
-``UNBLOCK <monotonic>`` when it ends, then ``DONE`` and waits for stdin to
+``UNBLOCK <monotonic>`` when it ends (each with the wall-clock time after it), then ``DONE`` and waits for stdin to
 close (or a signal).
 
 Started by tests/test_automatic_reports.py."""
@@ -51,7 +51,7 @@ TextGuruMeditation.setup_autorun(
 
 
 def say(word: str) -> None:
-    print(f"{word} {time.monotonic():.6f}", flush=True)
+    print(f"{word} {time.monotonic():.6f} {time.time():.6f}", flush=True)
 
 
 def rest() -> None:
