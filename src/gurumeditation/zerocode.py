@@ -16,6 +16,9 @@ off and says so in one line on stderr.  Configured by the environment (see
 * ``GURUMEDITATION_FORMAT``: ``text`` (default), ``json``, ``html`` or
   several, comma-separated,
 * ``GURUMEDITATION_SERVICE``: the service name (default: the program's name).
+* ``GURUMEDITATION_WATCHDOG``, ``GURUMEDITATION_REPORT_ON``,
+  ``GURUMEDITATION_RSS_LIMIT``: reports that come by themselves (a stall,
+  ``term,exception,fatal,abort``, a memory threshold such as ``2G``).
 
 A service that calls ``setup_autorun`` itself later replaces these settings
 with its own (the variables still fill in what it leaves out) and is not
