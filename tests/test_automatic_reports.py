@@ -451,3 +451,24 @@ def test_gunicorn_timed_out_worker_reports_before_it_dies(service: Any, tmp_path
     assert stderr.count("Booting worker") >= 2
     assert "SIGKILL" not in stderr.split("WORKER TIMEOUT")[1].split("Booting worker")[0]
     assert len(json_reports(log_dir)) == 1
+
+
+def test_zero_code_arming_from_the_environment(service: Any, tmp_path: Path) -> None:
+    """GURUMEDITATION=1 and the variables alone: no code change, a report on
+    the uncaught exception, the exit status and traceback as usual."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        "raise RuntimeError('no code change')\n",
+        env={
+            "GURUMEDITATION": "1",
+            "GURUMEDITATION_LOG_DIR": str(log_dir),
+            "GURUMEDITATION_FORMAT": "json",
+            "GURUMEDITATION_REPORT_ON": "exception,term",
+            "GURUMEDITATION_WATCHDOG": "5",
+        },
+        ready=False,
+    )
+    assert svc.proc.wait(timeout=30) == 1
+    assert "RuntimeError: no code change" in svc.stderr()
+    doc = only_report(log_dir, "exception")
+    assert doc["header"]["trigger"]["exception"]["message"] == "no code change"
