@@ -472,3 +472,35 @@ def test_zero_code_arming_from_the_environment(service: Any, tmp_path: Path) -> 
     assert "RuntimeError: no code change" in svc.stderr()
     doc = only_report(log_dir, "exception")
     assert doc["header"]["trigger"]["exception"]["message"] == "no code change"
+
+
+def test_fatal_dump_without_a_sidecar_is_adopted_by_the_next_process(
+    service: Any, tmp_path: Path
+) -> None:
+    """No sidecar (no report signal armed): the dump stays in its hidden file
+    until the next process of the service arms ``fatal`` and makes it a report."""
+    log_dir = tmp_path / "logs"
+    code = """
+        import ctypes, sys
+        from gurumeditation import TextGuruMeditation
+        TextGuruMeditation.setup_autorun(
+            "1", service_name="svc", log_dir=sys.argv[1], report_on=["fatal"], setup_signal=False
+        )
+        print("READY", flush=True)
+        if sys.argv[2] == "crash":
+            ctypes.string_at(0)
+        """
+    first = service(code, args=[str(log_dir), "crash"], name="first")
+    assert first.proc.wait(timeout=30) == -signal.SIGSEGV
+    hidden = [p for p in log_dir.iterdir() if p.name.startswith(".svc.fatal.")]
+    assert len(hidden) == 1 and hidden[0].stat().st_size > 0
+    assert report_files(log_dir) == []
+    second = service(code, args=[str(log_dir), "stay"], name="second")
+    assert second.proc.wait(timeout=30) == 0
+    files = report_files(log_dir)
+    assert len(files) == 1
+    text = files[0].read_text()
+    assert "Fatal Python error: Segmentation fault" in text and "in string_at" in text
+    assert f"(pid {first.pid})" in text
+    assert not hidden[0].exists()
+    assert [p.name for p in log_dir.iterdir() if p.name.startswith(".")] == []  # exit: none left

@@ -52,7 +52,22 @@ def arm(log_dir: Optional[str], service: str) -> Optional[str]:
         os.close(dir_fd)
     _replace_fd(fd)
     faulthandler.enable(file=fd, all_threads=True)
-    return os.path.join(sink.log_dir, name)
+    path = os.path.join(sink.log_dir, name)
+    _at_exit(path)
+    return path
+
+
+def _at_exit(path: str) -> None:
+    """A clean exit leaves no empty file behind (only this process's own)."""
+    import atexit
+
+    pid = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == pid:
+            _remove_if_empty(path)
+
+    atexit.register(remove)
 
 
 _FD = -1
