@@ -1,7 +1,7 @@
 """Idle cost of the stall watchdog: CPU ticks over ``--seconds`` (60 in the
 documented run), armed with ``watchdog=SECONDS`` vs armed without it, for an
-idle main thread (``Event.wait``), an idle asyncio loop and an idle gevent
-hub — each pair side by side in the same run, the sidecar process counted
+idle main thread (``Event.wait``), an idle asyncio loop, an idle gevent
+hub and an idle eventlet hub — each pair side by side in the same run, the sidecar process counted
 with its service (the watchdog's heartbeat wakes it).
 
     .venv/bin/python benchmarks/watchdog_idle.py [--seconds 60] [--watchdog 1] [--json]
@@ -30,12 +30,15 @@ SHAPES = {
     "asyncio loop": "import asyncio\nasync def idle():\n    ready()\n    await asyncio.sleep(3600)\n"
     "asyncio.run(idle())",
     "gevent hub": "import gevent; ready(); gevent.sleep(3600)",
+    "eventlet hub": "import eventlet; ready(); eventlet.sleep(3600)",
 }
 
 VICTIM = """
 import sys
 if {gevent!r}:
     from gevent import monkey; monkey.patch_all(); import gevent; gevent.sleep(0)
+if {eventlet!r}:
+    import eventlet; eventlet.monkey_patch(); eventlet.sleep(0)
 from gurumeditation import TextGuruMeditation
 def ready():
     print("READY", flush=True)
@@ -80,12 +83,16 @@ def run(seconds: float = 60.0, watchdog: float = 1.0) -> Dict[str, Any]:
                 options = {"watchdog": watchdog} if armed else {}
                 code = VICTIM.format(
                     gevent="gevent" in shape,
+                    eventlet="eventlet" in shape,
                     log_dir=os.path.join(work, shape.replace(" ", "-")),
                     options=options,
                     body=body,
                 )
                 proc = subprocess.Popen(
-                    [python, "-c", code], stdout=subprocess.PIPE, text=True
+                    [python, "-c", code],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "PYTHONWARNINGS": "ignore"},
                 )
                 assert proc.stdout is not None
                 assert proc.stdout.readline().startswith("READY"), shape
