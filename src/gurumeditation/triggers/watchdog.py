@@ -286,9 +286,9 @@ class Watchdog:
         if self.seconds > 0:
             frames = sys._current_frames()
             try:
-                self.look_main(now, frames)
                 self.look_loops(now, frames)
                 self.look_hub(now, frames)
+                self.look_main(now, frames)  # last: a probe waits for its answer
             finally:
                 del frames
         if self.rss_limit > 0:
