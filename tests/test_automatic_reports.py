@@ -474,6 +474,38 @@ def test_zero_code_arming_from_the_environment(service: Any, tmp_path: Path) -> 
     assert doc["header"]["trigger"]["exception"]["message"] == "no code change"
 
 
+def test_fatal_after_a_fork_each_process_has_its_own_file(service: Any, tmp_path: Path) -> None:
+    """A forked child arms its own fatal file; it exits cleanly (its file goes),
+    then the parent crashes: the parent's dump is still there, as a report."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        """
+        import ctypes, os, sys, time
+        from gurumeditation import TextGuruMeditation
+        TextGuruMeditation.setup_autorun(
+            "1", service_name="svc", log_dir=sys.argv[1], report_on=["fatal"]
+        )
+        print("READY", flush=True)
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(0.5)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.5)
+        print("PARENT CRASHES", flush=True)
+        ctypes.string_at(0)
+        """,
+        args=[str(log_dir)],
+    )
+    assert svc.proc.wait(timeout=30) == -signal.SIGSEGV
+    files = wait_for_reports(log_dir, 1, timeout=10)
+    text = files[0].read_text()
+    assert f"(pid {svc.pid})" in text and "in string_at" in text
+    time.sleep(0.5)
+    assert len(report_files(log_dir)) == 1
+    assert [p.name for p in log_dir.iterdir() if p.name.startswith(".")] == []
+
+
 def test_fatal_dump_without_a_sidecar_is_adopted_by_the_next_process(
     service: Any, tmp_path: Path
 ) -> None:

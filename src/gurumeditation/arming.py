@@ -249,6 +249,7 @@ class Armed:
             prims = unpatched.get()
             self.gate = ReportGate(prims.allocate_lock)
             if self.fatal_armed:  # our own file: a crash of the child is the child's
+                self.fatal_path = None  # the parent's file stays the parent's, even when empty
                 self.arm_fatal(self.options.resolved() if self.options else ReportOptions())
             dump, self.native_dump = self.native_dump, None
             self.watcher = None
@@ -265,6 +266,7 @@ class Armed:
                 self.file_trigger = old.restarted()
             crash = self.crash
             if crash is not None and crash.guard is not None:
+                crash.guard.forget_after_fork()  # its thread is the parent's
                 crash.install(crash.events)  # the SIGTERM guard's pipe: the child's own
             dog = self.watchdog
             if dog is not None:

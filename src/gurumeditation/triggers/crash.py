@@ -280,6 +280,15 @@ class TermGuard:
             self.armed = False
         self._close()  # the thread sees end of file, or a closed descriptor, and ends
 
+    def forget_after_fork(self) -> None:
+        """A forked child: the reading end belongs to the parent's thread."""
+        if self.read_fd >= 0:
+            try:
+                os.close(self.read_fd)
+            except OSError:
+                pass
+        self.read_fd = -1
+
     def _close(self) -> None:
         for fd in (self.write_fd,):
             if fd >= 0:
