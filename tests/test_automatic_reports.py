@@ -536,3 +536,39 @@ def test_fatal_dump_without_a_sidecar_is_adopted_by_the_next_process(
     assert f"(pid {first.pid})" in text
     assert not hidden[0].exists()
     assert [p.name for p in log_dir.iterdir() if p.name.startswith(".")] == []  # exit: none left
+
+
+def test_watchdog_in_a_forked_child(service: Any, tmp_path: Path) -> None:
+    """The watchdog re-arms in a forked child (as in a gunicorn worker of a
+    preloaded application): the child's stuck main thread is its own stall."""
+    log_dir = tmp_path / "logs"
+    svc = service(
+        """
+        import ctypes, os, sys, threading, time
+        from gurumeditation import TextGuruMeditation
+        TextGuruMeditation.setup_autorun(
+            "1", service_name="svc", log_dir=sys.argv[1], watchdog=1, formats=["json"]
+        )
+        pid = os.fork()
+        if pid == 0:
+            libc = ctypes.CDLL(None)
+            mutex = ctypes.create_string_buffer(64)
+            libc.pthread_mutex_lock(mutex)
+            threading.Timer(3.0, libc.pthread_mutex_unlock, args=(mutex,)).start()
+            libc.pthread_mutex_lock(mutex)
+            time.sleep(1.0)
+            os._exit(0)
+        print(f"READY {pid}", flush=True)
+        os.waitpid(pid, 0)
+        print("CHILD DONE", flush=True)
+        time.sleep(600)
+        """,
+        args=[str(log_dir)],
+    )
+    child = int(svc.ready_line.split()[1])
+    assert svc.readline().strip() == "CHILD DONE"
+    docs = json_reports(log_dir)
+    assert [d["header"]["pid"] for d in docs] == [child], [d["header"] for d in docs]
+    assert docs[0]["header"]["trigger"]["stall"]["what"] == "main thread"
+    assert "main thread recovered after" in svc.stderr()
+    assert svc.alive()
