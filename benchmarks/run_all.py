@@ -37,6 +37,7 @@ sys.path.insert(0, HERE)
 
 import idle_cpu  # noqa: E402
 import import_cost  # noqa: E402
+import watchdog_idle  # noqa: E402
 from driver import Sample, measure  # noqa: E402
 from oslo_env import WORK, ensure_oslo_venv, installed_versions  # noqa: E402
 
@@ -457,6 +458,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-import", action="store_true")
     parser.add_argument("--no-idle", action="store_true")
     parser.add_argument(
+        "--watchdog-seconds",
+        type=float,
+        default=0.0,
+        help="idle seconds of the watchdog benchmark (default: the idle seconds, at most 10)",
+    )
+    parser.add_argument(
         "--update-docs", action="store_true", help="write the tables into docs/performance.md"
     )
     args = parser.parse_args(argv)
@@ -502,6 +509,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(f"idle: {idle_seconds:g} s")
         results["idle"] = idle_cpu.run(idle_seconds)
         print(idle_cpu.describe(results["idle"]), flush=True)
+        # the watchdog's idle cost: short by default (60 s in docs/performance.md)
+        watchdog_seconds = args.watchdog_seconds or min(idle_seconds, 10.0)
+        log(f"watchdog idle: {watchdog_seconds:g} s")
+        results["watchdog_idle"] = watchdog_idle.run(watchdog_seconds)
+        print(watchdog_idle.describe(results["watchdog_idle"]), flush=True)
     results["machine"]["load_end"] = loadavg()
 
     os.makedirs(WORK, exist_ok=True)

@@ -198,3 +198,40 @@ def test_timestamp_fmt_of_the_armed_class_names_the_files(tmp_path: Path, armed_
     Yearly.handle_signal("1", "yearly", str(tmp_path), None)
     (name,) = os.listdir(tmp_path)
     assert name == "yearly_gurumeditation_" + time.strftime("%Y", time.gmtime())
+
+
+def test_automatic_report_options_from_each_source(tmp_path: Path) -> None:
+    """watchdog, report_on and rss_limit: argument > [oslo_reports] > environment > off."""
+    from gurumeditation.options import parse_report_on, parse_size, parse_watchdog
+
+    off = ReportOptions.build(environ=ENV).resolved()
+    assert (off.watchdog, off.report_on, off.rss_limit) == (0.0, (), 0)
+    env = {
+        "GURUMEDITATION_WATCHDOG": "2.5",
+        "GURUMEDITATION_REPORT_ON": "term, Exception",
+        "GURUMEDITATION_RSS_LIMIT": "512M",
+    }
+    from_env = ReportOptions.build(environ=env).resolved()
+    assert from_env.watchdog == 2.5 and from_env.report_on == ("term", "exception")
+    assert from_env.rss_limit == 512 << 20
+    # registered but unset in conf: the environment still counts
+    assert ReportOptions.build(environ=env, conf=conf_with()).resolved().watchdog == 2.5
+    conf = conf_with(watchdog=7.0, report_on=["abort"], rss_limit="2G")
+    from_conf = ReportOptions.build(environ=env, conf=conf).resolved()
+    assert (from_conf.watchdog, from_conf.report_on, from_conf.rss_limit) == (
+        7.0,
+        ("abort",),
+        2 << 30,
+    )
+    given = ReportOptions.build(
+        environ=env, conf=conf, watchdog=1, report_on=("fatal",), rss_limit=1000
+    ).resolved()
+    assert (given.watchdog, given.report_on, given.rss_limit) == (1.0, ("fatal",), 1000)
+    assert parse_size("1.5GiB") == 3 << 29 and parse_size("64k") == 65536
+    for bad, parse in (("lots", parse_size), ("-1", parse_size), ("0.01", parse_watchdog)):
+        with pytest.raises(ValueError):
+            parse(bad)
+    with pytest.raises(ValueError, match="unknown report_on event 'oom'"):
+        parse_report_on("term,oom")
+    with pytest.raises(ValueError, match="report_on"):
+        ReportOptions.build(environ=ENV, report_on="segv")

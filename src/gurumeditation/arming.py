@@ -26,10 +26,14 @@ from . import family, pipeline, servers, unpatched
 from . import report as _report
 from .options import ReportOptions
 from .pipeline import Maker, ReportRequest
+from .sinks import write_stderr
+from .triggers import fatal as _fatal
+from .triggers.crash import CrashHooks
 from .triggers.file import FileTrigger
 from .triggers.gate import ReportGate
 from .triggers.native_dump import NativeDump
 from .triggers.signal import SignalTrigger, signal_name
+from .triggers.watchdog import Watchdog
 from .triggers.watcher import Watcher
 
 
@@ -55,6 +59,13 @@ class Armed:
         #: facade class that makes the reports.
         self.options: Optional[ReportOptions] = None
         self.maker: Optional[Maker] = None
+        #: report_on's signal and exception hooks; the stall/memory watchdog;
+        #: the file faulthandler writes a fatal dump into (``None``: none)
+        self.crash: Optional[CrashHooks] = None
+        self.watchdog: Optional[Watchdog] = None
+        self.auto_runner: Optional[unpatched.Runner] = None
+        self.fatal_path: Optional[str] = None
+        self.fatal_armed = False
 
     # -- arming -----------------------------------------------------------
     def arm(self, options: ReportOptions, maker: Optional[Maker] = None) -> None:
@@ -69,8 +80,11 @@ class Armed:
         if self.gate is None:
             self.gate = ReportGate(prims.allocate_lock)
         _report.prepare()
+        resolved = options.resolved()
+        self.arm_fatal(resolved)
         if options.setup_signal:
             self.setup_signal(options.signum)
+        self.arm_automatic(resolved)
         if not self.fork_hook and hasattr(os, "register_at_fork"):
             os.register_at_fork(
                 after_in_child=self.after_fork_in_child, after_in_parent=self.after_fork_in_parent
@@ -91,6 +105,85 @@ class Armed:
             return bool(signal.getsignal(trigger.signum) == trigger.handle)
         except (ValueError, OSError):
             return False
+
+    # -- reports that come by themselves (report_on, watchdog, rss_limit) -----
+    def arm_fatal(self, resolved: ReportOptions) -> None:
+        """``report_on`` "fatal": faulthandler into a file of ours (before the
+        native dump starts its sidecar, which names the file after a crash)."""
+        wanted = "fatal" in (resolved.report_on or ())
+        if self.fatal_armed:
+            _fatal.disarm(self.fatal_path)
+            self.fatal_path, self.fatal_armed = None, False
+        if not wanted:
+            return
+        try:
+            if resolved.log_dir:
+                _fatal.adopt_orphans(resolved.log_dir, resolved.service_name, resolved.max_reports)
+            self.fatal_path = _fatal.arm(resolved.log_dir, resolved.service_name)
+            self.fatal_armed = True
+        except OSError as exc:
+            write_stderr(f"gurumeditation: report_on fatal not armed: {exc}")
+
+    def arm_automatic(self, resolved: ReportOptions) -> None:
+        """``report_on`` signals and hooks, the watchdog and the memory threshold."""
+        if self.crash is None:
+            self.crash = CrashHooks(
+                self.submit, lambda: bool(self.gate is not None and self.gate.busy)
+            )
+        events = tuple(e for e in (resolved.report_on or ()) if e != "fatal")
+        for problem in self.crash.install(events):  # not the main thread: no signal handler
+            write_stderr(f"gurumeditation: report_on not armed for {problem}")
+        old, self.watchdog = self.watchdog, None
+        if old is not None:
+            old.stop()
+        seconds = float(resolved.watchdog or 0)
+        rss_limit = int(resolved.rss_limit or 0)
+        if seconds <= 0 and rss_limit <= 0:
+            return
+        if self.auto_runner is None or not self.auto_runner.alive():
+            self.auto_runner = unpatched.Runner()
+        dog = Watchdog(seconds, rss_limit, self.on_stall, self.on_rss, write_stderr)
+        taken = (self.native_dump.dump_signal,) if self.native_dump is not None else ()
+        try:
+            dog.arm_main(taken)
+        except ValueError:
+            pass  # not the main thread: loops and hubs only
+        dog.arm_hub()
+        watcher = self.watcher
+        if watcher is not None:
+            dog.heartbeat = watcher.heartbeat  # a frozen interpreter: the sidecar dumps
+        dog.start()
+        self.watchdog = dog
+        if self.watcher is not None:
+            self.watcher.announce()  # its threads are ours too
+
+    def post_auto(self, request: ReportRequest) -> bool:
+        runner = self.auto_runner
+        if runner is None or not runner.alive():
+            runner = self.auto_runner = unpatched.Runner()
+        return runner.post(lambda: self.submit(request))
+
+    def on_stall(self, what: str, seconds: float, where: str) -> bool:
+        """The watchdog saw a stall: its report, from a thread of ours."""
+        stall = {"what": what, "seconds": round(seconds, 3), "where": where}
+        return self.post_auto(
+            ReportRequest(
+                "watchdog",
+                f"{what} made no progress for {seconds:.1f} s",
+                producer_name="gurumeditation-watchdog",
+                facts={"stall": stall},
+            )
+        )
+
+    def on_rss(self, rss: int, limit: int) -> bool:
+        return self.post_auto(
+            ReportRequest(
+                "rss",
+                f"resident memory {rss} bytes above rss_limit {limit}",
+                producer_name="gurumeditation-watchdog",
+                facts={"memory": {"rss_bytes": rss, "limit_bytes": limit}},
+            )
+        )
 
     def setup_signal(self, signum: int) -> None:
         old = self.signal_trigger
@@ -117,6 +210,7 @@ class Armed:
             settings.signum, settings.service_name, settings.log_dir, settings.max_reports
         )
         dump.file_pid = family.file_pid()
+        dump.fatal_path = self.fatal_path or ""
         try:
             if not dump.arm(on_signal=self.signal_is_ours(settings.signum)):
                 return
@@ -254,10 +348,14 @@ class Armed:
             _report.forget_after_fork()
             _report.prepare()
             self.stuck_runner = None
+            self.auto_runner = None
             if self.options is None and self.file_trigger is None:
                 return
             prims = unpatched.get()
             self.gate = ReportGate(prims.allocate_lock)
+            if self.fatal_armed:  # our own file: a crash of the child is the child's
+                self.fatal_path = None  # the parent's file stays the parent's, even when empty
+                self.arm_fatal(self.options.resolved() if self.options else ReportOptions())
             dump, self.native_dump = self.native_dump, None
             self.watcher = None
             if dump is not None:
@@ -271,6 +369,15 @@ class Armed:
             if self.conf_watch and self.options is not None:
                 self.conf_watch = False  # its thread did not survive the fork
                 self.watch_conf(self.options)
+            crash = self.crash
+            if crash is not None and crash.guard is not None:
+                crash.guard.forget_after_fork()  # its thread is the parent's
+                crash.install(crash.events)  # the SIGTERM guard's pipe: the child's own
+            dog = self.watchdog
+            if dog is not None:
+                dog.forget_after_fork()
+                dog.heartbeat = self.watcher.heartbeat if self.watcher is not None else None
+                dog.start()
             if self.watcher is not None:
                 self.watcher.announce()
             servers.adapt(self)
@@ -296,6 +403,12 @@ class Armed:
                 )
             elif not current.producer_ident:
                 current = dataclasses.replace(current, producer_ident=me)
+            dog = self.watchdog
+            recovered = dog.take_recovered() if dog is not None else None
+            if recovered:
+                facts = dict(current.facts or {})
+                facts["recovered"] = recovered
+                current = dataclasses.replace(current, facts=facts)
             pipeline.run(current, self.options, self.maker)
 
         if gate is None:

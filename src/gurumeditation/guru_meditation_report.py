@@ -136,6 +136,14 @@ class GuruMeditation(Meditation):
         ``conf.oslo_reports.file_event_handler``): a file whose touch writes a
         report, at most one per ``file_event_handler_interval`` seconds
         (default 1; the signal stays armed too, unless ``setup_signal=False``).
+        Reports that come by themselves (all off by default):
+        ``watchdog=SECONDS`` writes one report per stall of the main thread,
+        an asyncio loop or the eventlet/gevent hub; ``report_on=("abort",
+        "term", "exception", "fatal")`` before gunicorn's SIGABRT kill, at
+        SIGTERM/SIGINT, on an uncaught exception, on a fatal signal (C-level
+        dump); ``rss_limit=BYTES`` (or ``"2G"``) once RSS goes above it (see
+        :mod:`gurumeditation.triggers.watchdog` and
+        :mod:`gurumeditation.triggers.crash`).
         Every option: :class:`gurumeditation.options.ReportOptions`; an
         unknown one raises ``TypeError``.
         """

@@ -93,6 +93,58 @@ class SignalState(_SignalStateRequired, total=False):
     takenOverBy: str  # the handler that replaced ours (only when not ours)
 
 
+class Stall(TypedDict):
+    """What stalled (``main thread``, ``asyncio loop <label> in thread <name>``,
+    ``gevent hub``, ``eventlet hub``), for how long so far (seconds), and
+    where its thread was (``file:line in func``, innermost Python frame)."""
+
+    what: str
+    seconds: float
+    where: str
+
+
+class Recovered(TypedDict):
+    """The last stall that ended before this report: what, after how long."""
+
+    what: str
+    seconds: float
+
+
+class _ExceptionFactsRequired(TypedDict):
+    type: str
+    message: str  # secrets masked
+    traceback: str  # as Python prints it (chained exceptions too), secrets masked
+
+
+class ExceptionFacts(_ExceptionFactsRequired, total=False):
+    """The exception an ``exception`` report was written for."""
+
+    thread: str  # the thread it ended (sys.excepthook: the main thread)
+    hook: str  # sys.excepthook, threading.excepthook, asyncio
+    context: str  # asyncio's message ("Task exception was never retrieved"...)
+
+
+class Memory(TypedDict):
+    """What an ``rss`` report saw: the resident size and the limit, bytes."""
+
+    rss_bytes: int
+    limit_bytes: int
+
+
+class _TriggerRequired(TypedDict):
+    kind: str  # signal, file, api, cli, watchdog, abort, term, exception, rss (fatal: text only)
+
+
+class Trigger(_TriggerRequired, total=False):
+    """What asked for the report; the automatic triggers add their facts."""
+
+    detail: str
+    stall: Stall  # kind watchdog
+    exception: ExceptionFacts  # kind exception
+    memory: Memory  # kind rss
+    recovered: Recovered  # any kind: a stall ended since the report before
+
+
 class Header(TypedDict, total=False):
     timestamp: str
     pid: int
@@ -101,7 +153,7 @@ class Header(TypedDict, total=False):
     service: str
     python: PythonFacts
     argv: List[str]
-    trigger: Dict[str, str]  # kind, detail
+    trigger: Trigger
     producer: Producer
     durationMs: float
     redactedCount: int

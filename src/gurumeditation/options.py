@@ -35,6 +35,9 @@ ENV_LOG_DIR = "GURUMEDITATION_LOG_DIR"
 ENV_SIGNAL = "GURUMEDITATION_SIGNAL"
 ENV_FORMAT = "GURUMEDITATION_FORMAT"
 ENV_SERVICE = "GURUMEDITATION_SERVICE"
+ENV_WATCHDOG = "GURUMEDITATION_WATCHDOG"
+ENV_REPORT_ON = "GURUMEDITATION_REPORT_ON"
+ENV_RSS_LIMIT = "GURUMEDITATION_RSS_LIMIT"
 
 CONF_GROUP = "oslo_reports"
 
@@ -130,6 +133,65 @@ def _interval(value: Any) -> float:
         return max(float(value), 0.05)
     except (TypeError, ValueError):
         raise ValueError(f"not a number of seconds: {value!r}") from None
+
+
+#: The events ``report_on`` may name (see :mod:`gurumeditation.triggers.crash`).
+REPORT_ON = ("abort", "term", "exception", "fatal")
+
+
+def parse_report_on(value: Any) -> Tuple[str, ...]:
+    """``"term,exception"``, ``["TERM"]``... → ``("term", "exception")`` (order
+    kept, duplicates dropped); ``ValueError`` naming an unknown event."""
+    if isinstance(value, str):
+        value = value.split(",")
+    events = tuple(dict.fromkeys(str(e).strip().lower() for e in value or () if str(e).strip()))
+    unknown = [e for e in events if e not in REPORT_ON]
+    if unknown:
+        raise ValueError(
+            f"unknown report_on event{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(e) for e in unknown)}; choose from {', '.join(REPORT_ON)}"
+        )
+    return events
+
+
+def parse_watchdog(value: Any) -> float:
+    """Seconds of no progress that make a stall (``0``: off); ``ValueError``
+    for what is not a number, a negative one, or less than 0.1 s."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"watchdog: not a number of seconds: {value!r}") from None
+    if seconds != seconds or seconds < 0:
+        raise ValueError(f"watchdog: not a number of seconds: {value!r}")
+    if 0 < seconds < 0.1:
+        raise ValueError(f"watchdog: {value!r} s is too short (at least 0.1 s, or 0: off)")
+    return seconds
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes: ``536870912``, ``"512M"``, ``"2G"``, ``"64k"``, ``"1.5GiB"``
+    (binary units; ``0``: off); ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        for suffix in ("ib", "b"):
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)]
+                break
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS and text[-1:] else ""
+        try:
+            number = float(text[: -1] if unit else text)
+        except ValueError:
+            raise ValueError(f"not a size: {value!r} (say 536870912, 512M or 2G)") from None
+    if number != number or number < 0:
+        raise ValueError(f"not a size: {value!r}")
+    return int(number * _SIZE_UNITS[unit])
 
 
 def _flag(value: Any) -> bool:
@@ -277,6 +339,37 @@ class ReportOptions:
         "Seconds a registered section may take before it is abandoned (0: no budget).",
         lambda v: float(v or 0),
     )
+    watchdog: Optional[float] = option(
+        None,
+        "Seconds without progress of the main thread, an asyncio event loop or the "
+        "eventlet/gevent hub after which a report is written (one per stall); 0: off.",
+        parse_watchdog,
+        conf="watchdog",
+        env=ENV_WATCHDOG,
+        fallback=0.0,
+        conf_type="float",
+    )
+    report_on: Optional[Tuple[str, ...]] = option(
+        None,
+        "Events that write a report by themselves: any of abort (SIGABRT, e.g. from "
+        "gunicorn's arbiter before it kills a timed-out worker), term (SIGTERM, SIGINT), "
+        "exception (an uncaught exception in any thread, an asyncio exception never "
+        "retrieved), fatal (the C-level dump of a fatal signal into a report file).",
+        parse_report_on,
+        conf="report_on",
+        env=ENV_REPORT_ON,
+        fallback=(),
+        conf_type="list",
+    )
+    rss_limit: Optional[int] = option(
+        None,
+        "Resident memory (bytes, or 512M, 2G) above which one report is written (again only "
+        "after it came back below); 0: off.",
+        parse_size,
+        conf="rss_limit",
+        env=ENV_RSS_LIMIT,
+        fallback=0,
+    )
     discoverable: bool = option(
         True, "Listed for `gurumeditation list` and `gurumeditation report`.", _flag
     )
@@ -394,7 +487,7 @@ class ReportOptions:
 
     def _from_conf(self, name: str, parse: Callable[[Any], Any], strict: bool) -> Any:
         value = conf_option(self.conf, CONF_GROUP, name)
-        if value is None or value == "":
+        if value is None or value == "" or (name in UNSET_IN_CONF and value == []):
             return None
         try:
             return parse(value)
@@ -445,6 +538,11 @@ REDACT_CONF: Tuple[Tuple[str, str, str], ...] = (
 )
 
 
+#: ``[oslo_reports]`` options registered unset (no default value in conf), so
+#: that their ``GURUMEDITATION_*`` variable still counts when conf says nothing.
+UNSET_IN_CONF = ("watchdog", "report_on", "rss_limit")
+
+
 def conf_options() -> List[Tuple[str, str, Any, str]]:
     """Every ``[oslo_reports]`` option, derived from the fields above:
     (name, oslo.config type, default, help).  The names and defaults are
@@ -456,7 +554,11 @@ def conf_options() -> List[Tuple[str, str, Any, str]]:
         if not name:
             continue
         kind, fallback = f.metadata["conf_type"], f.metadata["fallback"]
-        default = list(fallback) if kind == "list" else (None if kind == "str" else fallback)
+        default: Any
+        if name in UNSET_IN_CONF:  # unset: the environment still counts
+            default = [] if kind == "list" else None
+        else:
+            default = list(fallback) if kind == "list" else (None if kind == "str" else fallback)
         found.append((name, kind, default, f.metadata["doc"]))
     return found + [(name, kind, [], doc) for name, kind, doc in REDACT_CONF]
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import traceback as _traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import render as _render
 from . import sections as _sections
 from . import unpatched
-from .model import Report
+from .model import Report, Trigger
 from .options import FORMATS, ReportOptions
 from .report import Context, SectionSpec, run_report
 from .sections import registered as _registered
@@ -47,6 +47,9 @@ class ReportRequest:
     where the report goes instead of the armed log directory or stderr;
     ``formats``: instead of the armed formats; ``options``: instead of the
     armed options (the facade's ``handle_signal(version, service, log_dir)``).
+    ``facts``: what an automatic trigger adds to the header's ``trigger``
+    (``stall``, ``exception``, ``memory``, ``recovered``: see
+    :class:`~gurumeditation.model.Trigger`); ``None``: nothing.
     """
 
     kind: str
@@ -58,10 +61,14 @@ class ReportRequest:
     sink: Optional[Sink] = None
     formats: Optional[Tuple[str, ...]] = None
     options: Optional[ReportOptions] = None
+    facts: Optional[Mapping[str, Any]] = None
 
     @property
-    def trigger(self) -> Dict[str, str]:
-        return {"kind": self.kind, "detail": self.detail}
+    def trigger(self) -> Trigger:
+        trigger: Dict[str, Any] = {"kind": self.kind, "detail": self.detail}
+        if self.facts:
+            trigger.update(self.facts)
+        return trigger  # type: ignore[return-value]
 
 
 class Meditation:

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import unpatched
-from .model import REPORT_VERSION, Header, PythonFacts, Report, Section, error_of
+from .model import REPORT_VERSION, Header, PythonFacts, Report, Section, Trigger, error_of
 from .options import ReportOptions
 from .redact import Redactor
 from .runstate import RunState
@@ -36,7 +36,7 @@ class Context:
     options: ReportOptions = field(default_factory=ReportOptions)
     #: The frame the signal interrupted (shown for the thread that handles it).
     frame: Optional[FrameType] = None
-    trigger: Dict[str, str] = field(default_factory=lambda: {"kind": "api", "detail": "run()"})
+    trigger: Trigger = field(default_factory=lambda: Trigger(kind="api", detail="run()"))
     #: Why this thread, not the usual one, produced the report ("" when usual).
     reason: str = ""
     redactor: Redactor = field(default_factory=Redactor)
@@ -154,7 +154,7 @@ def build_header(ctx: Context) -> Header:
         "service": ctx.service,
         "python": python_facts(ctx.redactor.text),
         "argv": ctx.redactor.argv(argv),
-        "trigger": dict(ctx.trigger),
+        "trigger": trigger_facts(ctx),
         "producer": {
             "thread": ctx.producer_name or _producer_name(ctx.producer_ident),
             "ident": ctx.producer_ident,
@@ -165,6 +165,20 @@ def build_header(ctx: Context) -> Header:
     }
     signal_header(header)
     return header
+
+
+def trigger_facts(ctx: Context) -> Trigger:
+    """The request's trigger; the text of an exception it carries passes the
+    redactor (the application's message and source lines may hold secrets)."""
+    trigger: Trigger = dict(ctx.trigger)  # type: ignore[assignment]
+    exc = trigger.get("exception")
+    if exc:
+        exc = dict(exc)  # type: ignore[assignment]
+        for key in ("message", "traceback", "context"):
+            if key in exc:
+                exc[key] = ctx.redactor.text(str(exc[key]))  # type: ignore[literal-required]
+        trigger["exception"] = exc
+    return trigger
 
 
 def signal_header(header: Header) -> None:

@@ -16,6 +16,9 @@ off and says so in one line on stderr.  Configured by the environment (see
 * ``GURUMEDITATION_FORMAT``: ``text`` (default), ``json``, ``html`` or
   several, comma-separated,
 * ``GURUMEDITATION_SERVICE``: the service name (default: the program's name).
+* ``GURUMEDITATION_WATCHDOG``, ``GURUMEDITATION_REPORT_ON``,
+  ``GURUMEDITATION_RSS_LIMIT``: reports that come by themselves (a stall,
+  ``term,exception,fatal,abort``, a memory threshold such as ``2G``).
 
 The variables are inherited by every process started from that environment:
 spawned ``multiprocessing`` children (spawn, forkserver), a server's spawned

@@ -327,3 +327,103 @@ def task_created_at(task: Any) -> List[Frame]:
     except Exception:
         return []
     return frames
+
+
+# -- the exception handler -------------------------------------------------------------
+
+
+def wrap_exception_handler(on_exception: Any) -> Any:
+    """Make ``BaseEventLoop.call_exception_handler`` call ``on_exception(context)``
+    first (then asyncio's or the application's handler, as before), for every
+    loop; returns the undo.  When asyncio is not loaded yet it is never
+    imported for this: the wrap happens right after the application imports
+    it (a finder of ours on ``sys.meta_path``, gone once used or undone)."""
+    undo = _wrap_loaded(on_exception)
+    if undo is not None:
+        return undo
+    box: List[Any] = []
+    finder = _AfterImport("asyncio.base_events", lambda: box.append(_wrap_loaded(on_exception)))
+    sys.meta_path.insert(0, finder)
+
+    def undo_later() -> None:
+        finder.forget()
+        for done in box:
+            if done is not None:
+                done()
+
+    return undo_later
+
+
+class _AfterImport:
+    """A ``sys.meta_path`` finder that runs ``then()`` once ``name`` has been
+    executed (the module is found and loaded by the usual finders)."""
+
+    def __init__(self, name: str, then: Any) -> None:
+        self.name = name
+        self.then = then
+        self.busy = False
+
+    def forget(self) -> None:
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name or self.busy:
+            return None
+        self.busy = True
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        loader: Any = getattr(spec, "loader", None)
+        exec_module: Any = getattr(loader, "exec_module", None)
+        if spec is None or exec_module is None:
+            return None
+        finder = self
+
+        class Loader:
+            def __getattr__(self, name: str) -> Any:  # get_source, get_filename...
+                return getattr(loader, name)
+
+            def create_module(self, spec: Any) -> Any:
+                create = getattr(loader, "create_module", None)
+                return create(spec) if create is not None else None
+
+            def exec_module(self, module: Any) -> None:
+                exec_module(module)
+                finder.forget()
+                try:
+                    finder.then()
+                except Exception:
+                    pass
+
+        spec.loader = Loader()  # type: ignore[assignment]
+        return spec
+
+
+def _wrap_loaded(on_exception: Any) -> Optional[Any]:
+    base_events = sys.modules.get("asyncio.base_events")
+    loop_type = getattr(base_events, "BaseEventLoop", None)
+    original = getattr(loop_type, "call_exception_handler", None)
+    if loop_type is None or original is None:
+        return None
+
+    def call_exception_handler(self: Any, context: Dict[str, Any]) -> Any:
+        try:
+            on_exception(context)
+        except Exception:
+            pass
+        return original(self, context)
+
+    call_exception_handler.__wrapped__ = original  # type: ignore[attr-defined]
+    loop_type.call_exception_handler = call_exception_handler
+
+    def undo() -> None:
+        if loop_type.call_exception_handler is call_exception_handler:
+            loop_type.call_exception_handler = original
+
+    return undo

@@ -4,7 +4,7 @@ originals ``monkey_patch()`` kept.  Never imports eventlet."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Set
+from typing import Any, Callable, List, Optional, Set
 
 from ..heap import subclasses
 from . import loaded
@@ -74,3 +74,27 @@ def original(module: str, name: str) -> Optional[Any]:
         return getattr(patcher.original(module), name)
     except Exception:
         return None
+
+
+def start_heartbeat(beat: Callable[[], None], interval: float) -> Optional[Callable[[], None]]:
+    """Call ``beat()`` every ``interval`` seconds from the calling thread's
+    eventlet hub (a timer that schedules itself again); ``None`` when no hub
+    runs here (one is never made for this)."""
+    local = getattr(loaded("eventlet.hubs"), "_threadlocal", None)
+    hub = getattr(local, "hub", None) if local is not None else None
+    schedule = getattr(hub, "schedule_call_global", None)
+    if schedule is None:
+        return None
+    stopped: list = []  # type: ignore[type-arg]
+
+    def again() -> None:
+        if stopped:
+            return
+        beat()
+        schedule(interval, again)
+
+    try:
+        schedule(interval, again)
+    except Exception:
+        return None
+    return lambda: stopped.append(True)

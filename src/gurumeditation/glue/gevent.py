@@ -5,7 +5,7 @@ kept.  Never imports gevent."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from ..model import safe_str
 from . import loaded
@@ -74,3 +74,28 @@ def original(module: str, name: str) -> Optional[Any]:
         return monkey.get_original(module, name)
     except Exception:
         return None
+
+
+def start_heartbeat(beat: Callable[[], None], interval: float) -> Optional[Callable[[], None]]:
+    """Call ``beat()`` every ``interval`` seconds from the calling thread's
+    gevent hub (a repeating timer of its loop that keeps nothing alive);
+    returns how to stop it, or ``None`` when gevent made no hub here."""
+    hub = current_hub()
+    loop = getattr(hub, "loop", None)
+    if loop is None:
+        return None
+    try:
+        timer = loop.timer(interval, interval)
+        try:
+            timer.ref = False  # gevent.wait() does not wait for it
+        except Exception:
+            pass
+        timer.start(beat)
+    except Exception:
+        return None
+
+    def stop() -> None:
+        timer.stop()
+        timer.close()
+
+    return stop

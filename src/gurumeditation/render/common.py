@@ -5,7 +5,7 @@ unit's error reads.  Functions of the document only."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 
 class UnitName(NamedTuple):
@@ -124,3 +124,38 @@ def parked_at(
             if not is_library_file(str(f), stdlib):
                 return f"{text} in {place(str(f), n, fn)}"
     return text
+
+
+def automatic_lines(trigger: Dict[str, Any]) -> List[str]:
+    """What an automatic trigger saw: the stall, the exception (with its
+    traceback as Python prints it), the memory, a stall that recovered."""
+    lines: List[str] = []
+    stall = trigger.get("stall") or {}
+    if stall:
+        lines.append(
+            f"Stall: {stall.get('what')} made no progress for {stall.get('seconds', 0):.1f} s, "
+            f"at {stall.get('where') or '?'}"
+        )
+    memory = trigger.get("memory") or {}
+    if memory:
+        lines.append(
+            f"Memory: resident {memory.get('rss_bytes')} bytes, above the limit of "
+            f"{memory.get('limit_bytes')} bytes"
+        )
+    exc = trigger.get("exception") or {}
+    if exc:
+        where = ", ".join(f"{k} {exc[k]}" for k in ("hook", "thread") if exc.get(k))
+        lines.append(
+            f"Exception: {exc.get('type')}: {exc.get('message')}" + (f" ({where})" if where else "")
+        )
+        if exc.get("context"):
+            lines.append(f"Context: {exc['context']}")
+        if exc.get("traceback"):
+            lines += str(exc["traceback"]).rstrip("\n").split("\n")
+    recovered = trigger.get("recovered") or {}
+    if recovered:
+        lines.append(
+            f"Recovered: {recovered.get('what')} recovered after "
+            f"{recovered.get('seconds', 0):.1f} s (before this report)"
+        )
+    return lines

@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..model import Report, Section
 from .common import (
     FrameKind,
+    automatic_lines,
     error_text,
     frame_kind,
     is_stack_data,
@@ -503,6 +504,9 @@ def header_rows(header: Dict[str, Any]) -> List[Tuple[str, str]]:
     if producer.get("reason"):
         who += f" — {esc(producer['reason'])}"
     rows.append(("Written by", who))
+    seen = automatic_lines(trigger)  # a stall, an exception, memory, a recovery
+    if seen:
+        rows.append(("Seen", f'<pre class="text">{esc(chr(10).join(seen))}</pre>'))
     if header.get("durationMs") is not None:
         rows.append(("Took", f"{esc(header['durationMs'])} ms"))
     rows.append(("Masked values", esc(header.get("redactedCount", 0))))

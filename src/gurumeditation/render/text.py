@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 from ..model import Report, Section
 from ..terminal import escape
+from .common import automatic_lines
 from .text_layout import WIDTH, mapping_lines, section_banner
 from .text_sections import BODY, registered_lines
 
@@ -68,6 +69,7 @@ def header_lines(report: Report) -> List[str]:
     lines.append(how)
     if producer.get("reason"):
         lines.append(f"Note: {producer['reason']}")
+    lines += automatic_lines(trigger)
     if header.get("redactedCount"):
         lines.append(f"Masked: {header['redactedCount']} values that looked secret")
     lines += signal_lines(header)

@@ -221,6 +221,9 @@ class NativeDump:
         #: the pid the sidecar puts in its dump's file name (``None``: none,
         #: see :class:`gurumeditation.sinks.LogDirSink`)
         self.file_pid: Optional[int] = None
+        #: the file report_on "fatal" dumps into: the sidecar makes it a
+        #: report when the service is gone ("": none)
+        self.fatal_path = ""
 
     @property
     def with_sidecar(self) -> bool:
@@ -332,6 +335,7 @@ class NativeDump:
             str(self.dump_signal),
             str(start_ticks(os.getpid())),
             str(self.file_pid or 0),
+            self.fatal_path or "-",
         ]
         try:
             self.launcher = os.posix_spawn(

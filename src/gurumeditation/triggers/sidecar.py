@@ -51,6 +51,7 @@ def dump_text(
     truncated: bool,
     own: Optional[Set[int]] = None,
     trigger: str = "",
+    follows: bool = True,
 ) -> str:
     """The native dump in the classic layout of a full report: the classic
     opening, the stacks as faulthandler wrote them, and the closing About This
@@ -78,8 +79,8 @@ def dump_text(
     lines.append(
         f"Note: the interpreter did not respond within {int(waited * 1000)} ms "
         "(a thread holds the GIL in native code?): above are the Python stacks of every "
-        "thread as CPython's faulthandler dumped them at the signal. The full report "
-        "follows if the interpreter comes back."
+        "thread as CPython's faulthandler dumped them at the signal."
+        + (" The full report follows if the interpreter comes back." if follows else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -110,12 +111,17 @@ class AckChannel:
     the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
     own helper threads (left out of the dump); ``p<pid>\n`` = the pid to
     put in the dump's file name (the service forked since we started:
-    several processes share its name now)."""
+    several processes share its name now); ``h<seconds>\n`` = the
+    watchdog's heartbeat: the interpreter runs, and a silence of that many
+    seconds means it is frozen."""
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
         self.own: Set[int] = set()
         self.file_pid = 0
+        #: the watchdog's seconds (0: no watchdog) and its last heartbeat
+        self.beat_period = 0.0
+        self.last_beat = 0.0
         self._rest = b""
         if fd is not None:
             os.set_blocking(fd, False)
@@ -158,6 +164,17 @@ class AckChannel:
                     break
                 if buf[1:end].isdigit():
                     self.file_pid = int(buf[1:end])
+                buf = buf[end + 1 :]
+                continue
+            if buf[:1] == b"h":
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                try:
+                    self.beat_period = float(buf[1:end])
+                    self.last_beat = time.monotonic()
+                except ValueError:
+                    pass
                 buf = buf[end + 1 :]
                 continue
             if buf[:1] == b"a":
@@ -504,6 +521,10 @@ def follow_uid(pid: int) -> None:
         pass
 
 
+#: The ack channel of :func:`serve` (its ``own`` threads outlive it).
+LAST_OWN: List[Any] = [None]
+
+
 def serve(
     dump_fd: int,
     poke_fd: int,
@@ -521,21 +542,37 @@ def serve(
 ) -> None:
     os.set_blocking(poke_fd, False)
     channel = AckChannel(ack_fd)
+    LAST_OWN[0] = channel
     svc = Service(pid, ticks, service, signame, dump_fd, dump_signal, lambda: channel.own)
     front = FrontDoor(door_fd, svc)
     last_written = -REPEAT_GAP
+    frozen = False  # the watchdog's heartbeat stopped, and its dump is written
     while True:
         deadline = front.next_deadline()
+        if channel.beat_period and not frozen:
+            beat_due = channel.last_beat + channel.beat_period
+            deadline = beat_due if deadline is None else min(deadline, beat_due)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        watched = [channel.fd] if channel.fd is not None and channel.beat_period else []
         try:
-            ready, _, _ = select.select([dump_fd] + front.fds(), [], [], timeout)
+            ready, _, _ = select.select([dump_fd] + front.fds() + watched, [], [], timeout)
         except InterruptedError:
             continue
         if dump_fd not in ready:
             if channel.fd is not None:
+                beat = channel.last_beat
                 channel.read()
+                if channel.last_beat != beat:
+                    frozen = False
             front.on_ready(ready)
             front.on_timers()
+            if (
+                channel.beat_period
+                and not frozen
+                and time.monotonic() >= channel.last_beat + channel.beat_period
+            ):
+                frozen = True
+                frozen_dump(svc, channel, dest, max_reports, file_pid)
             continue
         chunk = read_some(dump_fd)
         if not chunk:
@@ -589,17 +626,48 @@ def serve(
         front.on_timers()
 
 
+def frozen_dump(
+    svc: Service, channel: AckChannel, dest: str, max_reports: int, file_pid: int = 0
+) -> None:
+    """The watchdog's heartbeat stopped: its thread cannot run Python, so no
+    thread can (one holds the GIL in native code) — the C-level dump of every
+    thread, once per freeze."""
+    if not same_process(svc.pid, svc.ticks):
+        return
+    dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
+    if not dump.strip():
+        return
+    seconds = channel.beat_period
+    text = dump_text(
+        dump[:MAX_DUMP],
+        svc.service,
+        svc.pid,
+        svc.signame,
+        seconds,
+        len(dump) > MAX_DUMP,
+        channel.own,
+        trigger=f"watchdog (the interpreter gave no heartbeat for {seconds:g} s)",
+        follows=False,
+    )
+    try:
+        write_dump(text, dest, svc.service, max_reports)
+    except Exception:
+        pass
+
+
 def main(argv: List[str]) -> None:
     """``dump_fd poke_fd ack_fd door_fd dest service pid signame ack_timeout
-    max_reports dump_signal start_ticks [file_pid]`` (``ack_fd``/``door_fd``
-    -1: none; ``dest`` ``-``: standard error; ``dump_signal`` 0: none;
-    ``file_pid`` 0: no pid in the dump's file name)."""
+    max_reports dump_signal start_ticks [file_pid [fatal_path]]``
+    (``ack_fd``/``door_fd`` -1: none; ``dest`` ``-``: standard error;
+    ``dump_signal`` 0: none; ``file_pid`` 0: no pid in the dump's file name;
+    ``fatal_path`` ``-``: report_on "fatal" is off)."""
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
     # detach: the service's process tree does not hold us, nobody has to reap us
     if os.fork() > 0:
         os._exit(0)
     dump_fd, poke_fd, ack_fd, door_fd = (int(a) for a in argv[:4])
+    fatal_path = argv[13] if len(argv) > 13 and argv[13] != "-" else ""
     try:
         serve(
             dump_fd,
@@ -618,7 +686,31 @@ def main(argv: List[str]) -> None:
         )
     except BaseException:
         pass
+    if fatal_path:
+        file_pid = int(argv[12]) if len(argv) > 12 else 0
+        after_service(fatal_path, argv[5], int(argv[6]), int(argv[11]), int(argv[9]), file_pid)
     os._exit(0)
+
+
+def after_service(
+    fatal_path: str, service: str, pid: int, ticks: int, max_reports: int, file_pid: int = 0
+) -> None:
+    """The service is gone (or disarmed us): the fatal dump it left, if it
+    died, becomes a report (see :mod:`gurumeditation.triggers.fatal`)."""
+    try:
+        for _ in range(50):  # the end of file may come a moment before the death
+            if not same_process(pid, ticks) or process_state(pid) in ("Z", "X", "?"):
+                break
+            time.sleep(0.02)
+        else:
+            return  # alive: it only re-armed, the file is still in use
+        from gurumeditation.triggers import fatal
+
+        channel = LAST_OWN[0]
+        told = getattr(channel, "file_pid", 0) or file_pid
+        fatal.finalize(fatal_path, service, max_reports, getattr(channel, "own", None), told)
+    except BaseException:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
