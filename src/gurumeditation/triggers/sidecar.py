@@ -571,8 +571,11 @@ def serve(
                 and not frozen
                 and time.monotonic() >= channel.last_beat + channel.beat_period
             ):
-                frozen = True
-                frozen_dump(svc, channel, dest, max_reports, file_pid)
+                if still_runs(channel, poke_fd, dump_fd, max(ack_timeout, channel.beat_period)):
+                    channel.last_beat = time.monotonic()  # late, not frozen
+                else:
+                    frozen = True
+                    frozen_dump(svc, channel, dest, max_reports, file_pid)
             continue
         chunk = read_some(dump_fd)
         if not chunk:
@@ -624,6 +627,34 @@ def serve(
         if eof:
             return
         front.on_timers()
+
+
+def still_runs(channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float) -> bool:
+    """The watchdog's heartbeat is late: is the interpreter frozen, or was its
+    thread only kept from the GIL for a while (a busy thread that gives the GIL
+    up and takes it back at once — an event loop polling with a zero timeout —
+    can starve another thread for over a second)?  Asks the watcher (PING on
+    the poke pipe) and waits ``timeout`` for its answer or a heartbeat; a dump
+    signal arriving meanwhile is left to the main loop."""
+    beat = channel.last_beat
+    try:
+        os.write(poke_fd, b"?\n")
+    except OSError:
+        return False
+    deadline = time.monotonic() + timeout
+    while channel.fd is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            ready, _, _ = select.select([channel.fd, dump_fd], [], [], remaining)
+        except InterruptedError:
+            continue
+        if channel.fd in ready and (channel.read() or channel.last_beat != beat):
+            return True
+        if dump_fd in ready:
+            return True  # a signal's dump: the main loop handles it
+    return False
 
 
 def frozen_dump(

@@ -34,6 +34,11 @@ MARGIN = 0.25
 POLL = 0.01
 
 
+#: What the sidecar writes on the poke pipe to ask only "do you run?" (the
+#: watcher answers ``a`` as to a dump, and expects no signal handler).
+PING = b"?\n"
+
+
 def parse_stamps(buffer: bytes) -> tuple[List[float], bytes]:
     """Complete ``<monotonic>\\n`` lines of ``buffer`` and the rest."""
     *lines, rest = buffer.split(b"\n")
@@ -117,17 +122,17 @@ class Watcher:
                     if not data:
                         return  # end of file: the sidecar (or the dump pipe) is gone
                     now = time.monotonic()
-                    stamp = now
                     if ack is not None:
                         try:
                             prims.write(ack, b"a")  # the interpreter runs
                         except OSError:
                             pass
-                        stamps, rest = parse_stamps(rest + data)
-                        if stamps:
-                            stamp = min(stamps)
-                    if seen is None:
-                        seen, due = stamp, now + self.deadline
+                    stamps, rest = parse_stamps(rest + data)
+                    # the sidecar's PING only asks whether the interpreter runs
+                    # (the watchdog's heartbeat was late): no signal to answer
+                    only_pings = not stamps and not data.replace(PING, b"").strip()
+                    if seen is None and not only_pings:
+                        seen, due = (min(stamps) if stamps else now), now + self.deadline
                 if seen is not None:
                     if self.gate.busy or self.gate.main_entered >= seen - MARGIN:
                         seen = None  # the main thread answered (or a report is on its way)
