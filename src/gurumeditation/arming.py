@@ -63,6 +63,7 @@ class Armed:
         if self.gate is None:
             self.gate = ReportGate(prims.allocate_lock)
         _report.prepare()
+        track_locks(options)
         if options.setup_signal:
             self.setup_signal(options.signum)
         if not self.fork_hook and hasattr(os, "register_at_fork"):
@@ -234,3 +235,17 @@ class Armed:
 
 #: The triggers armed in this process.
 ARMED = Armed()
+
+
+def track_locks(options: ReportOptions) -> None:
+    """Owner tracking (:mod:`.why.tracking`) when ``track_locks`` asks for it
+    (imported only then); a report run installs it again for libraries
+    loaded since."""
+    try:
+        wanted = options.resolved().track_locks
+    except Exception:
+        return
+    if wanted:
+        from .why import tracking
+
+        tracking.install()

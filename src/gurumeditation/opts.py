@@ -20,7 +20,13 @@ def _options() -> List[Any]:
 
     from .options import conf_options
 
-    kinds = {"str": cfg.StrOpt, "int": cfg.IntOpt, "list": cfg.ListOpt, "multistr": cfg.MultiStrOpt}
+    kinds = {
+        "str": cfg.StrOpt,
+        "int": cfg.IntOpt,
+        "bool": cfg.BoolOpt,
+        "list": cfg.ListOpt,
+        "multistr": cfg.MultiStrOpt,
+    }
     return [
         kinds[kind](name, default=default, help=doc) for name, kind, default, doc in conf_options()
     ]

@@ -24,6 +24,7 @@ from ..model import Awaited, LoopFacts, TaskMember, TasksData, UnitError, safe_s
 from ..report import Context, SectionSpec
 from ..stacks import StackKey, Unit, build_entries
 from ..unpatched import thread_objects
+from ..why import waits
 
 
 def find_cycles(edges: Dict[int, List[int]]) -> List[List[int]]:
@@ -115,6 +116,7 @@ class _Graph:
         self.edges: Dict[int, List[int]] = {}
         self.awaited_by: Dict[int, List[int]] = {}
         self.errors: Dict[int, UnitError] = {}
+        self.found: Dict[int, waits.Found] = {}
 
     def add(self, task: Any) -> None:
         tid = id(task)
@@ -124,6 +126,14 @@ class _Graph:
             key, tail = (), None
             self.errors[tid] = unit_error(exc)
         self.chains[tid] = key
+        if tid not in self.errors:
+            try:
+                got = waits.of_task(self.reader.last_frames, tid)
+            except Exception:  # an odd frame must not cost the section
+                got = None
+            if got is not None:
+                self.found[tid] = got
+        self.reader.last_frames = []
         self.awaits[tid] = [self.label(tid, obj) for obj in glue.awaited_objects(task, tail)]
         for waiter in glue.awaited_by(task):
             if tid not in self.edges.get(id(waiter), []):
@@ -201,6 +211,14 @@ def collect(ctx: Context) -> Optional[TasksData]:
     cycles = [ring for ring in find_cycles(graph.edges) if all(m in by_id for m in ring)]
     in_cycle = {m: ring for ring in cycles for m in ring}
 
+    why = ctx.state.why()
+    try:
+        why.future_holders.update(waits.future_holders({}, tasks))
+    except Exception:
+        pass
+    for lfacts in loop_of.values():
+        if lfacts.get("running") and "thread" in lfacts:
+            why.loop_threads[lfacts["thread"]] = lfacts["label"]
     units = []
     for task in tasks:
         tid = id(task)
@@ -209,6 +227,13 @@ def collect(ctx: Context) -> Optional[TasksData]:
         facts = task_facts(task, names, lfacts, tid in running_ids, graph)
         if tid in in_cycle:
             facts["cycle"] = [names.get(m, str(m)) for m in in_cycle[tid]]
+        rec = why.add("task", tid, f"task {names[tid]}")
+        rec.thread = lfacts.get("thread")
+        rec.running = tid in running_ids
+        rec.awaits = [a["id"] for a in facts.get("awaits", []) if "id" in a]
+        rec.where = _where(graph.chains[tid])
+        if tid in graph.found:
+            facts["wait"] = rec.wait = why.wait_data(graph.found[tid])
         units.append(Unit(facts, graph.chains[tid], pinned=tid in running_ids))
 
     entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
@@ -223,6 +248,11 @@ def collect(ctx: Context) -> Optional[TasksData]:
         "cycles": [[names.get(m, str(m)) for m in ring] for ring in cycles],
         "entries": entries,
     }
+
+
+def _where(chain: StackKey) -> str:
+    """file:line of the innermost frame of an await chain."""
+    return f"{chain[-1][0]}:{chain[-1][1]}" if chain else ""
 
 
 SECTION = SectionSpec("asyncio_tasks", "Asyncio Tasks", collect)

@@ -7,7 +7,13 @@ the unpatched originals eventlet and gevent keep (see :mod:`..unpatched`),
 so greenlets posing as threads never show here.  The thread that produces the
 report shows the frame the signal interrupted, never the report's own frames.
 
-Data: :class:`~gurumeditation.model.StackSectionData` of
+Each thread also gets its OS facts (:mod:`..why.procfs`: state, CPU time,
+wait channel, system call; two reads a few ms apart tell which ran) and
+what it waits on (:mod:`..why.waits`); both go to the run's wait-for graph
+for the Diagnosis.  This library's own threads are left out and named in
+``own_threads``.
+
+Data: :class:`~gurumeditation.model.ThreadsData` of
 :class:`~gurumeditation.model.ThreadMember`.
 """
 
@@ -15,12 +21,13 @@ from __future__ import annotations
 
 import sys
 from types import FrameType
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
-from ..model import StackSectionData, ThreadMember
+from ..model import ThreadMember, ThreadsData, safe_str
 from ..report import Context, SectionSpec
 from ..stacks import Unit, build_entries, stack_key, stack_section_data
 from ..unpatched import main_ident, producer_ident, thread_objects
+from ..why import procfs, waits
 
 
 def thread_facts(
@@ -44,7 +51,7 @@ def thread_facts(
     return facts
 
 
-def collect(ctx: Context) -> StackSectionData:
+def collect(ctx: Context) -> ThreadsData:
     frames = sys._current_frames()
     main = main_ident(frames)
     producer = producer_ident(ctx.producer_ident, frames)
@@ -53,17 +60,83 @@ def collect(ctx: Context) -> StackSectionData:
     if main in idents:
         idents.remove(main)  # type: ignore[arg-type]
         idents.insert(0, main)  # type: ignore[arg-type]
+    why = ctx.state.why()
+    first = procfs.sample()
     units = []
+    found: Dict[int, Optional[waits.Found]] = {}
     for ident in idents:
         frame: Optional[FrameType] = frames[ident]
-        if ident == producer and ctx.frame is not None:
-            frame = ctx.frame
+        if ident == producer:
+            frame = ctx.frame  # the frame the signal interrupted (or none)
         facts = thread_facts(ident, main, producer, objects.get(ident))
+        rec = why.add("thread", ident, unit_label(facts))
+        rec.main = ident == main
+        chain = waits.frames_of(frame)
+        rec.where = waits.innermost_where(chain)
+        try:
+            found[ident] = waits.of_thread(frame, ident) if frame is not None else None
+        except Exception:  # an odd frame must not cost the section
+            found[ident] = None
+        del chain
         pinned = ident == main or ident == producer
         units.append(Unit(facts, stack_key(frame), pinned))
+    try:
+        why.future_holders.update(waits.future_holders(frames, []))
+    except Exception:
+        pass
+    own = sorted(own_name(i, frames[i], objects.get(i)) for i in frames if i in ctx.own_threads)
     del frames
+    natives = [u.facts.get("native_id") for u in units]
+    procfs.pause(procfs.WINDOW_S)  # the GIL released: a thread that wants to run, runs
+    later = procfs.sample([n for n in natives if n is not None], full=False)
+    for unit, native in zip(units, natives):
+        facts = unit.facts
+        ident = facts["ident"]
+        rec = why.units[("thread", ident)]
+        if native is not None and native in first:
+            facts["os"] = procfs.os_facts(first[native], later.get(native), ident == producer)
+            os_ = facts["os"]
+            rec.running = bool(os_.get("running"))
+            if rec.running:
+                user, system = os_.get("cpu_user_s", 0), os_.get("cpu_system_s", 0)
+                rec.cpu = (
+                    f"{os_.get('oncpu_ms', 0):g} ms on CPU while the report looked; "
+                    f"user {user:.2f} s, system {system:.2f} s"
+                )
+        got = found.get(ident)
+        if got is not None:
+            facts["wait"] = why.wait_data(got)
+            rec.wait = facts["wait"]
+        elif "os" in facts and procfs.idle_syscall(facts["os"].get("syscall", "")):
+            rec.wait = {"kind": "io", "resource": facts["os"]["syscall"], "idle": True}
+    found.clear()
     entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
-    return stack_section_data(entries, len(units))
+    data = cast(ThreadsData, stack_section_data(entries, len(units)))
+    if own:
+        data["own_threads"] = own
+        why.own_threads = own
+    return data
+
+
+def own_name(ident: int, frame: Optional[FrameType], thread: Any) -> str:
+    """A helper thread of this library by its name, or the function it runs."""
+    name = getattr(thread, "name", None)
+    if name:
+        return safe_str(name)
+    outer: List[FrameType] = []
+    while frame is not None:
+        outer.append(frame)
+        frame = frame.f_back
+    for f in reversed(outer):
+        code = f.f_code
+        if code.co_name not in ("bootstrap", "_bootstrap", "_bootstrap_inner", "run"):
+            return str(getattr(code, "co_qualname", code.co_name))
+    return f"#{ident}"
+
+
+def unit_label(facts: ThreadMember) -> str:
+    name = facts.get("name")
+    return f"thread {name} (#{facts['ident']})" if name else f"thread #{facts['ident']}"
 
 
 SECTION = SectionSpec("threads", "Threads", collect)

@@ -1,0 +1,179 @@
+"""The wait-for graph of one report run: unit -> resource -> holder, across
+threads, greenlets and tasks, and its cycles (deadlocks).
+
+The stack sections add their units to the run's :class:`WhyState` (through
+``ctx.state.why()``) as they read them; the Diagnosis section, collected
+after every other, asks it for deadlocks, crowds and blocked units.  Only
+plain facts and ids are kept: no live object outlives the section that read
+it (``Found.obj`` is dropped once its data is taken).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Optional, Tuple
+
+from ..model import DiagnosisStep, Wait, WaitHolder
+from .waits import Found, Ref
+
+Key = Tuple[str, int]  # (thread|greenlet|task, ident or id)
+
+#: Wait kinds another unit is responsible for ending (lock-like); others
+#: (an event, a queue, a sleep) wait for whoever comes along.
+HELD_KINDS = frozenset(
+    {"lock", "rlock", "semaphore", "condition", "import", "join", "future", "barrier"}
+)
+
+
+def bare(kind: str) -> str:
+    return kind[len("asyncio ") :] if kind.startswith("asyncio ") else kind
+
+
+class UnitRec:
+    __slots__ = (
+        "awaits",
+        "cpu",
+        "id",
+        "kind",
+        "label",
+        "main",
+        "running",
+        "thread",
+        "wait",
+        "where"
+    )  # fmt: skip
+
+    def __init__(self, kind: str, uid: int, label: str) -> None:
+        self.kind = kind
+        self.id = uid
+        self.label = label
+        self.wait: Optional[Wait] = None
+        self.where = ""
+        self.main = False
+        self.thread: Optional[int] = None  # the thread a greenlet or task runs in
+        self.running = False
+        self.cpu = ""  # "12.3 ms on CPU in 5 ms; user 3.20 s, system 0.10 s" (threads)
+        self.awaits: List[int] = []  # ids of tasks and futures a task awaits
+
+
+class WhyState:
+    """What the stack sections of one run found out about waits."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.units: Dict[Key, UnitRec] = {}
+        self.future_holders: Dict[int, Ref] = {}
+        self.loop_threads: Dict[int, str] = {}  # thread ident -> loop label
+        self.own_threads: List[str] = []
+        self.tracking = False
+
+    # -- filled by the sections ------------------------------------------------------
+    def add(self, kind: str, uid: int, label: str) -> UnitRec:
+        rec = UnitRec(kind, uid, label)
+        self.units[(kind, uid)] = rec
+        return rec
+
+    def resolve(self, ref: Ref) -> Optional[Key]:
+        """The unit behind a holder reference (an ident is a thread's, or,
+        monkey patched, a greenlet's)."""
+        kind, uid = ref
+        if kind == "ident":
+            for cand in ("thread", "greenlet"):
+                if (cand, uid) in self.units:
+                    return (cand, uid)
+            return ("thread", uid)
+        return (kind, uid)
+
+    def wait_data(self, found: Found) -> Wait:
+        """``found`` as the document's data, its holder named as far as the
+        units read so far allow (the Diagnosis names them all)."""
+        data = found.data()
+        holder = data.get("holder")
+        if holder is not None:
+            key = self.resolve((holder["kind"], holder["id"]))
+            if key is not None:
+                new: WaitHolder = {"kind": key[0], "id": key[1]}
+                rec = self.units.get(key)
+                name = holder.get("name") or (rec.label if rec is not None else "")
+                if name:
+                    new["name"] = name
+                data["holder"] = new
+        return data
+
+    # -- read by the Diagnosis ---------------------------------------------------------
+    def holder_of(self, rec: UnitRec) -> Optional[Key]:
+        wait = rec.wait
+        if wait is not None:
+            holder = wait.get("holder")
+            if holder is not None:
+                return self.resolve((holder["kind"], holder["id"]))
+            fid = wait.get("id")
+            if bare(wait["kind"]) == "future" and fid is not None and fid in self.future_holders:
+                return self.resolve(self.future_holders[fid])
+        for awaited in rec.awaits:  # a task awaiting a task, or a future a unit completes
+            if ("task", awaited) in self.units:
+                return ("task", awaited)
+            if awaited in self.future_holders:
+                return self.resolve(self.future_holders[awaited])
+        return None
+
+    def edges(self) -> Dict[Key, Key]:
+        found: Dict[Key, Key] = {}
+        for key, rec in self.units.items():
+            holder = self.holder_of(rec)
+            if holder is not None and holder != key:
+                found[key] = holder
+        return found
+
+    def cycles(self) -> List[List[Key]]:
+        """Every cycle of the wait-for graph (each unit waits on one thing,
+        so each cycle is found by walking from its members)."""
+        edges = self.edges()
+        cycles: List[List[Key]] = []
+        done: Dict[Key, bool] = {}
+        for start in edges:
+            path: List[Key] = []
+            index: Dict[Key, int] = {}
+            node: Optional[Key] = start
+            while node is not None and node not in done and node not in index:
+                index[node] = len(path)
+                path.append(node)
+                node = edges.get(node)
+            if node is not None and node in index:
+                ring = path[index[node] :]
+                if ring:
+                    first = min(range(len(ring)), key=lambda i: ring[i])
+                    cycles.append(ring[first:] + ring[:first])
+            for member in path:
+                done[member] = True
+        return cycles
+
+    def label(self, key: Key) -> str:
+        rec = self.units.get(key)
+        if rec is not None:
+            return rec.label
+        kind, uid = key
+        return f"thread #{uid}" if kind == "thread" else f"{kind} 0x{uid:x}"
+
+    def step(self, key: Key) -> DiagnosisStep:
+        rec = self.units.get(key)
+        step: DiagnosisStep = {"unit": self.label(key), "kind": key[0], "id": key[1]}
+        if rec is None:
+            return step
+        wait = rec.wait
+        if wait is not None:
+            step["waits"] = f"{wait['resource']} ({wait['kind']})"
+            holder = self.holder_of(rec)
+            if holder is not None:
+                step["held_by"] = self.label(holder)
+            elif wait.get("owner"):
+                step["held_by"] = str(wait["owner"])
+        elif rec.awaits:
+            holder = self.holder_of(rec)
+            step["waits"] = "a task" if holder is not None and holder[0] == "task" else "a future"
+            if holder is not None:
+                step["held_by"] = self.label(holder)
+        where = (wait.get("where") if wait is not None else None) or rec.where
+        if where:
+            step["where"] = where
+        return step

@@ -1,0 +1,525 @@
+"""What a blocked thread, greenlet or task waits on, read from its innermost
+frames and the objects in them, and who holds it where anything records it.
+
+A wait inside a primitive written in Python (``threading.Condition.wait``,
+``Event.wait``, ``Semaphore.acquire``, ``Barrier.wait``, ``Thread.join``,
+``queue.Queue.get``/``put``, ``concurrent.futures.Future.result``, the
+import lock, asyncio's and eventlet's locks, events and queues) is known
+exactly: the primitive's own frame holds it as ``self``; the outermost such
+frame names the wait (``Queue.get``, not the ``Condition.wait`` inside it).
+A wait in a primitive written in C (``threading.Lock``/``RLock``, gevent's
+compiled locks) leaves no frame of its own: the object is found on the
+innermost application line (``with self.lock:``, ``b.acquire()``) by
+looking its names up statically in the frame's locals and globals (instance
+dictionaries only: no property or ``__getattr__`` of the application runs).
+
+Owners: an ``RLock`` records its owner (C: in its repr; Python: ``_owner``),
+a ``Condition`` over one too; the import lock its thread; gevent's ``RLock``
+its greenlet; a lock created after arming with ``track_locks`` on records its
+holder (:mod:`.tracking`).  Anything else says "owner unknown".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from types import FrameType
+from typing import Any, Dict, List, Optional, Tuple
+
+from .. import model
+from ..model import Wait, WaitHolder
+from ..stacks import is_own_file
+from . import tracking
+
+#: A unit a resource is held by: (kind, id) with kind thread / greenlet / task
+#: (or "ident": a thread ident or greenlet id, told apart by the graph).
+Ref = Tuple[str, int]
+
+
+class Found:
+    """A wait as found in live objects (the document gets :meth:`data`)."""
+
+    __slots__ = ("detail", "holder", "holder_name", "idle", "kind", "obj", "owner", "where")
+
+    def __init__(self, kind: str, obj: Any, where: str = "") -> None:
+        self.kind = kind
+        self.obj = obj
+        self.holder: Optional[Ref] = None
+        self.holder_name = ""
+        self.owner = ""  # why no holder is named
+        self.where = where
+        self.idle = False  # waits for I/O or time, not for another unit
+        self.detail = ""  # e.g. the module being imported
+
+    def resource(self) -> str:
+        if self.obj is None:
+            return self.detail or self.kind
+        text = f"{type(self.obj).__name__} 0x{id(self.obj):x}"
+        if self.detail:
+            text += f" ({self.detail})"
+        return text
+
+    def data(self) -> Wait:
+        wait: Wait = {"kind": self.kind, "resource": self.resource()}
+        if self.obj is not None:
+            wait["id"] = id(self.obj)
+        if self.where:
+            wait["where"] = self.where
+        if self.holder is not None:
+            holder: WaitHolder = {"kind": self.holder[0], "id": self.holder[1]}
+            if self.holder_name:
+                holder["name"] = self.holder_name
+            wait["holder"] = holder
+        elif self.owner:
+            wait["owner"] = self.owner
+        if self.idle:
+            wait["idle"] = True
+        return wait
+
+
+# -- where: the innermost application frame ------------------------------------------
+
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def _library(filename: str) -> bool:
+    return (
+        filename.startswith(_STDLIB)
+        or filename.startswith("<frozen ")
+        or "site-packages" + os.sep in filename
+        or is_own_file(filename)
+    )
+
+
+def place(frame: FrameType) -> str:
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+# -- owners ---------------------------------------------------------------------------
+
+_RLOCK_OWNER = re.compile(r"owner=(-?\d+)")
+
+
+def tracked_owner(obj: Any) -> Optional[Tuple[Ref, str]]:
+    """The holder :mod:`.tracking` recorded on a lock made after arming (the
+    first, for a semaphore held by several)."""
+    held = tracking.holders(obj)
+    if not held:
+        return None
+    kind, ident, name = held[0]
+    return (kind, ident), name
+
+
+def is_tracked(obj: Any) -> bool:
+    return tracking.holders(obj) is not None
+
+
+def rlock_owner(obj: Any) -> Optional[int]:
+    """Ident of the thread holding an RLock (C or Python), ``None`` if free/unknown."""
+    owner = _static(obj, "_owner")
+    if isinstance(owner, int):
+        return owner or None
+    if type(obj).__name__ == "RLock" and type(obj).__module__ == "_thread":
+        match = _RLOCK_OWNER.search(model.safe_repr(obj))
+        if match:
+            return int(match.group(1)) or None
+    return None
+
+
+def set_owner(found: Found, lock: Any, track_hint: bool = True) -> None:
+    """Fill in who holds ``lock`` (the object waited on, or the lock under it)."""
+    tracked = tracked_owner(lock)
+    if tracked is not None:
+        found.holder, found.holder_name = tracked
+        return
+    if is_tracked(lock):
+        found.owner = "not held (by the time it was read)"
+        return
+    ident = rlock_owner(lock)
+    if ident is not None:
+        found.holder = ("ident", ident)
+        return
+    inner = _static(lock, "_lock")  # a Condition, or a tracked wrapper's lock
+    if inner is not None and inner is not lock:
+        tracked = tracked_owner(inner)
+        if tracked is not None:
+            found.holder, found.holder_name = tracked
+            return
+        ident = rlock_owner(inner)
+        if ident is not None:
+            found.holder = ("ident", ident)
+            return
+    gowner = _static(lock, "_owner")  # gevent's RLock: the greenlet holding it
+    if gowner is not None and hasattr(gowner, "switch"):
+        found.holder = ("greenlet", id(gowner))
+        return
+    if not track_hint:
+        found.owner = "owner unknown"
+    elif tracking.installed():
+        found.owner = "owner unknown (made before track_locks took effect)"
+    else:
+        found.owner = "owner unknown (track_locks is off)"
+
+
+# -- static look-ups -------------------------------------------------------------------
+
+_MISSING: Any = object()
+
+
+def _static(obj: Any, name: str) -> Any:
+    """``obj.name`` from the instance (or slot) only: no property, no
+    ``__getattr__``; ``None`` when absent."""
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        d = None
+    if isinstance(d, dict) and name in d:
+        return d[name]
+    slot = None
+    for klass in type(obj).__mro__:
+        slot = klass.__dict__.get(name)
+        if slot is not None:
+            break
+    if slot is not None and type(slot).__name__ == "member_descriptor":
+        try:
+            return slot.__get__(obj, type(obj))
+        except AttributeError:
+            return None
+    return None
+
+
+def _local(frame: FrameType, name: str) -> Any:
+    try:
+        locals_ = frame.f_locals
+    except Exception:
+        return _MISSING
+    if name in locals_:
+        return locals_[name]
+    glob = frame.f_globals
+    if name in glob:
+        return glob[name]
+    return _MISSING
+
+
+def _resolve(frame: FrameType, dotted: str) -> Any:
+    parts = dotted.split(".")
+    obj = _local(frame, parts[0])
+    for part in parts[1:]:
+        if obj is _MISSING or obj is None:
+            return _MISSING
+        if isinstance(obj, type(sys)):
+            obj = vars(obj).get(part, _MISSING)
+        else:
+            got = _static(obj, part)
+            obj = _MISSING if got is None else got
+    return obj
+
+
+_LOCK_KINDS = {
+    ("_thread", "lock"): "lock",
+    ("_thread", "RLock"): "rlock",
+    ("threading", "_RLock"): "rlock",
+    ("threading", "Condition"): "condition",
+    ("threading", "Semaphore"): "semaphore",
+    ("threading", "BoundedSemaphore"): "semaphore",
+    ("gevent._semaphore", "Semaphore"): "semaphore",
+    ("gevent._semaphore", "BoundedSemaphore"): "semaphore",
+    ("gevent.lock", "Semaphore"): "semaphore",
+    ("gevent.lock", "BoundedSemaphore"): "semaphore",
+    ("gevent.lock", "RLock"): "rlock",
+    ("gevent.lock", "DummySemaphore"): "semaphore",
+    ("gevent.thread", "LockType"): "lock",
+    ("eventlet.semaphore", "Semaphore"): "semaphore",
+    ("eventlet.semaphore", "BoundedSemaphore"): "semaphore",
+    ("eventlet.semaphore", "CappedSemaphore"): "semaphore",
+    ("eventlet.lock", "Lock"): "lock",
+    ("eventlet.green.thread", "Lock"): "lock",
+}
+
+
+def lock_kind(obj: Any) -> Optional[str]:
+    """What kind of lock ``obj`` is, if it is one a thread or greenlet blocks on."""
+    kind = getattr(type(obj), "_gm_kind", None)  # a tracked lock
+    if isinstance(kind, str):
+        return kind
+    for klass in type(obj).__mro__:
+        got = _LOCK_KINDS.get((klass.__module__, klass.__name__))
+        if got is not None:
+            return got
+    return None
+
+
+_DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
+
+
+def lock_on_line(frame: FrameType, line: str, this: Optional[int] = None) -> Optional[Found]:
+    """The lock the innermost line of ``frame`` blocks on (``with a:``,
+    ``a.acquire()``), resolved statically; ``this`` (the unit's own id) tells
+    a lock it already holds from the one it waits for."""
+    if not line:
+        return None
+    best: Optional[Tuple[int, Any, str]] = None
+    for match in _DOTTED.finditer(line):
+        dotted = match.group(1)
+        if dotted.endswith(".acquire"):
+            dotted, score = dotted[: -len(".acquire")], 3
+        else:
+            score = 2 if line.lstrip().startswith("with ") else 1
+        if not dotted or dotted in ("with", "acquire"):
+            continue
+        obj = _resolve(frame, dotted)
+        if obj is _MISSING:
+            continue
+        kind = lock_kind(obj)
+        if kind is None:
+            continue
+        if this is not None and _held_by(obj, this):
+            score -= 2  # it holds this one already: it waits for another
+        if best is None or score > best[0]:
+            best = (score, obj, kind)
+    if best is None:
+        return None
+    found = Found(best[2], best[1], place(frame))
+    set_owner(found, best[1])
+    return found
+
+
+def _held_by(obj: Any, ident: int) -> bool:
+    tracked = tracked_owner(obj)
+    if tracked is not None:
+        return tracked[0][1] == ident
+    return rlock_owner(obj) == ident
+
+
+# -- primitives written in Python: their frame names the wait --------------------------
+
+#: (file ending, function) -> (kind, class names ``self`` may be; "" any)
+_RULES: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
+    ("threading.py", "wait"): ("", ("Condition", "Event", "Barrier")),
+    ("threading.py", "acquire"): ("semaphore", ("Semaphore", "BoundedSemaphore")),
+    ("threading.py", "join"): ("join", ("",)),
+    ("threading.py", "_wait_for_tstate_lock"): ("join", ("",)),
+    ("queue.py", "get"): ("queue get", ("",)),
+    ("queue.py", "put"): ("queue put", ("",)),
+    ("_base.py", "result"): ("future", ("",)),
+    ("_base.py", "exception"): ("future", ("",)),
+    ("<frozen importlib._bootstrap>", "acquire"): ("import", ("_ModuleLock",)),
+    ("locks.py", "acquire"): ("", ("Lock", "Semaphore", "BoundedSemaphore")),
+    ("locks.py", "wait"): ("", ("Event", "Condition", "Barrier")),
+    ("queues.py", "get"): ("queue get", ("",)),
+    ("queues.py", "put"): ("queue put", ("",)),
+    ("semaphore.py", "acquire"): ("semaphore", ("",)),  # eventlet
+    ("event.py", "wait"): ("event", ("",)),  # eventlet
+    ("queue.py", "_schedule_unlock"): ("queue", ("",)),
+    ("greenthread.py", "wait"): ("join", ("",)),  # eventlet GreenThread.wait
+    ("tasks.py", "sleep"): ("sleep", ("",)),
+    ("tasks.py", "wait_for"): ("wait_for", ("",)),
+}
+
+_KIND_OF_CLASS = {
+    "Condition": "condition",
+    "Event": "event",
+    "Barrier": "barrier",
+    "Lock": "lock",
+    "Semaphore": "semaphore",
+    "BoundedSemaphore": "semaphore",
+}
+
+
+def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
+    code = frame.f_code
+    filename = code.co_filename
+    base = filename if filename.startswith("<") else os.path.basename(filename)
+    rule = _RULES.get((base, code.co_name))
+    if rule is None:
+        return None
+    kind, classes = rule
+    self_ = _local(frame, "self")
+    if self_ is _MISSING:
+        self_ = None
+    if self_ is not None and classes != ("",):
+        names = {k.__name__ for k in type(self_).__mro__}
+        matched = [c for c in classes if c in names]
+        if not matched:
+            return None
+        if not kind:
+            kind = _KIND_OF_CLASS.get(matched[0], matched[0].lower())
+    elif not kind:
+        return None
+    if base in ("locks.py", "queues.py", "tasks.py") and "asyncio" not in filename:
+        return None
+    if base in ("semaphore.py", "event.py", "greenthread.py") and "eventlet" not in filename:
+        return None
+    if "asyncio" in filename and kind not in ("sleep", "wait_for"):
+        kind = "asyncio " + kind
+    return kind, self_
+
+
+def _holder_of(found: Found, obj: Any, kind: str) -> None:
+    bare = kind.replace("asyncio ", "")
+    if bare == "import":
+        owner = _static(obj, "owner")
+        if isinstance(owner, int) and owner:
+            found.holder = ("ident", owner)
+        found.detail = f"import of {_static(obj, 'name')}"
+        return
+    if bare == "join":
+        ident = _static(obj, "_ident")
+        if isinstance(ident, int):
+            found.holder = ("ident", ident)
+        elif hasattr(obj, "switch"):  # an eventlet GreenThread
+            found.holder = ("greenlet", id(obj))
+        return
+    if bare in ("lock", "semaphore", "rlock"):
+        set_owner(found, obj)
+        return
+    if bare == "condition":
+        set_owner(found, obj)
+        if found.holder is None:
+            found.owner = "notified by whoever calls notify()"
+        return
+    if bare in ("event",):
+        found.owner = "set by whoever calls set()"
+        return
+    if bare in ("queue get",):
+        found.owner = "filled by whoever puts"
+        return
+    if bare in ("queue put",):
+        found.owner = "emptied by whoever gets"
+        return
+    if bare == "future":
+        return  # the graph knows who runs futures
+    if bare in ("sleep", "wait_for"):
+        found.idle = bare == "sleep"
+
+
+def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[Found]:
+    """The wait of a stack given innermost first (a thread's or greenlet's
+    frames, a task's await chain reversed)."""
+    tracked: Any = None
+    while frames and is_own_file(frames[0].f_code.co_filename):
+        # inside a tracked lock's acquire (why.tracking): that lock is the wait
+        if frames[0].f_code.co_name in ("acquire", "__enter__"):
+            got = _local(frames[0], "self")
+            if got is not _MISSING and lock_kind(got) is not None:
+                tracked = got
+        frames = frames[1:]
+    if not frames:
+        return None
+    if tracked is not None:
+        found = Found(str(lock_kind(tracked)), tracked, innermost_where(frames))
+        set_owner(found, tracked)
+        return found
+    best: Optional[Tuple[str, Any]] = None
+    best_at = -1
+    app: Optional[FrameType] = None
+    for index, frame in enumerate(frames):
+        got = _rule(frame)
+        if got is not None:
+            best, best_at = got, index
+            continue
+        if not _library(frame.f_code.co_filename):
+            app = frame
+            break
+    if best is not None:
+        kind, obj = best
+        if app is None:
+            app = frames[min(best_at + 1, len(frames) - 1)]
+        found = Found(kind, obj, place(app))
+        if obj is not None:
+            _holder_of(found, obj, kind)
+        return found
+    innermost = frames[0]
+    if is_own_file(innermost.f_code.co_filename):
+        return None
+    import linecache
+
+    try:
+        line = linecache.getline(innermost.f_code.co_filename, innermost.f_lineno or 0).strip()
+    except Exception:
+        return None
+    return lock_on_line(innermost, line, this)
+
+
+def innermost_where(frames: List[FrameType]) -> str:
+    """file:line of the innermost application frame (else of the innermost)."""
+    for frame in frames:
+        if not _library(frame.f_code.co_filename):
+            return place(frame)
+    for frame in frames:
+        if not is_own_file(frame.f_code.co_filename):
+            return place(frame)
+    return ""
+
+
+def frames_of(frame: Optional[FrameType], limit: int = 64) -> List[FrameType]:
+    """``frame`` and its callers, innermost first."""
+    found: List[FrameType] = []
+    while frame is not None and len(found) < limit:
+        found.append(frame)
+        frame = frame.f_back
+    return found
+
+
+def of_thread(frame: Optional[FrameType], ident: int) -> Optional[Found]:
+    return in_frames(frames_of(frame), ident)
+
+
+def of_greenlet(frame: Optional[FrameType], gid: int) -> Optional[Found]:
+    return in_frames(frames_of(frame), gid)
+
+
+def of_task(chain: List[FrameType], tid: int) -> Optional[Found]:
+    """``chain``: the frames of a task's await chain, outermost first."""
+    return in_frames(list(reversed(chain)), tid)
+
+
+def future_holders(threads: Dict[int, FrameType], tasks: List[Any]) -> Dict[int, Ref]:
+    """Who will complete which future: an executor thread running its work
+    item (``to_thread``, ``run_in_executor``, ``submit``), and, through
+    asyncio's chaining of a concurrent future to an asyncio one, the task
+    behind ``run_coroutine_threadsafe`` or the thread behind ``wrap_future``."""
+    holders: Dict[int, Ref] = {}
+    for ident, frame in threads.items():
+        for f in frames_of(frame):
+            code = f.f_code
+            if code.co_name == "run" and code.co_filename.endswith(
+                os.path.join("concurrent", "futures", "thread.py")
+            ):
+                item = _local(f, "self")
+                fut = _static(item, "future") if item is not _MISSING else None
+                if fut is not None:
+                    holders[id(fut)] = ("thread", ident)
+                    for dest in _chained(fut, "_done_callbacks"):
+                        holders[id(dest)] = ("thread", ident)
+                break
+    for task in tasks:
+        for dest in _chained(task, "_callbacks"):
+            holders[id(dest)] = ("task", id(task))
+    return holders
+
+
+def _chained(fut: Any, attr: str) -> List[Any]:
+    """Futures ``fut`` passes its result on to (asyncio's ``_chain_future``
+    callbacks, whose closure holds ``destination``)."""
+    found: List[Any] = []
+    callbacks = _static(fut, attr)
+    if not isinstance(callbacks, list):
+        try:
+            callbacks = list(getattr(fut, attr, None) or [])
+        except Exception:
+            return found
+    for cb in callbacks:
+        fn = cb[0] if isinstance(cb, tuple) else cb
+        closure = getattr(fn, "__closure__", None)
+        names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+        if not closure:
+            continue
+        for name, cell in zip(names, closure):
+            if name == "destination":
+                try:
+                    found.append(cell.cell_contents)
+                except ValueError:
+                    pass
+    return found
