@@ -283,7 +283,8 @@ class DiagnosisStep(_DiagnosisStepRequired, total=False):
 
     id: int
     waits: str  # "RLock 0x7f.. (rlock)"
-    held_by: str  # a unit, or why it is not known
+    held_by: str  # the unit holding it
+    owner: str  # when no holder is known: why ("owner unknown (track_locks is off)")
     where: str  # file:line
 
 

@@ -137,8 +137,8 @@ threads["joiner"] = threading.Thread(
 )
 for thread in threads.values():
     thread.start()
-print("PEER", "%s:%d" % client.getsockname(), flush=True)
+host, port = client.getsockname()
 time.sleep(0.5)
-print("READY", flush=True)
+print("READY", f"{host}:{port}", flush=True)  # the peer of the receiver's socket
 while True:
     time.sleep(0.05)

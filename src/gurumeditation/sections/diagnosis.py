@@ -103,6 +103,8 @@ def crowds(why: WhyState) -> List[Finding]:
         summary = f"{len(keys):,} {noun} wait on {first.wait['resource']}"
         if step.get("held_by"):
             summary += f" held by {step['held_by']}"
+        elif step.get("owner"):
+            summary += f", {step['owner']}"
         finding: Finding = {
             "kind": "crowd",
             "summary": summary,

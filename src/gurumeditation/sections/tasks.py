@@ -20,7 +20,16 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..glue import asyncio as glue
 from ..glue import loaded
-from ..model import Awaited, LoopFacts, TaskMember, TasksData, UnitError, safe_str, unit_error
+from ..model import (
+    Awaited,
+    LoopFacts,
+    TaskMember,
+    TasksData,
+    UnitError,
+    Wait,
+    safe_str,
+    unit_error,
+)
 from ..report import Context, SectionSpec
 from ..stacks import StackKey, Unit, build_entries
 from ..unpatched import thread_objects
@@ -234,6 +243,25 @@ def collect(ctx: Context) -> Optional[TasksData]:
         rec.where = _where(graph.chains[tid])
         if tid in graph.found:
             facts["wait"] = rec.wait = why.wait_data(graph.found[tid])
+        else:
+            for awaited in facts.get("awaits", []):
+                ref = why.future_holders.get(awaited.get("id", 0))
+                if awaited.get("kind") == "future" and ref is not None:
+                    # a future a thread (to_thread, run_in_executor) will complete
+                    wait: Wait = {
+                        "kind": "asyncio future",
+                        "resource": f"{awaited.get('type', 'Future')} 0x{awaited['id']:x}",
+                        "id": awaited["id"],
+                        "holder": {"kind": ref[0], "id": ref[1]},
+                    }
+                    holder = why.resolve(ref)
+                    if holder is not None:
+                        wait["holder"] = {"kind": holder[0], "id": holder[1]}
+                        wait["holder"]["name"] = why.label(holder)
+                    if rec.where:
+                        wait["where"] = rec.where
+                    facts["wait"] = rec.wait = wait
+                    break
         units.append(Unit(facts, graph.chains[tid], pinned=tid in running_ids))
 
     entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
@@ -252,6 +280,9 @@ def collect(ctx: Context) -> Optional[TasksData]:
 
 def _where(chain: StackKey) -> str:
     """file:line of the innermost frame of an await chain."""
+    for filename, line, _function in reversed(chain):
+        if not waits.is_library(filename):
+            return f"{filename}:{line}"
     return f"{chain[-1][0]}:{chain[-1][1]}" if chain else ""
 
 

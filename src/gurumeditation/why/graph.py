@@ -94,7 +94,7 @@ class WhyState:
             if key is not None:
                 new: WaitHolder = {"kind": key[0], "id": key[1]}
                 rec = self.units.get(key)
-                name = holder.get("name") or (rec.label if rec is not None else "")
+                name = rec.label if rec is not None else holder.get("name", "")
                 if name:
                     new["name"] = name
                 data["holder"] = new
@@ -167,11 +167,13 @@ class WhyState:
             if holder is not None:
                 step["held_by"] = self.label(holder)
             elif wait.get("owner"):
-                step["held_by"] = str(wait["owner"])
+                step["owner"] = str(wait["owner"])
         elif rec.awaits:
             holder = self.holder_of(rec)
-            step["waits"] = "a task" if holder is not None and holder[0] == "task" else "a future"
-            if holder is not None:
+            if holder is not None and holder[0] == "task" and holder[1] in rec.awaits:
+                step["waits"] = self.label(holder)  # awaits that task itself
+            elif holder is not None:
+                step["waits"] = "a future"
                 step["held_by"] = self.label(holder)
         where = (wait.get("where") if wait is not None else None) or rec.where
         if where:

@@ -215,7 +215,7 @@ def idle_syscall(text: str) -> bool:
     return text.split("(", 1)[0] in IDLE_SYSCALLS
 
 
-def pair(tid: int, first: Dict[int, TaskSample], later: Dict[int, TaskSample]) -> Tuple[
-    Optional[TaskSample], Optional[TaskSample]
-]:
+def pair(
+    tid: int, first: Dict[int, TaskSample], later: Dict[int, TaskSample]
+) -> Tuple[Optional[TaskSample], Optional[TaskSample]]:
     return first.get(tid), later.get(tid)

@@ -190,9 +190,7 @@ def _replace(module: Any, name: str, new: Any) -> None:
 def install() -> None:
     """Track the locks of every library loaded now (again: the ones loaded since)."""
     if ("threading", "Lock") not in _INSTALLED:
-        _replace(
-            threading, "Lock", make_lock_class(threading.Lock, threading.get_ident)
-        )
+        _replace(threading, "Lock", make_lock_class(threading.Lock, threading.get_ident))
         who = _ident_holder(threading.get_ident)
         for name in ("Semaphore", "BoundedSemaphore"):
             _replace(threading, name, make_sync_class(getattr(threading, name), "semaphore", who))

@@ -83,7 +83,7 @@ class Found:
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
-def _library(filename: str) -> bool:
+def is_library(filename: str) -> bool:
     return (
         filename.startswith(_STDLIB)
         or filename.startswith("<frozen ")
@@ -223,6 +223,8 @@ _LOCK_KINDS = {
     ("threading", "Condition"): "condition",
     ("threading", "Semaphore"): "semaphore",
     ("threading", "BoundedSemaphore"): "semaphore",
+    ("gevent._gevent_c_semaphore", "Semaphore"): "semaphore",
+    ("gevent._gevent_c_semaphore", "BoundedSemaphore"): "semaphore",
     ("gevent._semaphore", "Semaphore"): "semaphore",
     ("gevent._semaphore", "BoundedSemaphore"): "semaphore",
     ("gevent.lock", "Semaphore"): "semaphore",
@@ -310,6 +312,7 @@ _RULES: Dict[Tuple[str, str], Tuple[str, Tuple[str, ...]]] = {
     ("queues.py", "get"): ("queue get", ("",)),
     ("queues.py", "put"): ("queue put", ("",)),
     ("semaphore.py", "acquire"): ("semaphore", ("",)),  # eventlet
+    ("lock.py", "acquire"): ("rlock", ("RLock",)),  # gevent's RLock (its _owner: a greenlet)
     ("event.py", "wait"): ("event", ("",)),  # eventlet
     ("queue.py", "_schedule_unlock"): ("queue", ("",)),
     ("greenthread.py", "wait"): ("join", ("",)),  # eventlet GreenThread.wait
@@ -351,6 +354,10 @@ def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
         return None
     if base in ("semaphore.py", "event.py", "greenthread.py") and "eventlet" not in filename:
         return None
+    if base == "lock.py" and "gevent" not in filename:
+        return None
+    if kind == "semaphore" and self_ is not None:
+        kind = lock_kind(self_) or kind  # eventlet's Lock is a Semaphore
     if "asyncio" in filename and kind not in ("sleep", "wait_for"):
         kind = "asyncio " + kind
     return kind, self_
@@ -407,7 +414,7 @@ def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[F
         frames = frames[1:]
     if not frames:
         return None
-    if tracked is not None:
+    if tracked is not None and _rule(frames[0]) is None:  # (an RLock over it names itself)
         found = Found(str(lock_kind(tracked)), tracked, innermost_where(frames))
         set_owner(found, tracked)
         return found
@@ -419,7 +426,7 @@ def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[F
         if got is not None:
             best, best_at = got, index
             continue
-        if not _library(frame.f_code.co_filename):
+        if not is_library(frame.f_code.co_filename):
             app = frame
             break
     if best is not None:
@@ -427,8 +434,7 @@ def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[F
         if app is None:
             app = frames[min(best_at + 1, len(frames) - 1)]
         found = Found(kind, obj, place(app))
-        if obj is not None:
-            _holder_of(found, obj, kind)
+        _holder_of(found, obj, kind)
         return found
     innermost = frames[0]
     if is_own_file(innermost.f_code.co_filename):
@@ -445,7 +451,7 @@ def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[F
 def innermost_where(frames: List[FrameType]) -> str:
     """file:line of the innermost application frame (else of the innermost)."""
     for frame in frames:
-        if not _library(frame.f_code.co_filename):
+        if not is_library(frame.f_code.co_filename):
             return place(frame)
     for frame in frames:
         if not is_own_file(frame.f_code.co_filename):

@@ -12,6 +12,8 @@ def step_text(step: Dict[str, Any]) -> str:
         text += f" waits on {step['waits']}"
     if step.get("held_by"):
         text += f" held by {step['held_by']}"
+    elif step.get("owner"):
+        text += f", {step['owner']}"
     if step.get("where"):
         text += f" at {step['where']}"
     return text
