@@ -66,15 +66,18 @@ def collect(ctx: Context) -> ThreadsData:
     found: Dict[int, Optional[waits.Found]] = {}
     for ident in idents:
         frame: Optional[FrameType] = frames[ident]
+        waiting = frame  # where to look for a wait
         if ident == producer:
-            frame = ctx.frame  # the frame the signal interrupted (or none)
+            waiting = ctx.frame  # the frame the signal interrupted (else it runs the report)
+            if ctx.frame is not None:
+                frame = ctx.frame
         facts = thread_facts(ident, main, producer, objects.get(ident))
         rec = why.add("thread", ident, unit_label(facts))
         rec.main = ident == main
         chain = waits.frames_of(frame)
         rec.where = waits.innermost_where(chain)
         try:
-            found[ident] = waits.of_thread(frame, ident) if frame is not None else None
+            found[ident] = waits.of_thread(waiting, ident) if waiting is not None else None
         except Exception:  # an odd frame must not cost the section
             found[ident] = None
         del chain

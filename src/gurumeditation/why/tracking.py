@@ -9,7 +9,8 @@ arming record who holds them, so a report names the holder of a plain
 ``BoundedSemaphore`` and ``eventlet.lock.Lock`` (each library only if it is
 loaded; the report run installs again, so one loaded later is tracked from
 then on).  Each replacement acquires and releases like the original and
-records the holder on success: ``(kind, id, name)`` in ``_gm_holders``.
+records the holder on success: ``(kind, id, name)`` in ``_gm_holders`` (a
+tracked ``threading.Lock``: the holder's ident in ``_gm_owner``).
 ``RLock`` (and a ``Condition`` over one) needs none: CPython records its
 owner.  Not tracked: locks made before arming, or through a name imported
 before it (``from threading import Lock``), and ``_thread.allocate_lock``.
@@ -46,34 +47,37 @@ def make_lock_class(allocate: Callable[[], Any], get_ident: Callable[[], int]) -
 
     class TrackedLock:
         _gm_kind = "lock"
-        __slots__ = ("__weakref__", "_gm_holders", "_lock")
+        __slots__ = ("__weakref__", "_gm_owner", "_lock")
 
         def __init__(self) -> None:
             self._lock = allocate()
-            self._gm_holders: List[Holder] = []
+            self._gm_owner: Optional[int] = None  # ident of the holder
 
         def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
             got = self._lock.acquire(blocking, timeout)
             if got:
-                self._gm_holders = [("ident", get_ident(), "")]
+                self._gm_owner = get_ident()
             return bool(got)
 
         def release(self) -> None:
-            self._gm_holders = []
+            self._gm_owner = None
             self._lock.release()
 
         def __enter__(self) -> bool:
-            return self.acquire()
+            self._lock.acquire()
+            self._gm_owner = get_ident()
+            return True
 
         def __exit__(self, *exc: object) -> None:
-            self.release()
+            self._gm_owner = None
+            self._lock.release()
 
         def locked(self) -> bool:
             return bool(self._lock.locked())
 
         def _at_fork_reinit(self) -> None:
             self._lock._at_fork_reinit()
-            self._gm_holders = []
+            self._gm_owner = None
 
         def __repr__(self) -> str:
             state = "locked" if self.locked() else "unlocked"
@@ -235,5 +239,13 @@ def holders(obj: Any) -> Optional[List[Holder]]:
     try:
         found = object.__getattribute__(obj, "_gm_holders")
     except (AttributeError, TypeError):
+        pass
+    else:
+        return list(found) if isinstance(found, list) else None
+    try:  # a tracked threading.Lock keeps the holder's ident only (cheaper)
+        owner = object.__getattribute__(obj, "_gm_owner")
+    except (AttributeError, TypeError):
         return None
-    return list(found) if isinstance(found, list) else None
+    if isinstance(type(obj).__dict__.get("_gm_kind"), str):
+        return [("ident", owner, "")] if isinstance(owner, int) else []
+    return None
