@@ -173,6 +173,7 @@ def collect(ctx: Context) -> Optional[DiagnosisData]:
 
         tracking.install()
     why = ctx.state.why()
+    why.finish_cpu()
     findings: List[Finding] = []
     findings += stall(ctx.trigger)
     dead = deadlocks(why)

@@ -8,7 +8,8 @@ so greenlets posing as threads never show here.  The thread that produces the
 report shows the frame the signal interrupted, never the report's own frames.
 
 Each thread also gets its OS facts (:mod:`..why.procfs`: state, CPU time,
-wait channel, system call; two reads a few ms apart tell which ran) and
+wait channel, system call; a second read at the end of the run, by the
+Diagnosis, tells which ran meanwhile) and
 what it waits on (:mod:`..why.waits`); both go to the run's wait-for graph
 for the Diagnosis.  This library's own threads are left out and named in
 ``own_threads``.
@@ -89,23 +90,16 @@ def collect(ctx: Context) -> ThreadsData:
         pass
     own = sorted(own_name(i, frames[i], objects.get(i)) for i in frames if i in ctx.own_threads)
     del frames
-    natives = [u.facts.get("native_id") for u in units]
-    procfs.pause(procfs.WINDOW_S)  # the GIL released: a thread that wants to run, runs
-    later = procfs.sample([n for n in natives if n is not None], full=False)
-    for unit, native in zip(units, natives):
+    for unit in units:
         facts = unit.facts
         ident = facts["ident"]
         rec = why.units[("thread", ident)]
+        native = facts.get("native_id")
         if native is not None and native in first:
-            facts["os"] = procfs.os_facts(first[native], later.get(native), ident == producer)
-            os_ = facts["os"]
-            rec.running = bool(os_.get("running"))
-            if rec.running:
-                user, system = os_.get("cpu_user_s", 0), os_.get("cpu_system_s", 0)
-                rec.cpu = (
-                    f"{os_.get('oncpu_ms', 0):g} ms on CPU while the report looked; "
-                    f"user {user:.2f} s, system {system:.2f} s"
-                )
+            facts["os"] = procfs.os_facts(first[native], None, ident == producer)
+            # whether it ran is told at the end of the run (WhyState.finish_cpu)
+            why.cpu_first[ident] = (native, first[native], facts["os"], ident == producer)
+            rec.running = bool(facts["os"].get("running"))
         got = found.get(ident)
         if got is not None:
             facts["wait"] = why.wait_data(got)

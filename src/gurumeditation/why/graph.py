@@ -11,7 +11,7 @@ it (``Found.obj`` is dropped once its data is taken).
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..model import DiagnosisStep, Wait, WaitHolder
 from .waits import Found, Ref
@@ -66,6 +66,9 @@ class WhyState:
         self.loop_threads: Dict[int, str] = {}  # thread ident -> loop label
         self.own_threads: List[str] = []
         self.tracking = False
+        #: ident -> (native id, first read, its ``os`` facts in the document,
+        #: producer?), for :meth:`finish_cpu`
+        self.cpu_first: Dict[int, Tuple[int, Any, Any, bool]] = {}
 
     # -- filled by the sections ------------------------------------------------------
     def add(self, kind: str, uid: int, label: str) -> UnitRec:
@@ -99,6 +102,32 @@ class WhyState:
                     new["name"] = name
                 data["holder"] = new
         return data
+
+    def finish_cpu(self) -> None:
+        """Read every thread again, at least :data:`procfs.WINDOW_S` after the
+        first read (sleeping what is left with the GIL released), and mark
+        the threads that ran meanwhile in their ``os`` facts: a thread that
+        wants the GIL gets it within the switch interval, so a busy loop
+        shows even though at any one instant it waits for the GIL."""
+        if not self.cpu_first:
+            return
+        from . import procfs
+
+        left = procfs.WINDOW_S - (time.monotonic() - self.started)
+        if left > 0:
+            procfs.pause(left)
+        later = procfs.sample([v[0] for v in self.cpu_first.values()], full=False)
+        for ident, (native, first, facts, producer) in self.cpu_first.items():
+            procfs.add_ran(facts, first, later.get(native), producer)
+            rec = self.units.get(("thread", ident))
+            if rec is not None and facts.get("running"):
+                rec.running = True
+                user, system = facts.get("cpu_user_s", 0), facts.get("cpu_system_s", 0)
+                rec.cpu = (
+                    f"{facts.get('oncpu_ms', 0):g} ms on CPU while the report looked; "
+                    f"user {user:.2f} s, system {system:.2f} s"
+                )
+        self.cpu_first.clear()
 
     # -- read by the Diagnosis ---------------------------------------------------------
     def holder_of(self, rec: UnitRec) -> Optional[Key]:

@@ -191,17 +191,27 @@ def os_facts(
         if first.fd is not None:
             text += f"({describe_fd(first.fd) if describe else f'fd {first.fd}'})"
         facts["syscall"] = text
-    ran: Optional[float] = None
-    if later is not None and first.oncpu_ns is not None and later.oncpu_ns is not None:
-        ran = max(0, later.oncpu_ns - first.oncpu_ns) / 1e6
-        facts["oncpu_ms"] = round(ran, 3)
-    if not producer and (first.state == "R" or (ran is not None and ran >= RAN_MS)):
+    if not producer and first.state == "R":
         facts["running"] = True
+    add_ran(facts, first, later, producer)
     return facts
 
 
-#: Seconds the Threads section sleeps (GIL released) between its two reads
-#: of every thread.
+def add_ran(
+    facts: ThreadOsFacts, first: TaskSample, later: Optional[TaskSample], producer: bool
+) -> None:
+    """``oncpu_ms`` between two reads, and ``running`` when it is enough."""
+    if later is None or first.oncpu_ns is None or later.oncpu_ns is None:
+        return
+    ran = max(0, later.oncpu_ns - first.oncpu_ns) / 1e6
+    facts["oncpu_ms"] = round(ran, 3)
+    if not producer and ran >= RAN_MS:
+        facts["running"] = True
+
+
+#: Seconds at least between the two reads of every thread (the first by
+#: Threads, the second by the Diagnosis at the end of the run, which sleeps
+#: what is left of it with the GIL released; a report usually takes longer).
 WINDOW_S = 0.005
 
 #: Milliseconds on CPU between two samples that make a thread "running".
