@@ -167,7 +167,12 @@ def signal_header(header: Header) -> None:
         header["signal"] = state
 
 
-_NOT_SCANNED = frozenset({"stack"})
+#: Keys whose values the run does not search for credentials: stacks (their
+#: source lines are redacted when read, file names are not secrets) and a
+#: unit's ``wait`` and ``os`` facts (this library's words, ids and file:line;
+#: the names and descriptions in them are redacted where they are made,
+#: :meth:`..why.graph.WhyState.wait_data`, ``sections/threads.py``).
+_NOT_SCANNED = frozenset({"stack", "wait", "os"})
 
 
 def collect_section(spec: SectionSpec, ctx: Context) -> Optional[Section]:

@@ -257,7 +257,7 @@ def collect(ctx: Context) -> Optional[TasksData]:
                     holder = why.resolve(ref)
                     if holder is not None:
                         wait["holder"] = {"kind": holder[0], "id": holder[1]}
-                        wait["holder"]["name"] = why.label(holder)
+                        wait["holder"]["name"] = why.redact(why.label(holder))
                     if rec.where:
                         wait["where"] = rec.where
                     facts["wait"] = rec.wait = wait

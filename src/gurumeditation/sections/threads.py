@@ -7,9 +7,10 @@ the unpatched originals eventlet and gevent keep (see :mod:`..unpatched`),
 so greenlets posing as threads never show here.  The thread that produces the
 report shows the frame the signal interrupted, never the report's own frames.
 
-Each thread also gets its OS facts (:mod:`..why.procfs`: state, CPU time,
-wait channel, system call; a second read at the end of the run, by the
-Diagnosis, tells which ran meanwhile) and
+Each thread also gets its OS facts (:mod:`..why.procfs`: state, CPU time;
+the wait channel and system call of a thread whose frames do not say what it
+waits on; a second read at the end of the run, by the Diagnosis, tells which
+ran meanwhile) and
 what it waits on (:mod:`..why.waits`); both go to the run's wait-for graph
 for the Diagnosis.  This library's own threads are left out and named in
 ``own_threads``.
@@ -62,7 +63,6 @@ def collect(ctx: Context) -> ThreadsData:
         idents.remove(main)  # type: ignore[arg-type]
         idents.insert(0, main)  # type: ignore[arg-type]
     why = ctx.state.why()
-    first = procfs.sample()
     units = []
     found: Dict[int, Optional[waits.Found]] = {}
     for ident in idents:
@@ -75,17 +75,22 @@ def collect(ctx: Context) -> ThreadsData:
         facts = thread_facts(ident, main, producer, objects.get(ident))
         rec = why.add("thread", ident, unit_label(facts))
         rec.main = ident == main
-        chain = waits.frames_of(frame)
+        chain = waits.frames_of(frame, waits.DEPTH)
         rec.where = waits.innermost_where(chain)
         try:
-            found[ident] = waits.of_thread(waiting, ident) if waiting is not None else None
+            if waiting is frame:
+                found[ident] = waits.in_frames(chain, ident) if chain else None
+            else:
+                found[ident] = waits.of_thread(waiting, ident) if waiting is not None else None
         except Exception:  # an odd frame must not cost the section
             found[ident] = None
         del chain
         pinned = ident == main or ident == producer
         units.append(Unit(facts, stack_key(frame), pinned))
     try:
-        why.future_holders.update(waits.future_holders(frames, []))
+        workers = waits.executor_workers(objects)
+        if workers:
+            why.future_holders.update(waits.future_holders(frames, [], workers))
     except Exception:
         pass
     own = sorted(own_name(i, frames[i], objects.get(i)) for i in frames if i in ctx.own_threads)
@@ -95,10 +100,15 @@ def collect(ctx: Context) -> ThreadsData:
         ident = facts["ident"]
         rec = why.units[("thread", ident)]
         native = facts.get("native_id")
-        if native is not None and native in first:
-            facts["os"] = procfs.os_facts(first[native], None, ident == producer)
+        # the wait channel and system call only where the frames did not say
+        # what it waits on (a blocking call in C: recv, select, sleep...)
+        sample = procfs.read_task(native, full=found.get(ident) is None) if native else None
+        if sample is not None:
+            facts["os"] = procfs.os_facts(sample, None, ident == producer)
+            if "syscall" in facts["os"]:  # a file's path, a socket's addresses
+                facts["os"]["syscall"] = ctx.redactor.text(facts["os"]["syscall"])
             # whether it ran is told at the end of the run (WhyState.finish_cpu)
-            why.cpu_first[ident] = (native, first[native], facts["os"], ident == producer)
+            why.cpu_first[ident] = (native, sample, facts["os"], ident == producer)
             rec.running = bool(facts["os"].get("running"))
         got = found.get(ident)
         if got is not None:

@@ -11,7 +11,7 @@ it (``Found.obj`` is dropped once its data is taken).
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..model import DiagnosisStep, Wait, WaitHolder
 from .waits import Found, Ref
@@ -59,7 +59,9 @@ class UnitRec:
 class WhyState:
     """What the stack sections of one run found out about waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Optional[Callable[[str], str]] = None) -> None:
+        #: masks credentials in the names and descriptions a wait carries
+        self.redact: Callable[[str], str] = redact or (lambda text: text)
         self.started = time.monotonic()
         self.units: Dict[Key, UnitRec] = {}
         self.future_holders: Dict[int, Ref] = {}
@@ -91,6 +93,8 @@ class WhyState:
         """``found`` as the document's data, its holder named as far as the
         units read so far allow (the Diagnosis names them all)."""
         data = found.data()
+        if found.detail:
+            data["resource"] = self.redact(data["resource"])
         holder = data.get("holder")
         if holder is not None:
             key = self.resolve((holder["kind"], holder["id"]))
@@ -99,7 +103,7 @@ class WhyState:
                 rec = self.units.get(key)
                 name = rec.label if rec is not None else holder.get("name", "")
                 if name:
-                    new["name"] = name
+                    new["name"] = self.redact(name)
                 data["holder"] = new
         return data
 
@@ -116,9 +120,8 @@ class WhyState:
         left = procfs.WINDOW_S - (time.monotonic() - self.started)
         if left > 0:
             procfs.pause(left)
-        later = procfs.sample([v[0] for v in self.cpu_first.values()], full=False)
         for ident, (native, first, facts, producer) in self.cpu_first.items():
-            procfs.add_ran(facts, first, later.get(native), producer)
+            procfs.add_ran(facts, first, procfs.read_oncpu(native), producer)
             rec = self.units.get(("thread", ident))
             if rec is not None and facts.get("running"):
                 rec.running = True

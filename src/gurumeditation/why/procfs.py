@@ -193,17 +193,27 @@ def os_facts(
         facts["syscall"] = text
     if not producer and first.state == "R":
         facts["running"] = True
-    add_ran(facts, first, later, producer)
+    if later is not None:
+        add_ran(facts, first, later.oncpu_ns, producer)
     return facts
 
 
+def read_oncpu(tid: int) -> Optional[int]:
+    """Nanoseconds thread ``tid`` has been on CPU (``schedstat``)."""
+    text = _read(f"{PROC}/self/task/{tid}/schedstat")
+    try:
+        return int(text.split()[0]) if text else None
+    except (ValueError, IndexError):
+        return None
+
+
 def add_ran(
-    facts: ThreadOsFacts, first: TaskSample, later: Optional[TaskSample], producer: bool
+    facts: ThreadOsFacts, first: TaskSample, later_ns: Optional[int], producer: bool
 ) -> None:
     """``oncpu_ms`` between two reads, and ``running`` when it is enough."""
-    if later is None or first.oncpu_ns is None or later.oncpu_ns is None:
+    if later_ns is None or first.oncpu_ns is None:
         return
-    ran = max(0, later.oncpu_ns - first.oncpu_ns) / 1e6
+    ran = max(0, later_ns - first.oncpu_ns) / 1e6
     facts["oncpu_ms"] = round(ran, 3)
     if not producer and ran >= RAN_MS:
         facts["running"] = True

@@ -25,7 +25,7 @@ import os
 import re
 import sys
 from types import FrameType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .. import model
 from ..model import Wait, WaitHolder
@@ -83,13 +83,20 @@ class Found:
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
+_LIBRARY: Dict[str, bool] = {}
+
+
 def is_library(filename: str) -> bool:
-    return (
-        filename.startswith(_STDLIB)
-        or filename.startswith("<frozen ")
-        or "site-packages" + os.sep in filename
-        or is_own_file(filename)
-    )
+    """Standard library, an installed package, or this library's own code."""
+    known = _LIBRARY.get(filename)
+    if known is None:
+        known = _LIBRARY[filename] = (
+            filename.startswith(_STDLIB)
+            or filename.startswith("<frozen ")
+            or "site-packages" + os.sep in filename
+            or is_own_file(filename)
+        )
+    return known
 
 
 def place(frame: FrameType) -> str:
@@ -330,25 +337,22 @@ _KIND_OF_CLASS = {
 }
 
 
-def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
-    code = frame.f_code
+#: A rule as it applies to one code object: (kind, classes, asyncio?).
+_CodeRule = Tuple[str, Tuple[str, ...], bool]
+
+#: code object -> its rule (or None), decided once per code object (the
+#: library a file belongs to, its base name, the rule for its function).
+_RULE_OF_CODE: Dict[Any, Optional[_CodeRule]] = {}
+
+#: (type of ``self``, classes) -> the first of them ``self`` is, or "".
+_CLASS_MATCH: Dict[Tuple[type, Tuple[str, ...]], str] = {}
+
+
+def _code_rule(code: Any) -> Optional[_CodeRule]:
     filename = code.co_filename
     base = filename if filename.startswith("<") else os.path.basename(filename)
     rule = _RULES.get((base, code.co_name))
     if rule is None:
-        return None
-    kind, classes = rule
-    self_ = _local(frame, "self")
-    if self_ is _MISSING:
-        self_ = None
-    if self_ is not None and classes != ("",):
-        names = {k.__name__ for k in type(self_).__mro__}
-        matched = [c for c in classes if c in names]
-        if not matched:
-            return None
-        if not kind:
-            kind = _KIND_OF_CLASS.get(matched[0], matched[0].lower())
-    elif not kind:
         return None
     if base in ("locks.py", "queues.py", "tasks.py") and "asyncio" not in filename:
         return None
@@ -356,9 +360,36 @@ def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
         return None
     if base == "lock.py" and "gevent" not in filename:
         return None
+    return rule[0], rule[1], "asyncio" in filename
+
+
+def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
+    code = frame.f_code
+    try:
+        rule = _RULE_OF_CODE[code]
+    except KeyError:
+        rule = _RULE_OF_CODE[code] = _code_rule(code)
+    if rule is None:
+        return None
+    kind, classes, in_asyncio = rule
+    self_ = _local(frame, "self")
+    if self_ is _MISSING:
+        self_ = None
+    if self_ is not None and classes != ("",):
+        key = (type(self_), classes)
+        matched = _CLASS_MATCH.get(key)
+        if matched is None:
+            names = {k.__name__ for k in type(self_).__mro__}
+            matched = _CLASS_MATCH[key] = next((c for c in classes if c in names), "")
+        if not matched:
+            return None
+        if not kind:
+            kind = _KIND_OF_CLASS.get(matched, matched.lower())
+    elif not kind:
+        return None
     if kind == "semaphore" and self_ is not None:
         kind = lock_kind(self_) or kind  # eventlet's Lock is a Semaphore
-    if "asyncio" in filename and kind not in ("sleep", "wait_for"):
+    if in_asyncio and kind not in ("sleep", "wait_for"):
         kind = "asyncio " + kind
     return kind, self_
 
@@ -459,7 +490,12 @@ def innermost_where(frames: List[FrameType]) -> str:
     return ""
 
 
-def frames_of(frame: Optional[FrameType], limit: int = 64) -> List[FrameType]:
+#: How many innermost frames are looked at for a wait (a primitive's own
+#: frames and the application's line that called it are well within).
+DEPTH = 24
+
+
+def frames_of(frame: Optional[FrameType], limit: int = DEPTH) -> List[FrameType]:
     """``frame`` and its callers, innermost first."""
     found: List[FrameType] = []
     while frame is not None and len(found) < limit:
@@ -481,14 +517,28 @@ def of_task(chain: List[FrameType], tid: int) -> Optional[Found]:
     return in_frames(list(reversed(chain)), tid)
 
 
-def future_holders(threads: Dict[int, FrameType], tasks: List[Any]) -> Dict[int, Ref]:
+def executor_workers(objects: Dict[int, Any]) -> Set[int]:
+    """Idents of the threads that run ``concurrent.futures``' worker loop."""
+    found: Set[int] = set()
+    for ident, thread in objects.items():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__module__", "") == "concurrent.futures.thread":
+            found.add(ident)
+    return found
+
+
+def future_holders(
+    threads: Dict[int, FrameType], tasks: List[Any], workers: Optional[Set[int]] = None
+) -> Dict[int, Ref]:
     """Who will complete which future: an executor thread running its work
     item (``to_thread``, ``run_in_executor``, ``submit``), and, through
     asyncio's chaining of a concurrent future to an asyncio one, the task
     behind ``run_coroutine_threadsafe`` or the thread behind ``wrap_future``."""
     holders: Dict[int, Ref] = {}
     for ident, frame in threads.items():
-        for f in frames_of(frame):
+        if workers is not None and ident not in workers:
+            continue
+        for f in frames_of(frame, 256):
             code = f.f_code
             if code.co_name == "run" and code.co_filename.endswith(
                 os.path.join("concurrent", "futures", "thread.py")
