@@ -59,7 +59,7 @@ async def main() -> None:
     tasks["offloaded"] = asyncio.create_task(offloaded(), name="offloaded")
     tasks["ring-a"] = asyncio.create_task(ring("ring-b"), name="ring-a")
     tasks["ring-b"] = asyncio.create_task(ring("ring-a"), name="ring-b")
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)  # every task parked where it stays
     print("READY", flush=True)
     await asyncio.sleep(3600)
 

@@ -138,7 +138,7 @@ threads["joiner"] = threading.Thread(
 for thread in threads.values():
     thread.start()
 host, port = client.getsockname()
-time.sleep(0.5)
+time.sleep(1.0)  # every thread parked where it stays
 print("READY", f"{host}:{port}", flush=True)  # the peer of the receiver's socket
 while True:
     time.sleep(0.05)
