@@ -291,3 +291,24 @@ def test_diff_does_not_flag_a_loop_that_keeps_moving(tmp_path: Path) -> None:
     assert "same stack but alive" in text
     assert by_id["threads"]["same"][0]["unit"].endswith("(stuck)")
     json.dumps(result)
+
+
+def test_main_thread_and_event_loop_blocked(started: Any) -> None:
+    doc, text, _ = started("blocked")
+    threads = units(doc, "threads")
+    holder = threads["holder"]
+    main = threads["MainThread"]
+    assert main["wait"]["kind"] == "rlock"
+    assert main["wait"]["holder"]["id"] == holder["ident"]
+    (blocked_main,) = findings(doc, "main_blocked")
+    assert blocked_main["summary"].startswith(
+        f"Main thread blocked: thread MainThread (#{main['ident']}) waits on RLock"
+    )
+    assert f"held by thread holder (#{holder['ident']})" in blocked_main["summary"]
+    assert "why_blocked.py:" in blocked_main["summary"]
+    (blocked_loop,) = findings(doc, "loop_blocked")
+    assert re.match(
+        r"Event loop loop \d+ blocked: its thread thread blocked-loop ", blocked_loop["summary"]
+    )
+    assert f"held by thread holder (#{holder['ident']})" in blocked_loop["summary"]
+    assert blocked_main["summary"] in "\n".join(text_lines(text, "Diagnosis"))

@@ -60,7 +60,9 @@ def blocked(why: WhyState, in_cycles: Set[Key]) -> List[Finding]:
         if bare(rec.wait["kind"]) not in BLOCKING_KINDS:
             continue
         step = why.step(key)
-        who = f"event loop {loop} is blocked: its thread" if loop is not None else "Main thread"
+        who = (
+            f"Event loop {loop} blocked: its thread" if loop is not None else "Main thread blocked:"
+        )
         found.append(
             {
                 "kind": "loop_blocked" if loop is not None else "main_blocked",
