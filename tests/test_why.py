@@ -207,16 +207,42 @@ def test_asyncio_tasks_waiting_on_a_held_lock(started: Any, mode: str) -> None:
 def test_asyncio_to_thread_and_await_cycle(started: Any) -> None:
     doc, _, _ = started("asyncio")
     tasks = units(doc, "asyncio_tasks")
-    threads = units(doc, "threads")
+    threads = {t["ident"]: t for t in units(doc, "threads").values()}
     wait = tasks["offloaded"]["wait"]
-    (worker,) = [t for n, t in threads.items() if n.startswith("asyncio_")]
     assert wait["kind"] == "asyncio future"
-    assert wait["holder"]["kind"] == "thread" and wait["holder"]["id"] == worker["ident"]
+    assert wait["holder"]["kind"] == "thread"
+    worker = threads[wait["holder"]["id"]]
+    assert worker["name"].startswith("asyncio_")
     assert worker["wait"]["kind"] == "event"
-    rings = findings(doc, "deadlock")
-    assert len(rings) == 1
-    assert sorted(u["unit"] for u in rings[0]["units"]) == ["task ring-a", "task ring-b"]
-    assert all("why_asyncio.py:" in u["where"] for u in rings[0]["units"])
+    rings = {tuple(sorted(u["unit"] for u in f["units"])): f for f in findings(doc, "deadlock")}
+    assert ("task ring-a", "task ring-b") in rings
+    ring = rings[("task ring-a", "task ring-b")]
+    assert all("why_asyncio.py:" in u["where"] for u in ring["units"])
+    # a task awaiting a thread (to_thread) that waits on a future a task completes
+    (cross,) = [f for key, f in rings.items() if "task cross" in key]
+    kinds = sorted(u["kind"] for u in cross["units"])
+    assert kinds == ["task", "task", "thread"], cross
+    (thread_step,) = [u for u in cross["units"] if u["kind"] == "thread"]
+    assert threads[thread_step["id"]]["wait"]["kind"] == "future"
+    assert "why_asyncio.py:" in thread_step["where"]
+    assert len(rings) == 2
+
+
+def test_stall_from_the_trigger_is_shown_first() -> None:
+    """The stall a watchdog trigger puts in ``header.trigger`` (the contract
+    with issue 15) opens the Diagnosis; this process, a real run."""
+    from gurumeditation.model import find_section
+    from gurumeditation.report import Context, run_report
+    from gurumeditation.sections import BUILTIN
+
+    stall = {"what": "main thread", "seconds": 2.5, "where": "app.py:12"}
+    ctx = Context(trigger={"kind": "watchdog", "detail": "main thread", "stall": stall})  # type: ignore[dict-item]
+    doc = run_report(ctx, BUILTIN)
+    assert doc["sections"][0]["id"] == "diagnosis"
+    section = find_section(doc, "diagnosis")
+    assert section is not None
+    first = section["data"]["findings"][0]
+    assert first == {"kind": "stall", "summary": "Stall: main thread for 2.5 s at app.py:12"}
 
 
 # -- gevent and eventlet -------------------------------------------------------------------

@@ -90,6 +90,8 @@ def is_library(filename: str) -> bool:
     """Standard library, an installed package, or this library's own code."""
     known = _LIBRARY.get(filename)
     if known is None:
+        if len(_LIBRARY) > 20_000:
+            _LIBRARY.clear()
         known = _LIBRARY[filename] = (
             filename.startswith(_STDLIB)
             or filename.startswith("<frozen ")
@@ -368,6 +370,8 @@ def _rule(frame: FrameType) -> Optional[Tuple[str, Any]]:
     try:
         rule = _RULE_OF_CODE[code]
     except KeyError:
+        if len(_RULE_OF_CODE) > 20_000:  # code made at run time: keep the cache bounded
+            _RULE_OF_CODE.clear()
         rule = _RULE_OF_CODE[code] = _code_rule(code)
     if rule is None:
         return None
