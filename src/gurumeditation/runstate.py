@@ -33,10 +33,11 @@ class RunState:
             self.sources = SourceCache(redact)
         return self.sources
 
-    def why(self) -> WhyState:
-        """The run's wait-for graph, made on first use."""
+    def why(self, redact: Optional[Callable[[str], str]] = None) -> WhyState:
+        """The run's wait-for graph, made on first use (``redact``: the
+        report's ``Redactor.text``, for the names a wait carries)."""
         if self.waits is None:
             from .why.graph import WhyState
 
-            self.waits = WhyState()
+            self.waits = WhyState(redact)
         return self.waits

@@ -36,8 +36,14 @@ def loop_thread() -> None:
 threading.Thread(target=holder, name="holder", daemon=True).start()
 taken.wait()
 threading.Thread(target=loop_thread, name="blocked-loop", daemon=True).start()
-time.sleep(0.5)
-print("READY", flush=True)
-sys.stdout.flush()
+
+
+def ready() -> None:  # once the main thread waits below
+    time.sleep(0.5)
+    print("READY", flush=True)
+    sys.stdout.flush()
+
+
+threading.Thread(target=ready, name="ready", daemon=True).start()
 with held:
     pass

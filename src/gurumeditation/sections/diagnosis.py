@@ -174,7 +174,7 @@ def collect(ctx: Context) -> Optional[DiagnosisData]:
         from ..why import tracking
 
         tracking.install()
-    why = ctx.state.why()
+    why = ctx.state.why(ctx.redactor.text)
     why.finish_cpu()
     findings: List[Finding] = []
     findings += stall(ctx.trigger)

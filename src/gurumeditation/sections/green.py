@@ -208,7 +208,8 @@ class _UnitWriter:
         self.spawning = {t: gevent_glue.records_spawning(t) for t in types}
         self.type_names = {t: t.__name__ for t in types}
         self.posing = threads_posing(frames)
-        self.why = ctx.state.why()
+        self.why = ctx.state.why(ctx.redactor.text)
+        self.why.section_started()
         self.functions: Dict[int, Optional[str]] = {}  # by id() of a shared stack key
         self.keep: List[StackKey] = []  # ... kept alive while their ids are used
 
@@ -262,7 +263,7 @@ class _UnitWriter:
     def _wait(self, gid: int, frame: Any, facts: GreenMember) -> None:
         """The greenlet in the run's wait-for graph, and what it waits on."""
         name = facts.get("name")
-        rec = self.why.add("greenlet", gid, f"greenlet 0x{gid:x}" + (f" ({name})" if name else ""))
+        rec = self.why.add("greenlet", gid, name or "")
         rec.thread = facts.get("thread")
         if frame is None:
             return

@@ -220,7 +220,8 @@ def collect(ctx: Context) -> Optional[TasksData]:
     cycles = [ring for ring in find_cycles(graph.edges) if all(m in by_id for m in ring)]
     in_cycle = {m: ring for ring in cycles for m in ring}
 
-    why = ctx.state.why()
+    why = ctx.state.why(ctx.redactor.text)
+    why.section_started()
     try:
         why.future_holders.update(waits.future_holders({}, tasks))
     except Exception:
@@ -236,7 +237,7 @@ def collect(ctx: Context) -> Optional[TasksData]:
         facts = task_facts(task, names, lfacts, tid in running_ids, graph)
         if tid in in_cycle:
             facts["cycle"] = [names.get(m, str(m)) for m in in_cycle[tid]]
-        rec = why.add("task", tid, f"task {names[tid]}")
+        rec = why.add("task", tid, names[tid])
         rec.thread = lfacts.get("thread")
         rec.running = tid in running_ids
         rec.awaits = [a["id"] for a in facts.get("awaits", []) if "id" in a]

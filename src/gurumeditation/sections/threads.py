@@ -62,7 +62,8 @@ def collect(ctx: Context) -> ThreadsData:
     if main in idents:
         idents.remove(main)  # type: ignore[arg-type]
         idents.insert(0, main)  # type: ignore[arg-type]
-    why = ctx.state.why()
+    why = ctx.state.why(ctx.redactor.text)
+    why.section_started()
     units = []
     found: Dict[int, Optional[waits.Found]] = {}
     for ident in idents:
@@ -73,7 +74,7 @@ def collect(ctx: Context) -> ThreadsData:
             if ctx.frame is not None:
                 frame = ctx.frame
         facts = thread_facts(ident, main, producer, objects.get(ident))
-        rec = why.add("thread", ident, unit_label(facts))
+        rec = why.add("thread", ident, facts.get("name", ""))
         rec.main = ident == main
         chain = waits.frames_of(frame, waits.DEPTH)
         rec.where = waits.innermost_where(chain)
@@ -139,11 +140,6 @@ def own_name(ident: int, frame: Optional[FrameType], thread: Any) -> str:
         if code.co_name not in ("bootstrap", "_bootstrap", "_bootstrap_inner", "run"):
             return str(getattr(code, "co_qualname", code.co_name))
     return f"#{ident}"
-
-
-def unit_label(facts: ThreadMember) -> str:
-    name = facts.get("name")
-    return f"thread {name} (#{facts['ident']})" if name else f"thread #{facts['ident']}"
 
 
 SECTION = SectionSpec("threads", "Threads", collect)

@@ -35,18 +35,18 @@ class UnitRec:
         "cpu",
         "id",
         "kind",
-        "label",
         "main",
+        "name",
         "running",
         "thread",
         "wait",
         "where"
     )  # fmt: skip
 
-    def __init__(self, kind: str, uid: int, label: str) -> None:
+    def __init__(self, kind: str, uid: int, name: str) -> None:
         self.kind = kind
         self.id = uid
-        self.label = label
+        self.name = name  # what the label is made of, when it is asked for
         self.wait: Optional[Wait] = None
         self.where = ""
         self.main = False
@@ -54,6 +54,15 @@ class UnitRec:
         self.running = False
         self.cpu = ""  # "12.3 ms on CPU in 5 ms; user 3.20 s, system 0.10 s" (threads)
         self.awaits: List[int] = []  # ids of tasks and futures a task awaits
+
+    @property
+    def label(self) -> str:
+        """``thread worker (#1234)``, ``greenlet 0x7f.. (serve)``, ``task t-1``."""
+        if self.kind == "greenlet":
+            return f"greenlet 0x{self.id:x}" + (f" ({self.name})" if self.name else "")
+        if self.kind == "task":
+            return f"task {self.name}"
+        return f"thread {self.name} (#{self.id})" if self.name else f"thread #{self.id}"
 
 
 class WhyState:
@@ -65,6 +74,9 @@ class WhyState:
         self.started = time.monotonic()
         self.units: Dict[Key, UnitRec] = {}
         self.future_holders: Dict[int, Ref] = {}
+        #: shared wait data (see :meth:`wait_data`); the objects stay alive
+        #: while the section reading them runs, so their ids are theirs
+        self._waits: Dict[Tuple[Any, ...], Wait] = {}
         self.loop_threads: Dict[int, str] = {}  # thread ident -> loop label
         self.own_threads: List[str] = []
         self.tracking = False
@@ -73,8 +85,18 @@ class WhyState:
         self.cpu_first: Dict[int, Tuple[int, Any, Any, bool]] = {}
 
     # -- filled by the sections ------------------------------------------------------
-    def add(self, kind: str, uid: int, label: str) -> UnitRec:
-        rec = UnitRec(kind, uid, label)
+    def section_started(self) -> None:
+        """A stack section starts reading its units: what the last one
+        learnt of locks and shared wait data is forgotten (its objects may
+        be gone, their ids reused)."""
+        from . import waits
+
+        waits.forget_owners()
+        self._waits.clear()
+
+    def add(self, kind: str, uid: int, name: str) -> UnitRec:
+        """A unit: ``name`` its thread name, greenlet name or task name."""
+        rec = UnitRec(kind, uid, name)
         self.units[(kind, uid)] = rec
         return rec
 
@@ -91,7 +113,19 @@ class WhyState:
 
     def wait_data(self, found: Found) -> Wait:
         """``found`` as the document's data, its holder named as far as the
-        units read so far allow (the Diagnosis names them all)."""
+        units read so far allow (the Diagnosis names them all).  Units that
+        wait on the same object at the same place share one (plain) dict:
+        10,000 greenlets parked on one semaphore make one."""
+        key = (found.kind, id(found.obj), found.where, found.holder, found.owner, found.detail)
+        same = self._waits.get(key)
+        if same is not None and found.obj is not None:
+            return same
+        data = self._wait_data(found)
+        if found.obj is not None:
+            self._waits[key] = data
+        return data
+
+    def _wait_data(self, found: Found) -> Wait:
         data = found.data()
         if found.detail:
             data["resource"] = self.redact(data["resource"])

@@ -236,6 +236,8 @@ def uninstall() -> None:
 
 def holders(obj: Any) -> Optional[List[Holder]]:
     """The holders a tracked object recorded (``None``: not tracked)."""
+    if not isinstance(getattr(type(obj), "_gm_kind", None), str):
+        return None  # (asked of every lock waited on: no exception raised for the others)
     try:
         found = object.__getattribute__(obj, "_gm_holders")
     except (AttributeError, TypeError):

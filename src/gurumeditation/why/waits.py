@@ -21,6 +21,7 @@ holder (:mod:`.tracking`).  Anything else says "owner unknown".
 
 from __future__ import annotations
 
+import linecache
 import os
 import re
 import sys
@@ -101,8 +102,19 @@ def is_library(filename: str) -> bool:
     return known
 
 
+_PLACES: Dict[Tuple[Any, int], str] = {}
+
+
 def place(frame: FrameType) -> str:
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    """``file:line`` of a frame (once per code position: decoding a line
+    number is the costly part, for 10,000 greenlets parked on one line)."""
+    key = (frame.f_code, frame.f_lasti)
+    text = _PLACES.get(key)
+    if text is None:
+        if len(_PLACES) > 20_000:
+            _PLACES.clear()
+        text = _PLACES[key] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return text
 
 
 # -- owners ---------------------------------------------------------------------------
@@ -136,8 +148,35 @@ def rlock_owner(obj: Any) -> Optional[int]:
     return None
 
 
+#: id() of a lock -> (holder, holder name, why none), while one stack section
+#: reads its units (10,000 greenlets waiting on one semaphore ask once);
+#: cleared by :func:`forget_owners` when a section starts.
+_OWNERS: Dict[int, Tuple[Optional[Ref], str, str]] = {}
+
+
+#: (code, instruction offset) -> (score, lock, kind) of a line whose names
+#: are all globals of its function: the same lock for every unit parked
+#: there (while one section reads its units).
+_GLOBAL_LOCKS: Dict[Tuple[Any, int], List[Tuple[int, Any, str]]] = {}
+
+
+def forget_owners() -> None:
+    """Forget what one section learnt of locks (a new section starts)."""
+    _OWNERS.clear()
+    _GLOBAL_LOCKS.clear()
+
+
 def set_owner(found: Found, lock: Any, track_hint: bool = True) -> None:
     """Fill in who holds ``lock`` (the object waited on, or the lock under it)."""
+    known = _OWNERS.get(id(lock))
+    if known is None:
+        _find_owner(found, lock, track_hint)
+        _OWNERS[id(lock)] = (found.holder, found.holder_name, found.owner)
+    else:
+        found.holder, found.holder_name, found.owner = known
+
+
+def _find_owner(found: Found, lock: Any, track_hint: bool = True) -> None:
     tracked = tracked_owner(lock)
     if tracked is not None:
         found.holder, found.holder_name = tracked
@@ -176,23 +215,40 @@ def set_owner(found: Found, lock: Any, track_hint: bool = True) -> None:
 _MISSING: Any = object()
 
 
+#: type -> whether its instances have a ``__dict__``; (type, name) -> the
+#: slot descriptor of that name (or None): asked once per type.
+_HAS_DICT: Dict[type, bool] = {}
+_SLOTS: Dict[Tuple[type, str], Any] = {}
+
+
 def _static(obj: Any, name: str) -> Any:
     """``obj.name`` from the instance (or slot) only: no property, no
     ``__getattr__``; ``None`` when absent."""
-    try:
-        d = object.__getattribute__(obj, "__dict__")
-    except (AttributeError, TypeError):
-        d = None
-    if isinstance(d, dict) and name in d:
-        return d[name]
-    slot = None
-    for klass in type(obj).__mro__:
-        slot = klass.__dict__.get(name)
-        if slot is not None:
-            break
-    if slot is not None and type(slot).__name__ == "member_descriptor":
+    kind = type(obj)
+    has_dict = _HAS_DICT.get(kind)
+    if has_dict is None:
+        has_dict = _HAS_DICT[kind] = any("__dict__" in k.__dict__ for k in kind.__mro__)
+    if has_dict:
         try:
-            return slot.__get__(obj, type(obj))
+            d = object.__getattribute__(obj, "__dict__")
+        except (AttributeError, TypeError):
+            d = None
+        if isinstance(d, dict) and name in d:
+            return d[name]
+    key = (kind, name)
+    try:
+        slot = _SLOTS[key]
+    except KeyError:
+        slot = None
+        for klass in kind.__mro__:
+            found = klass.__dict__.get(name)
+            if found is not None:
+                slot = found if type(found).__name__ == "member_descriptor" else None
+                break
+        _SLOTS[key] = slot
+    if slot is not None:
+        try:
+            return slot.__get__(obj, kind)
         except AttributeError:
             return None
     return None
@@ -264,27 +320,59 @@ def lock_kind(obj: Any) -> Optional[str]:
 _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
 
 
-def lock_on_line(frame: FrameType, line: str, this: Optional[int] = None) -> Optional[Found]:
-    """The lock the innermost line of ``frame`` blocks on (``with a:``,
-    ``a.acquire()``), resolved statically; ``this`` (the unit's own id) tells
-    a lock it already holds from the one it waits for."""
-    if not line:
-        return None
-    best: Optional[Tuple[int, Any, str]] = None
+#: (code object, instruction offset) -> the dotted names on that line that
+#: may be the lock it blocks on, each with its score (``x.acquire()`` 3,
+#: ``with x:`` 2, any other name 1): the line is read and parsed once.
+_NAMES_AT: Dict[Tuple[Any, int], List[Tuple[str, int]]] = {}
+
+
+def names_on_line(line: str) -> List[Tuple[str, int]]:
+    found: List[Tuple[str, int]] = []
+    with_ = line.lstrip().startswith("with ")
     for match in _DOTTED.finditer(line):
         dotted = match.group(1)
         if dotted.endswith(".acquire"):
             dotted, score = dotted[: -len(".acquire")], 3
         else:
-            score = 2 if line.lstrip().startswith("with ") else 1
-        if not dotted or dotted in ("with", "acquire"):
-            continue
-        obj = _resolve(frame, dotted)
-        if obj is _MISSING:
-            continue
-        kind = lock_kind(obj)
-        if kind is None:
-            continue
+            score = 2 if with_ else 1
+        if dotted and dotted not in _KEYWORDS:
+            found.append((dotted, score))
+    return found
+
+
+_KEYWORDS = frozenset({"with", "acquire", "as", "pass", "not", "and", "or", "in", "is", "if"})
+
+
+def lock_on_line(
+    frame: FrameType, line: Optional[str] = None, this: Optional[int] = None
+) -> Optional[Found]:
+    """The lock the innermost line of ``frame`` blocks on (``with a:``,
+    ``a.acquire()``), resolved statically; ``this`` (the unit's own id) tells
+    a lock it already holds from the one it waits for.  ``line``: its
+    source, else read (once per code position)."""
+    where = (frame.f_code, frame.f_lasti)
+    names = _NAMES_AT.get(where)
+    if names is None:
+        if line is None:
+            try:
+                line = linecache.getline(frame.f_code.co_filename, frame.f_lineno or 0).strip()
+            except Exception:
+                line = ""
+        if len(_NAMES_AT) > 20_000:
+            _NAMES_AT.clear()
+        names = _NAMES_AT[where] = names_on_line(line)
+    if not names:
+        return None
+    code = frame.f_code
+    local_names = (code.co_varnames, code.co_cellvars, code.co_freevars)
+    only_globals = not any(d.split(".", 1)[0] in n for d, _ in names for n in local_names)
+    candidates = _GLOBAL_LOCKS.get(where) if only_globals else None
+    if candidates is None:
+        candidates = _candidates(frame, names)
+        if only_globals:
+            _GLOBAL_LOCKS[where] = candidates
+    best: Optional[Tuple[int, Any, str]] = None
+    for score, obj, kind in candidates:
         if this is not None and _held_by(obj, this):
             score -= 2  # it holds this one already: it waits for another
         if best is None or score > best[0]:
@@ -296,11 +384,23 @@ def lock_on_line(frame: FrameType, line: str, this: Optional[int] = None) -> Opt
     return found
 
 
+def _candidates(frame: FrameType, names: List[Tuple[str, int]]) -> List[Tuple[int, Any, str]]:
+    """The locks the names of a line stand for in ``frame``, with their scores."""
+    found: List[Tuple[int, Any, str]] = []
+    for dotted, score in names:
+        obj = _resolve(frame, dotted)
+        if obj is _MISSING:
+            continue
+        kind = lock_kind(obj)
+        if kind is not None:
+            found.append((score, obj, kind))
+    return found
+
+
 def _held_by(obj: Any, ident: int) -> bool:
-    tracked = tracked_owner(obj)
-    if tracked is not None:
-        return tracked[0][1] == ident
-    return rlock_owner(obj) == ident
+    probe = Found("", None)
+    set_owner(probe, obj)
+    return probe.holder is not None and probe.holder[1] == ident
 
 
 # -- primitives written in Python: their frame names the wait --------------------------
@@ -474,13 +574,7 @@ def in_frames(frames: List[FrameType], this: Optional[int] = None) -> Optional[F
     innermost = frames[0]
     if is_own_file(innermost.f_code.co_filename):
         return None
-    import linecache
-
-    try:
-        line = linecache.getline(innermost.f_code.co_filename, innermost.f_lineno or 0).strip()
-    except Exception:
-        return None
-    return lock_on_line(innermost, line, this)
+    return lock_on_line(innermost, None, this)
 
 
 def innermost_where(frames: List[FrameType]) -> str:
