@@ -338,3 +338,27 @@ def test_main_thread_and_event_loop_blocked(started: Any) -> None:
     )
     assert f"held by thread holder (#{holder['ident']})" in blocked_loop["summary"]
     assert blocked_main["summary"] in "\n".join(text_lines(text, "Diagnosis"))
+
+
+TRACKED_BY_ENV = """
+import sys, threading
+from gurumeditation import TextGuruMeditation
+before = threading.Lock()
+TextGuruMeditation.setup_autorun("1.0", service_name="env-track", log_dir=sys.argv[1])
+after = threading.Lock()
+with after:
+    from gurumeditation.why import tracking
+    print("READY", type(before).__module__, tracking.holders(after) == [("ident", threading.get_ident(), "")], flush=True)
+"""
+
+
+@pytest.mark.parametrize("value,tracked", [("1", True), ("0", False)])
+def test_track_locks_from_the_environment(
+    service: Any, tmp_path: Path, value: str, tracked: bool
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    svc = service(TRACKED_BY_ENV, env={"GURUMEDITATION_TRACK_LOCKS": value}, args=[str(logs)])
+    _, before_module, holder_known = svc.ready_line.split()
+    assert before_module == "_thread"  # made before arming: never tracked
+    assert holder_known == str(tracked)
