@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -303,6 +304,7 @@ def test_diff_does_not_flag_a_loop_that_keeps_moving(tmp_path: Path) -> None:
     svc = Service(script("why_loop"), tmp_path, args=[str(logs)])
     try:
         old, _ = signal_and_read(svc, logs, 1)
+        time.sleep(0.5)  # reports some time apart, as an operator takes them: the loop ticks
         new, _ = signal_and_read(svc, logs, 2)
     finally:
         svc.stop()

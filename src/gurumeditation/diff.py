@@ -58,6 +58,13 @@ IDLE_SYSCALLS = frozenset(
 )
 
 
+#: Where an event loop's thread sits between callbacks: its selector, the
+#: loop's own iteration, a green hub's wait (the thread that wrote the
+#: report is seen where the signal interrupted it, its system call unread).
+_LOOP_FILES = ("selectors.py", "base_events.py", "hub.py", "poll.py", "epolls.py")
+_LOOP_FUNCTIONS = frozenset({"select", "_run_once", "run_forever", "wait", "run"})
+
+
 def waited_on(member: Dict[str, Any]) -> Optional[int]:
     """The id of the object a unit waits on (a lock, a future): the same id
     in both reports is the same wait; a new one means it moved on."""
@@ -72,10 +79,10 @@ def waited_on(member: Dict[str, Any]) -> Optional[int]:
 
 
 def idle(member: Dict[str, Any], stack: Stack = ()) -> bool:
-    """Waiting for time or for I/O events, not for another unit (for the
-    thread that wrote the report, whose system call is not read: parked in
-    ``selectors``' ``select``)."""
-    if stack and stack[-1][0].endswith("selectors.py") and stack[-1][2] == "select":
+    """Waiting for time or for I/O events, not for another unit (the thread
+    that wrote the report, whose system call is not read: parked in an event
+    loop's machinery)."""
+    if stack and stack[-1][0].endswith(_LOOP_FILES) and stack[-1][2] in _LOOP_FUNCTIONS:
         return True
     wait = member.get("wait")
     if isinstance(wait, dict) and wait.get("idle"):
