@@ -346,11 +346,16 @@ TRACKED_BY_ENV = """
 import sys, threading
 from gurumeditation import TextGuruMeditation
 before = threading.Lock()
+sem_before = threading.Semaphore(2)
 TextGuruMeditation.setup_autorun("1.0", service_name="env-track", log_dir=sys.argv[1])
 after = threading.Lock()
-with after:
+sem_after = threading.Semaphore(2)
+with after, sem_after:
     from gurumeditation.why import tracking
-    print("READY", type(before).__module__, tracking.holders(after) == [("ident", threading.get_ident(), "")], flush=True)
+    known = tracking.holders(after) == tracking.holders(sem_after) == [("ident", threading.get_ident(), "")]
+    # what the application asks of its locks stays true, made before tracking or after
+    same = isinstance(sem_before, threading.Semaphore) and isinstance(sem_after, threading.Semaphore)
+    print("READY", type(before).__module__, known, same, flush=True)
 """
 
 
@@ -361,6 +366,7 @@ def test_track_locks_from_the_environment(
     logs = tmp_path / "logs"
     logs.mkdir()
     svc = service(TRACKED_BY_ENV, env={"GURUMEDITATION_TRACK_LOCKS": value}, args=[str(logs)])
-    _, before_module, holder_known = svc.ready_line.split()
+    _, before_module, holder_known, isinstance_kept = svc.ready_line.split()
     assert before_module == "_thread"  # made before arming: never tracked
     assert holder_known == str(tracked)
+    assert isinstance_kept == "True"

@@ -41,6 +41,21 @@ def _ident_holder(get_ident: Callable[[], int]) -> Callable[[], Holder]:
     return who
 
 
+def _meta(base: type) -> type:
+    """A metaclass under which the tracked class still answers ``isinstance``
+    and ``issubclass`` for objects made before tracking began (an
+    application's ``isinstance(lock, asyncio.Lock)`` stays true for them)."""
+
+    class Tracked(type(base)):  # type: ignore[misc]
+        def __instancecheck__(cls, obj: Any) -> bool:
+            return isinstance(obj, base)
+
+        def __subclasscheck__(cls, sub: Any) -> bool:
+            return issubclass(sub, base)
+
+    return Tracked
+
+
 def make_lock_class(allocate: Callable[[], Any], get_ident: Callable[[], int]) -> type:
     """A ``threading.Lock`` work-alike over ``allocate()`` that records the
     ident of the thread (or, monkey patched, greenlet) holding it."""
@@ -84,7 +99,13 @@ def make_lock_class(allocate: Callable[[], Any], get_ident: Callable[[], int]) -
             return f"<{state} tracked lock object at 0x{id(self):x}>"
 
     TrackedLock.__name__ = TrackedLock.__qualname__ = "Lock"
-    return TrackedLock
+    plain = type(allocate())
+
+    class _Either(type):
+        def __instancecheck__(cls, obj: Any) -> bool:
+            return type.__instancecheck__(cls, obj) or isinstance(obj, plain)
+
+    return _Either("Lock", (TrackedLock,), {"__slots__": (), "__module__": TrackedLock.__module__})
 
 
 def make_sync_class(base: type, kind: str, who: Callable[[], Holder]) -> type:
@@ -120,7 +141,7 @@ def make_sync_class(base: type, kind: str, who: Callable[[], Holder]) -> type:
         "__exit__": __exit__,
         "__module__": base.__module__,
     }
-    return type(base.__name__, (base,), namespace)
+    return _meta(base)(base.__name__, (base,), namespace)  # type: ignore[no-any-return]
 
 
 def make_async_class(base: type, kind: str, who: Callable[[], Holder]) -> type:
@@ -146,7 +167,7 @@ def make_async_class(base: type, kind: str, who: Callable[[], Holder]) -> type:
         "release": release,
         "__module__": base.__module__,
     }
-    return type(base.__name__, (base,), namespace)
+    return _meta(base)(base.__name__, (base,), namespace)  # type: ignore[no-any-return]
 
 
 def _drop(holders: List[Holder], me: Holder) -> None:
@@ -248,6 +269,4 @@ def holders(obj: Any) -> Optional[List[Holder]]:
         owner = object.__getattribute__(obj, "_gm_owner")
     except (AttributeError, TypeError):
         return None
-    if isinstance(type(obj).__dict__.get("_gm_kind"), str):
-        return [("ident", owner, "")] if isinstance(owner, int) else []
-    return None
+    return [("ident", owner, "")] if isinstance(owner, int) else []
