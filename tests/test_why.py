@@ -114,11 +114,22 @@ def test_condition_queue_join_and_event_waits(started: Any) -> None:
     assert threads["queue-getter"]["wait"]["kind"] == "queue get"
     assert threads["queue-getter"]["wait"]["resource"].startswith("Queue 0x")
     assert threads["event-waiter"]["wait"]["kind"] == "event"
+    assert threads["queue-putter"]["wait"]["kind"] == "queue put"
+    assert threads["queue-putter"]["wait"]["owner"] == "emptied by whoever gets"
+    assert threads["barrier-waiter"]["wait"]["kind"] == "barrier"
+    assert threads["barrier-waiter"]["wait"]["resource"].startswith("Barrier 0x")
     join = threads["joiner"]["wait"]
     assert join["kind"] == "join"
     assert join["holder"]["id"] == threads["event-waiter"]["ident"]
     # each names the application line it waits at
-    for name in ("cond-waiter", "queue-getter", "event-waiter", "joiner"):
+    for name in (
+        "cond-waiter",
+        "queue-getter",
+        "queue-putter",
+        "barrier-waiter",
+        "event-waiter",
+        "joiner",
+    ):
         assert "why_threads.py:" in threads[name]["wait"]["where"], name
 
 

@@ -1,10 +1,11 @@
 """Threads stuck in every way issue 14 names, armed for JSON + text into
 ``argv[1]``; ``argv[2]`` ``track`` turns ``track_locks`` on (before any lock
 below is made).  Two threads deadlocked on two RLocks; a thread blocked on a
-plain Lock held by another; Condition.wait, Queue.get, Thread.join,
-Event.wait; an import deadlock (a thread importing ``why_slow_import`` waits
-on an RLock held by a thread that waits for that import); a thread in a
-blocking socket recv (its peer printed on stdout); a busy thread.
+plain Lock held by another; Condition.wait, Queue.get, Queue.put (full),
+Barrier.wait, Thread.join, Event.wait; an import deadlock (a thread importing
+``why_slow_import`` waits on an RLock held by a thread that waits for that
+import); a thread in a blocking socket recv (its peer on the READY line); a
+busy thread.
 
 Started by tests/test_why.py."""
 
@@ -79,6 +80,19 @@ def queue_getter() -> None:
     jobs.get()
 
 
+full: "queue.Queue[int]" = queue.Queue(maxsize=1)
+full.put(0)
+three = threading.Barrier(3)
+
+
+def queue_putter() -> None:
+    full.put(1)
+
+
+def barrier_waiter() -> None:
+    three.wait()
+
+
 def event_waiter() -> None:
     never.wait()
 
@@ -127,6 +141,8 @@ threads = {
     "cond-waiter": threading.Thread(target=cond_waiter, name="cond-waiter", daemon=True),
     "queue-getter": threading.Thread(target=queue_getter, name="queue-getter", daemon=True),
     "event-waiter": threading.Thread(target=event_waiter, name="event-waiter", daemon=True),
+    "queue-putter": threading.Thread(target=queue_putter, name="queue-putter", daemon=True),
+    "barrier-waiter": threading.Thread(target=barrier_waiter, name="barrier-waiter", daemon=True),
     "import-holder": threading.Thread(target=import_holder, name="import-holder", daemon=True),
     "importer": threading.Thread(target=importer, name="importer", daemon=True),
     "receiver": threading.Thread(target=receiver, name="receiver", daemon=True),
