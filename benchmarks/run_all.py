@@ -6,7 +6,8 @@ round: gm oslo floor, oslo floor gm, floor gm oslo, ...), each sample a fresh
 victim process sent one SIGUSR2 (see ``driver.py``); the medians over
 ``--pairs`` rounds (default 5; 9 for the cheap scenarios S1, S2, S5 in the
 full run) and the ratios are printed per scenario.  Then
-the import cost (``import_cost.py``) and the idle CPU of an armed process
+the import cost (``import_cost.py``), what "why it is stuck" costs
+(``why_costs.py``: OS facts for 200 threads, lock tracking) and the idle CPU of an armed process
 (``idle_cpu.py``, 60 s).  ``--quick`` runs 2 rounds and 5 s of idle for
 iteration.
 
@@ -15,7 +16,7 @@ for ``docs/performance.md``); the first round's reports are kept under
 ``benchmarks/.work/reports/`` for a look.
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--pairs N]
-        [--scenarios S1,S3] [--idle-seconds S] [--no-import] [--no-idle]
+        [--scenarios S1,S3] [--idle-seconds S] [--no-import] [--no-idle] [--no-why]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ sys.path.insert(0, HERE)
 import idle_cpu  # noqa: E402
 import import_cost  # noqa: E402
 import watchdog_idle  # noqa: E402
+import why_costs  # noqa: E402
 from driver import Sample, measure  # noqa: E402
 from oslo_env import WORK, ensure_oslo_venv, installed_versions  # noqa: E402
 
@@ -457,6 +459,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=0.0)
     parser.add_argument("--no-import", action="store_true")
     parser.add_argument("--no-idle", action="store_true")
+    parser.add_argument("--no-why", action="store_true", help="skip why_costs.py")
     parser.add_argument(
         "--watchdog-seconds",
         type=float,
@@ -505,6 +508,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_import:
         results["import"] = import_cost.run(15)
         print(import_cost.describe(results["import"]), flush=True)
+    if not args.no_why:
+        results["why"] = why_costs.run(repeat=7 if args.quick else 21)
+        print(why_costs.describe(results["why"]), flush=True)
     if not args.no_idle:
         log(f"idle: {idle_seconds:g} s")
         results["idle"] = idle_cpu.run(idle_seconds)

@@ -316,6 +316,13 @@ def test_signal_taken_over_answers_over_the_channel(procs: List[Proc], tmp_path:
     assert report["header"]["signal"] == {
         "name": "SIGUSR2", "ours": False, "takenOverBy": "__main__.Arbiter.handle_usr2",
     }  # fmt: skip
+    # the Diagnosis, first in the document, says so too
+    assert report["sections"][0]["id"] == "diagnosis"
+    told = [f["summary"] for f in report["sections"][0]["data"]["findings"] if f["kind"] == "signal"]
+    assert told == [
+        "Signal SIGUSR2 was taken over by __main__.Arbiter.handle_usr2: ask for reports over "
+        "the channel (gurumeditation report)"
+    ]
     # --signal is refused, and says why
     out = gm("report", "--signal", str(svc.pid))
     assert out.returncode == 4

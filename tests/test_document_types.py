@@ -36,11 +36,17 @@ SHAPES: List[Tuple[Any, str]] = [
     (model.Frame, "frame"),
     (model.StackEntry, "stackEntry"),
     (model.StackSectionData, "stackSection"),
-    (model.StackSectionData, "threads"),
+    (model.ThreadsData, "threads"),
     (model.StackSectionData, "greenThreads"),
     (model.ThreadMember, "threadMember"),
     (model.GreenMember, "greenMember"),
     (model.TaskMember, "taskMember"),
+    (model.ThreadOsFacts, "threadMember.os"),
+    (model.Wait, "wait"),
+    (model.WaitHolder, "wait.holder"),
+    (model.DiagnosisData, "diagnosis"),
+    (model.Finding, "diagnosis.findings[]"),
+    (model.DiagnosisStep, "diagnosis.findings[].units[]"),
     (model.Awaited, "taskMember.awaits[]"),
     (model.AwaitedBy, "taskMember.awaited_by[]"),
     (model.LoopFacts, "asyncioTasks.loops[]"),
@@ -183,7 +189,7 @@ def test_typed_required_keys_are_the_schema_required(shape: Any, path: str) -> N
 
 def test_every_builtin_section_has_a_typed_data_shape() -> None:
     """Each section the schema types (by id) has a TypedDict for its data."""
-    assert len(SECTION_DATA) == 12
+    assert len(SECTION_DATA) == 13
     assert {sid: shape for sid, shape in SECTION_DATA.items() if shape is None} == {}
 
 

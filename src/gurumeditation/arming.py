@@ -82,6 +82,7 @@ class Armed:
         _report.prepare()
         resolved = options.resolved()
         self.arm_fatal(resolved)
+        track_locks(options)
         if options.setup_signal:
             self.setup_signal(options.signum)
         self.arm_automatic(resolved)
@@ -455,3 +456,17 @@ class Armed:
 
 #: The triggers armed in this process.
 ARMED = Armed()
+
+
+def track_locks(options: ReportOptions) -> None:
+    """Owner tracking (:mod:`.why.tracking`) when ``track_locks`` asks for it
+    (imported only then); a report run installs it again for libraries
+    loaded since."""
+    try:
+        wanted = options.resolved().track_locks
+    except Exception:
+        return
+    if wanted:
+        from .why import tracking
+
+        tracking.install()

@@ -1,6 +1,10 @@
 """Compare two reports of one process: which threads, green threads and tasks
 kept the same stack (likely stuck), which moved, which are new, which are
-gone — the usual way to tell a hang from slowness.
+gone — the usual way to tell a hang from slowness.  A unit at the same place
+that waits on a new object each time (a loop re-awaiting a new future, as
+uvicorn's main loop does every 100 ms) or only for time or I/O (an idle
+``select``) is "alive", not stuck; one waiting on the same lock or future in
+both reports is stuck.
 
 A function of two report documents (saved JSON), like the renderers; it
 returns plain data, and :func:`render_text` writes it for a terminal.
@@ -50,6 +54,50 @@ def where(stack: Stack, stdlib: Optional[str] = None) -> str:
     return parked_at(stack, stdlib) or "(no stack)"
 
 
+#: System calls a thread of a healthy server sits in between events (an
+#: idle ``select``, a timed sleep); a read or recv may be stuck on its peer.
+IDLE_SYSCALLS = frozenset(
+    "select pselect6 poll ppoll epoll_wait epoll_pwait epoll_pwait2 nanosleep "
+    "clock_nanosleep pause rt_sigsuspend".split()
+)
+
+
+#: Where an event loop's thread sits between callbacks: its selector, the
+#: loop's own iteration, a green hub's wait (the thread that wrote the
+#: report is seen where the signal interrupted it, its system call unread).
+_LOOP_FILES = ("selectors.py", "base_events.py", "hub.py", "poll.py", "epolls.py")
+_LOOP_FUNCTIONS = frozenset({"select", "_run_once", "run_forever", "wait", "run"})
+
+
+def waited_on(member: Dict[str, Any]) -> Optional[int]:
+    """The id of the object a unit waits on (a lock, a future): the same id
+    in both reports is the same wait; a new one means it moved on."""
+    wait = member.get("wait")
+    if isinstance(wait, dict) and isinstance(wait.get("id"), int):
+        return int(wait["id"])
+    for awaited in member.get("awaits") or []:
+        if isinstance(awaited, dict) and awaited.get("kind") == "future":
+            got = awaited.get("id")
+            return int(got) if isinstance(got, int) else None
+    return None
+
+
+def idle(member: Dict[str, Any], stack: Stack = ()) -> bool:
+    """Waiting for time or for I/O events, not for another unit (the thread
+    that wrote the report, whose system call is not read: parked in an event
+    loop's machinery)."""
+    if stack and stack[-1][0].endswith(_LOOP_FILES) and stack[-1][2] in _LOOP_FUNCTIONS:
+        return True
+    wait = member.get("wait")
+    if isinstance(wait, dict) and wait.get("idle"):
+        return True
+    facts = member.get("os")
+    if isinstance(facts, dict) and not facts.get("running"):
+        call = str(facts.get("syscall") or "").split("(", 1)[0]
+        return call in IDLE_SYSCALLS
+    return False
+
+
 def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
     """Per stack section id: its title, units by identity, and how many units
     were grouped without being listed."""
@@ -75,7 +123,13 @@ def stack_sections(report: Report) -> Dict[str, Dict[str, Any]]:
                 if key is None:
                     unlisted += 1
                     continue
-                units[key] = {"label": label(sid, member), "stack": stack, "stdlib": stdlib}
+                units[key] = {
+                    "label": label(sid, member),
+                    "stack": stack,
+                    "stdlib": stdlib,
+                    "wait": waited_on(member),
+                    "idle": idle(member, stack),
+                }
         found[sid] = {"title": section.get("title", sid), "units": units, "unlisted": unlisted}
     return found
 
@@ -88,11 +142,25 @@ def compare(old: Report, new: Report) -> Dict[str, Any]:
     for sid in list(before) + [s for s in after if s not in before]:
         a = before.get(sid, {"units": {}, "unlisted": 0, "title": sid})
         b = after.get(sid, {"units": {}, "unlisted": 0, "title": a["title"]})
-        same, moved, added, gone = [], [], [], []
+        same, moved, added, gone, alive = [], [], [], [], []
         for key, unit in a["units"].items():
             other = b["units"].get(key)
             if other is None:
                 gone.append({"unit": unit["label"], "at": where(unit["stack"], unit["stdlib"])})
+            elif other["stack"] == unit["stack"] and (
+                (unit["wait"] is not None and other["wait"] is not None
+                 and unit["wait"] != other["wait"])
+                or (unit["idle"] and other["idle"])
+            ):  # fmt: skip
+                alive.append(
+                    {
+                        "unit": other["label"],
+                        "at": where(unit["stack"], unit["stdlib"]),
+                        "why": "idle (waits for time or I/O)"
+                        if unit["idle"] and other["idle"]
+                        else "waits on a new object each time (a loop that keeps moving)",
+                    }
+                )
             elif other["stack"] == unit["stack"]:
                 same.append(
                     {
@@ -117,6 +185,7 @@ def compare(old: Report, new: Report) -> Dict[str, Any]:
                 "id": sid,
                 "title": b["title"],
                 "same": same,
+                "alive": alive,
                 "moved": moved,
                 "new": added,
                 "gone": gone,
@@ -156,10 +225,13 @@ def render_text(result: Dict[str, Any]) -> str:
         lines += [
             "",
             f"{sec['title']}: {len(sec['same'])} same stack (likely stuck), "
-            f"{len(sec['moved'])} moved, {len(sec['new'])} new, {len(sec['gone'])} gone",
+            + (f"{len(sec['alive'])} same stack but alive, " if sec.get("alive") else "")
+            + f"{len(sec['moved'])} moved, {len(sec['new'])} new, {len(sec['gone'])} gone",
         ]
         for item in sec["same"]:
             lines.append(f"  same   {item['unit']}: at {item['at']}")
+        for item in sec.get("alive", []):
+            lines.append(f"  alive  {item['unit']}: at {item['at']}: {item['why']}")
         for item in sec["moved"]:
             lines.append(f"  moved  {item['unit']}: {item['from']} -> {item['to']}")
         for item in sec["new"]:

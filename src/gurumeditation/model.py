@@ -189,6 +189,44 @@ class StackSectionData(TypedDict):
     entries: List[StackEntry]
 
 
+class ThreadOsFacts(TypedDict, total=False):
+    """A thread's facts from ``/proc/self/task/<native id>/`` (Linux)."""
+
+    state: str  # running, sleeping, disk wait, stopped, ...
+    cpu_user_s: float
+    cpu_system_s: float
+    wchan: str  # the kernel function it sleeps in
+    syscall: str  # "futex", "recvfrom(fd 5: tcp 127.0.0.1:41234 → 127.0.0.1:5672)"
+    oncpu_ms: float  # on CPU between two reads a few ms apart during the report
+    running: bool  # on CPU or runnable when the report was asked for
+
+
+class _WaitHolderRequired(TypedDict):
+    kind: str  # thread, greenlet, task
+    id: int  # thread ident, id() of the greenlet or task
+
+
+class WaitHolder(_WaitHolderRequired, total=False):
+    name: str
+
+
+class _WaitRequired(TypedDict):
+    #: lock, rlock, condition, semaphore, event, barrier, queue get, queue put,
+    #: join, future, import, sleep, wait_for; "asyncio " + one of them in a task
+    kind: str
+    resource: str  # "RLock 0x7f3a...", "_ModuleLock 0x... (import of mod)"
+
+
+class Wait(_WaitRequired, total=False):
+    """What a blocked unit waits on, and who holds it (when known)."""
+
+    id: int  # id() of the object waited on
+    where: str  # file:line of the innermost application frame
+    holder: WaitHolder
+    owner: str  # why no holder is named ("owner unknown (track_locks is off)")
+    idle: bool  # waits for time or I/O, not for another unit
+
+
 class _ThreadMemberRequired(TypedDict):
     ident: int
 
@@ -200,6 +238,14 @@ class ThreadMember(_ThreadMemberRequired, total=False):
     main: bool  # the main thread
     current: bool  # the thread that wrote the report
     no_python_frame: bool  # alive, in native code, no Python frame (stack empty)
+    os: ThreadOsFacts
+    wait: Wait
+
+
+class ThreadsData(StackSectionData, total=False):
+    #: names of this library's own threads, left out of the list (so that
+    #: ``total`` + their number is what Processes counts)
+    own_threads: List[str]
 
 
 class _GreenMemberRequired(TypedDict):
@@ -219,6 +265,7 @@ class GreenMember(_GreenMemberRequired, total=False):
     spawned_by: str  # gevent only, listed members only
     spawned_at: List[Frame]
     error: UnitError
+    wait: Wait
 
 
 class _AwaitedRequired(TypedDict):
@@ -257,6 +304,7 @@ class TaskMember(_TaskMemberRequired, total=False):
     cycle: List[str]
     created_at: List[Frame]  # asyncio debug mode only
     error: UnitError
+    wait: Wait
 
 
 class _LoopFactsRequired(TypedDict):
@@ -277,6 +325,43 @@ class LoopFacts(_LoopFactsRequired, total=False):
 class TasksData(StackSectionData):
     loops: List[LoopFacts]
     cycles: List[List[str]]
+
+
+# -- diagnosis ----------------------------------------------------------------------------
+
+
+class _DiagnosisStepRequired(TypedDict):
+    unit: str  # "thread #1234 (worker-1)", "greenlet 0x7f.. (serve)", "task lock-holder"
+    kind: str  # thread, greenlet, task
+
+
+class DiagnosisStep(_DiagnosisStepRequired, total=False):
+    """One unit of a finding: what it waits on, who holds that, where."""
+
+    id: int
+    waits: str  # "RLock 0x7f.. (rlock)"
+    held_by: str  # the unit holding it
+    owner: str  # when no holder is known: why ("owner unknown (track_locks is off)")
+    where: str  # file:line
+
+
+class _FindingRequired(TypedDict):
+    #: deadlock, main_blocked, loop_blocked, cpu, crowd, stall, signal, section_failed
+    kind: str
+    summary: str  # the finding in one line, as the text report writes it
+
+
+class Finding(_FindingRequired, total=False):
+    units: List[DiagnosisStep]
+    count: int  # kind crowd: how many units wait
+    resource: str  # kind crowd
+    section: str  # kind section_failed: its id
+
+
+class DiagnosisData(TypedDict):
+    findings: List[Finding]
+    #: what a report cannot know without owner tracking (when it mattered)
+    notes: List[str]
 
 
 # -- package (the service's version) --------------------------------------------------------

@@ -38,6 +38,7 @@ ENV_SERVICE = "GURUMEDITATION_SERVICE"
 ENV_WATCHDOG = "GURUMEDITATION_WATCHDOG"
 ENV_REPORT_ON = "GURUMEDITATION_REPORT_ON"
 ENV_RSS_LIMIT = "GURUMEDITATION_RSS_LIMIT"
+ENV_TRACK_LOCKS = "GURUMEDITATION_TRACK_LOCKS"
 
 CONF_GROUP = "oslo_reports"
 
@@ -198,6 +199,18 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
+def _on_off(value: Any) -> bool:
+    """A flag that may come as text (environment): 1/true/yes/on, 0/false/no/off."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("", "0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{value!r} is neither on (1, true, yes, on) nor off (0, false, no, off)")
+    return bool(value)
+
+
 def _at_least_zero(value: Any) -> int:
     return max(int(value or 0), 0)
 
@@ -332,6 +345,18 @@ class ReportOptions:
         False,
         "Memory and GC count every object the collector tracks (a walk of the whole heap).",
         _flag,
+    )
+    track_locks: Optional[bool] = option(
+        None,
+        "Locks and semaphores created after arming (threading's Lock and Semaphore, asyncio's, "
+        "gevent's and eventlet's) record who holds them, so that a report names the holder "
+        "a plain Lock does not record (an RLock's owner is always known). Costs about 2x a "
+        "plain lock per acquire/release (docs/performance.md).",
+        _on_off,
+        conf="track_locks",
+        env=ENV_TRACK_LOCKS,
+        fallback=False,
+        conf_type="bool",
     )
     max_reports: int = option(50, "Reports kept per service in log_dir (0: all).", _at_least_zero)
     section_timeout: float = option(

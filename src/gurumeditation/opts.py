@@ -24,6 +24,7 @@ def _options() -> List[Any]:
         "str": cfg.StrOpt,
         "int": cfg.IntOpt,
         "float": cfg.FloatOpt,
+        "bool": cfg.BoolOpt,
         "list": cfg.ListOpt,
         "multistr": cfg.MultiStrOpt,
     }

@@ -105,6 +105,9 @@ class SectionSpec:
     #: Run in a helper thread under :attr:`Context.section_timeout` (sections
     #: running application code, which may hang).
     timed: bool = False
+    #: Collected after every other section (it reads what they found, and
+    #: which of them failed, from ``ctx.state``) and placed first.
+    first: bool = False
 
 
 def _producer_name(ident: int) -> str:
@@ -193,7 +196,12 @@ def signal_header(header: Header) -> None:
         header["signal"] = state
 
 
-_NOT_SCANNED = frozenset({"stack"})
+#: Keys whose values the run does not search for credentials: stacks (their
+#: source lines are redacted when read, file names are not secrets) and a
+#: unit's ``wait`` and ``os`` facts (this library's words, ids and file:line;
+#: the names and descriptions in them are redacted where they are made,
+#: :meth:`..why.graph.WhyState.wait_data`, ``sections/threads.py``).
+_NOT_SCANNED = frozenset({"stack", "wait", "os"})
 
 
 def collect_section(spec: SectionSpec, ctx: Context) -> Optional[Section]:
@@ -336,9 +344,24 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
             header = {"pid": os.getpid(), "service": ctx.service, "error": str(exc)}
         sections: List[Section] = []
         for spec in specs:
+            if spec.first:
+                continue
             section = collect_timed(spec, ctx) if spec.timed else collect_section(spec, ctx)
             if section is not None:
                 sections.append(section)
+        leading: List[Section] = []
+        firsts = [spec for spec in specs if spec.first]
+        if firsts:
+            ctx.state.failed = [
+                (s["id"], s["title"], f"{s['error']['type']}: {s['error']['message']}")
+                for s in sections
+                if "error" in s
+            ]
+        for spec in firsts:
+            section = collect_timed(spec, ctx) if spec.timed else collect_section(spec, ctx)
+            if section is not None:
+                leading.append(section)
+        sections[:0] = leading
         header["durationMs"] = round((time.perf_counter() - started) * 1000.0, 3)
         header["redactedCount"] = ctx.redactor.count
     return {"reportVersion": REPORT_VERSION, "header": header, "sections": sections}

@@ -168,6 +168,8 @@ class ChainReader(FrameReader):
     once per (code object, instruction offset) for the whole section, so
     10,000 tasks parked at the same places cost a look-up per level."""
 
+    last_frames: List[FrameType] = []
+
     def chain(self, coro: Any) -> Tuple[StackKey, Any]:
         """The frames of ``coro`` and of everything it awaits, outermost
         first, and the frameless awaitable ending the chain (or ``None``)."""
@@ -194,6 +196,7 @@ class ChainReader(FrameReader):
                 raw.append(frame.f_lasti)
                 seen.append(frame)
             obj = getattr(obj, link[1])
+        self.last_frames = seen  # (outermost first) what a task waits on is read from them
         bare = tuple(raw)
         key = self._keys.get(bare)
         if key is None:

@@ -48,6 +48,8 @@ from .common import (
 from .facts import awaited_by_text, awaits_text, group_awaited_by, hex_id, resources_lines
 from .html_assets import CSP, SCRIPT, STYLE
 from .text_layout import thread_ref
+from .text_sections.diagnosis import step_text
+from .text_sections.stacks import os_line, own_threads_line, wait_line
 
 #: Stack sections with at most this many entries show their stacks unfolded.
 OPEN_ENTRIES = 20
@@ -206,6 +208,10 @@ def member_facts(member: Dict[str, Any], section_id: str = "", stdlib: Optional[
             continue
         if key == "error" and isinstance(value, dict):  # a unit's error: Type: message
             parts.append(f"error: {esc(error_text(value))}")
+        elif key == "os" and isinstance(value, dict):
+            parts.append(esc(os_line(value)))
+        elif key == "wait" and isinstance(value, dict):
+            parts.append(f'<span class="wait">{esc(wait_line(value))}</span>')
         elif isinstance(value, bool):
             if value:
                 parts.append(esc(key))
@@ -353,6 +359,9 @@ def stack_section_html(section_id: str, data: Dict[str, Any], stdlib: Optional[s
         f'showing <span class="shown-count">{total}</span> of {plural(total, names)} '
         f"in {len(entries)} {'entry' if len(entries) == 1 else 'entries'}</p>"
     )
+    own = data.get("own_threads") or []
+    if own:
+        status += f'<p class="note">{esc(own_threads_line(own))}</p>'
     return status + "".join(parts)
 
 
@@ -429,7 +438,29 @@ def environment_html(data: Dict[str, Any]) -> str:
     return generic({str(v.get("name")): v.get("value") for v in data.get("variables", [])})
 
 
+def diagnosis_html(data: Dict[str, Any]) -> str:
+    """One item per finding; a deadlock's or crowd's units listed under it."""
+    items = []
+    for finding in data.get("findings", []):
+        steps = ""
+        if finding.get("kind") in ("deadlock", "crowd") and finding.get("units"):
+            steps = '<ul class="list">' + "".join(
+                f"<li>{esc(step_text(step))}</li>" for step in finding["units"]
+            )
+            shown = len(finding["units"])
+            if finding.get("count", 0) > shown:
+                steps += f"<li>… and {esc(finding['count'] - shown)} more</li>"
+            steps += "</ul>"
+        items.append(
+            f'<li class="finding" data-kind="{esc(finding.get("kind"))}">'
+            f"{esc(finding.get('summary'))}{steps}</li>"
+        )
+    notes = "".join(f'<p class="note">note: {esc(n)}</p>' for n in data.get("notes", []))
+    return f'<ul class="list diagnosis">{"".join(items)}</ul>{notes}'
+
+
 BODY: Dict[str, Callable[[Dict[str, Any]], str]] = {
+    "diagnosis": diagnosis_html,
     "package": package_html,
     "processes": processes_html,
     "configuration": configuration_html,

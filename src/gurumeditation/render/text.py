@@ -104,10 +104,30 @@ def about_lines(report: Report) -> List[str]:
     return section_banner(ABOUT_TITLE) + header_lines(report)
 
 
+#: The sections oslo.reports writes, in its order, right after its opening:
+#: its parsers and tests look for them there.
+CLASSIC_IDS = ("package", "threads", "green_threads", "processes", "configuration")
+
+
+def text_order(sections: List[Section]) -> List[Section]:
+    """The document's sections in text order: the Diagnosis (first in the
+    document) comes right after the classic sections, the first thing after
+    what oslo.reports' parsers expect at the top."""
+    leading = [s for s in sections if s.get("id") == "diagnosis"]
+    if not leading:
+        return list(sections)
+    rest = [s for s in sections if s.get("id") != "diagnosis"]
+    at = 0
+    for index, section in enumerate(rest):
+        if section.get("id") in CLASSIC_IDS:
+            at = index + 1
+    return rest[:at] + leading + rest[at:]
+
+
 def render(report: Report) -> str:
     """The whole report in the classic text layout (no trailing newline)."""
     lines = prefix_lines()
-    for section in report.get("sections", []):
+    for section in text_order(report.get("sections", [])):
         lines += section_lines(section)
     lines += about_lines(report)
     # every control character an application put in a name, value or path

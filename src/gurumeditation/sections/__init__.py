@@ -17,6 +17,7 @@ from typing import List
 from ..report import SectionSpec
 from . import (
     config,
+    diagnosis,
     distributions,
     environment,
     green,
@@ -42,6 +43,7 @@ BUILTIN: List[SectionSpec] = [
     python_runtime.SECTION,
     distributions.SECTION,
     memory.SECTION,
+    diagnosis.SECTION,  # collected last, placed first (SectionSpec.first)
 ]
 
 

@@ -55,6 +55,7 @@ from ..unpatched import (
     thread_objects,
     threads_posing,
 )
+from ..why import waits
 
 #: Below this many allocated memory blocks the heap is scanned object by
 #: object (tens of milliseconds at most, and sure to find every greenlet);
@@ -226,6 +227,8 @@ class _UnitWriter:
         self.spawning = {t: gevent_glue.records_spawning(t) for t in types}
         self.type_names = {t: t.__name__ for t in types}
         self.posing = threads_posing(frames)
+        self.why = ctx.state.why(ctx.redactor.text)
+        self.why.section_started()
         self.functions: Dict[int, Optional[str]] = {}  # by id() of a shared stack key
         self.keep: List[StackKey] = []  # ... kept alive while their ids are used
 
@@ -260,6 +263,7 @@ class _UnitWriter:
             facts["hub"] = True
         key = self.reader.key(frame)
         self._name(glet, kind, key, facts, hub)
+        self._wait(gid, frame if state == "suspended" else None, facts)
         if self.posing:
             posing = self.posing.get(gid)  # a patched threading.Thread runs in it
             if posing is not None and "main" not in facts:
@@ -274,6 +278,20 @@ class _UnitWriter:
             if pinned:
                 facts["current"] = True
         return Unit(facts, key, pinned=pinned)
+
+    def _wait(self, gid: int, frame: Any, facts: GreenMember) -> None:
+        """The greenlet in the run's wait-for graph, and what it waits on."""
+        name = facts.get("name")
+        rec = self.why.add("greenlet", gid, name or "")
+        rec.thread = facts.get("thread")
+        if frame is None:
+            return
+        try:
+            found = waits.of_greenlet(frame, gid)
+        except Exception:  # an odd frame must not cost the section
+            return
+        if found is not None:
+            facts["wait"] = rec.wait = self.why.wait_data(found)
 
     def _name(self, glet: Any, kind: type, key: StackKey, facts: GreenMember, hub: bool) -> None:
         """gevent's ``Greenlet.name``, else the function the greenlet runs."""

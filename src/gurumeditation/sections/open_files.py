@@ -343,6 +343,33 @@ def nothing_listed(note: str) -> OpenFilesData:
     return {"total": 0, "by_kind": {}, "fds": [], "more": 0, "notes": [note]}
 
 
+def describe(fd: int) -> Optional[OpenFile]:
+    """One descriptor as Open Files lists it (kind, target; a socket's
+    protocol, state and addresses); ``None`` when it is not open.  Used for a
+    thread blocked in a system call on it (:mod:`..why.procfs`)."""
+    fd_dir = f"{PROC}/self/fd"
+    try:
+        target = os.readlink(f"{fd_dir}/{fd}")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        target = ""
+    kind = classify(target)
+    if target.startswith("/dev/") and kind == "file":
+        kind = _device_kind(f"{fd_dir}/{fd}")
+    entry: Dict[str, Any] = {"fd": fd, "kind": kind, "target": target}
+    if kind == "socket":
+        details = probe_socket(fd) if _socket.getdefaulttimeout() is None else None
+        if details is None:
+            inode = _inode(target)
+            details = socket_details({inode}, []).get(inode) if inode is not None else None
+        if details is not None:
+            entry.update(details)
+    elif kind == "file" and target.endswith(" (deleted)"):
+        entry["deleted"] = True
+    return cast(OpenFile, entry)
+
+
 def collect_proc(limit: int) -> OpenFilesData:
     notes: List[str] = []
     fd_dir = f"{PROC}/self/fd"

@@ -20,10 +20,20 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..glue import asyncio as glue
 from ..glue import loaded
-from ..model import Awaited, LoopFacts, TaskMember, TasksData, UnitError, safe_str, unit_error
+from ..model import (
+    Awaited,
+    LoopFacts,
+    TaskMember,
+    TasksData,
+    UnitError,
+    Wait,
+    safe_str,
+    unit_error,
+)
 from ..report import Context, SectionSpec
 from ..stacks import StackKey, Unit, build_entries
 from ..unpatched import thread_objects
+from ..why import waits
 
 
 def find_cycles(edges: Dict[int, List[int]]) -> List[List[int]]:
@@ -115,6 +125,7 @@ class _Graph:
         self.edges: Dict[int, List[int]] = {}
         self.awaited_by: Dict[int, List[int]] = {}
         self.errors: Dict[int, UnitError] = {}
+        self.found: Dict[int, waits.Found] = {}
 
     def add(self, task: Any) -> None:
         tid = id(task)
@@ -124,6 +135,14 @@ class _Graph:
             key, tail = (), None
             self.errors[tid] = unit_error(exc)
         self.chains[tid] = key
+        if tid not in self.errors:
+            try:
+                got = waits.of_task(self.reader.last_frames, tid)
+            except Exception:  # an odd frame must not cost the section
+                got = None
+            if got is not None:
+                self.found[tid] = got
+        self.reader.last_frames = []
         self.awaits[tid] = [self.label(tid, obj) for obj in glue.awaited_objects(task, tail)]
         for waiter in glue.awaited_by(task):
             if tid not in self.edges.get(id(waiter), []):
@@ -201,6 +220,15 @@ def collect(ctx: Context) -> Optional[TasksData]:
     cycles = [ring for ring in find_cycles(graph.edges) if all(m in by_id for m in ring)]
     in_cycle = {m: ring for ring in cycles for m in ring}
 
+    why = ctx.state.why(ctx.redactor.text)
+    why.section_started()
+    try:
+        why.future_holders.update(waits.future_holders({}, tasks))
+    except Exception:
+        pass
+    for lfacts in loop_of.values():
+        if lfacts.get("running") and "thread" in lfacts:
+            why.loop_threads[lfacts["thread"]] = lfacts["label"]
     units = []
     for task in tasks:
         tid = id(task)
@@ -209,6 +237,32 @@ def collect(ctx: Context) -> Optional[TasksData]:
         facts = task_facts(task, names, lfacts, tid in running_ids, graph)
         if tid in in_cycle:
             facts["cycle"] = [names.get(m, str(m)) for m in in_cycle[tid]]
+        rec = why.add("task", tid, names[tid])
+        rec.thread = lfacts.get("thread")
+        rec.running = tid in running_ids
+        rec.awaits = [a["id"] for a in facts.get("awaits", []) if "id" in a]
+        rec.where = _where(graph.chains[tid])
+        if tid in graph.found:
+            facts["wait"] = rec.wait = why.wait_data(graph.found[tid])
+        else:
+            for awaited in facts.get("awaits", []):
+                ref = why.future_holders.get(awaited.get("id", 0))
+                if awaited.get("kind") == "future" and ref is not None:
+                    # a future a thread (to_thread, run_in_executor) will complete
+                    wait: Wait = {
+                        "kind": "asyncio future",
+                        "resource": f"{awaited.get('type', 'Future')} 0x{awaited['id']:x}",
+                        "id": awaited["id"],
+                        "holder": {"kind": ref[0], "id": ref[1]},
+                    }
+                    holder = why.resolve(ref)
+                    if holder is not None:
+                        wait["holder"] = {"kind": holder[0], "id": holder[1]}
+                        wait["holder"]["name"] = why.redact(why.label(holder))
+                    if rec.where:
+                        wait["where"] = rec.where
+                    facts["wait"] = rec.wait = wait
+                    break
         units.append(Unit(facts, graph.chains[tid], pinned=tid in running_ids))
 
     entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
@@ -223,6 +277,14 @@ def collect(ctx: Context) -> Optional[TasksData]:
         "cycles": [[names.get(m, str(m)) for m in ring] for ring in cycles],
         "entries": entries,
     }
+
+
+def _where(chain: StackKey) -> str:
+    """file:line of the innermost frame of an await chain."""
+    for filename, line, _function in reversed(chain):
+        if not waits.is_library(filename):
+            return f"{filename}:{line}"
+    return f"{chain[-1][0]}:{chain[-1][1]}" if chain else ""
 
 
 SECTION = SectionSpec("asyncio_tasks", "Asyncio Tasks", collect)

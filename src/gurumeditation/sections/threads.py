@@ -13,7 +13,15 @@ frame, so ``sys._current_frames()`` leaves it out; it is listed anyway, with
 ``no_python_frame`` and an empty stack ("in native code, no Python frame"),
 rather than leaving the section empty without a word of why.
 
-Data: :class:`~gurumeditation.model.StackSectionData` of
+Each thread also gets its OS facts (:mod:`..why.procfs`: state, CPU time;
+the wait channel and system call of a thread whose frames do not say what it
+waits on; a second read at the end of the run, by the Diagnosis, tells which
+ran meanwhile) and
+what it waits on (:mod:`..why.waits`); both go to the run's wait-for graph
+for the Diagnosis.  This library's own threads are left out and named in
+``own_threads``.
+
+Data: :class:`~gurumeditation.model.ThreadsData` of
 :class:`~gurumeditation.model.ThreadMember`.
 """
 
@@ -21,13 +29,14 @@ from __future__ import annotations
 
 import sys
 from types import FrameType
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from .. import unpatched
-from ..model import StackSectionData, ThreadMember
+from ..model import ThreadMember, ThreadsData, safe_str
 from ..report import Context, SectionSpec
 from ..stacks import Unit, build_entries, stack_key, stack_section_data
 from ..unpatched import main_ident, native_id, producer_ident, thread_objects
+from ..why import procfs, waits
 
 
 def thread_facts(
@@ -76,7 +85,7 @@ def frameless_main(frames: Any, own: Any) -> Optional[int]:
         return None
 
 
-def collect(ctx: Context) -> StackSectionData:
+def collect(ctx: Context) -> ThreadsData:
     frames = sys._current_frames()
     main = main_ident(frames)
     producer = producer_ident(ctx.producer_ident, frames)
@@ -85,22 +94,90 @@ def collect(ctx: Context) -> StackSectionData:
     if main in idents:
         idents.remove(main)  # type: ignore[arg-type]
         idents.insert(0, main)  # type: ignore[arg-type]
+    why = ctx.state.why(ctx.redactor.text)
+    why.section_started()
     units = []
+    found: Dict[int, Optional[waits.Found]] = {}
     for ident in idents:
         frame: Optional[FrameType] = frames[ident]
-        if ident == producer and ctx.frame is not None:
-            frame = ctx.frame
+        waiting = frame  # where to look for a wait
+        if ident == producer:
+            waiting = ctx.frame  # the frame the signal interrupted (else it runs the report)
+            if ctx.frame is not None:
+                frame = ctx.frame
         facts = thread_facts(ident, main, producer, objects.get(ident))
+        rec = why.add("thread", ident, facts.get("name", ""))
+        rec.main = ident == main
+        chain = waits.frames_of(frame, waits.DEPTH)
+        rec.where = waits.innermost_where(chain)
+        try:
+            if waiting is frame:
+                found[ident] = waits.in_frames(chain, ident) if chain else None
+            else:
+                found[ident] = waits.of_thread(waiting, ident) if waiting is not None else None
+        except Exception:  # an odd frame must not cost the section
+            found[ident] = None
+        del chain
         pinned = ident == main or ident == producer
         units.append(Unit(facts, stack_key(frame), pinned))
     frameless = frameless_main(frames, ctx.own_threads)
     if frameless is not None:
         facts = thread_facts(frameless, frameless, producer, threading_main())
         facts["no_python_frame"] = True
+        why.add("thread", frameless, facts.get("name", "")).main = True
         units.insert(0, Unit(facts, (), True))
+    try:
+        workers = waits.executor_workers(objects)
+        if workers:
+            why.future_holders.update(waits.future_holders(frames, [], workers))
+    except Exception:
+        pass
+    own = sorted(own_name(i, frames[i], objects.get(i)) for i in frames if i in ctx.own_threads)
     del frames
+    for unit in units:
+        facts = unit.facts
+        ident = facts["ident"]
+        rec = why.units[("thread", ident)]
+        native = facts.get("native_id")
+        # the wait channel and system call only where the frames did not say
+        # what it waits on (a blocking call in C: recv, select, sleep...)
+        sample = procfs.read_task(native, full=found.get(ident) is None) if native else None
+        if sample is not None:
+            facts["os"] = procfs.os_facts(sample, None, ident == producer)
+            if "syscall" in facts["os"]:  # a file's path, a socket's addresses
+                facts["os"]["syscall"] = ctx.redactor.text(facts["os"]["syscall"])
+            # whether it ran is told at the end of the run (WhyState.finish_cpu)
+            why.cpu_first[ident] = (native, sample, facts["os"], ident == producer)
+            rec.running = bool(facts["os"].get("running"))
+        got = found.get(ident)
+        if got is not None:
+            facts["wait"] = why.wait_data(got)
+            rec.wait = facts["wait"]
+        elif "os" in facts and procfs.idle_syscall(facts["os"].get("syscall", "")):
+            rec.wait = {"kind": "io", "resource": facts["os"]["syscall"], "idle": True}
+    found.clear()
     entries = build_entries(units, ctx.state.source_cache(ctx.redactor.text), group=ctx.group)
-    return stack_section_data(entries, len(units))
+    data = cast(ThreadsData, stack_section_data(entries, len(units)))
+    if own:
+        data["own_threads"] = own
+        why.own_threads = own
+    return data
+
+
+def own_name(ident: int, frame: Optional[FrameType], thread: Any) -> str:
+    """A helper thread of this library by its name, or the function it runs."""
+    name = getattr(thread, "name", None)
+    if name:
+        return safe_str(name)
+    outer: List[FrameType] = []
+    while frame is not None:
+        outer.append(frame)
+        frame = frame.f_back
+    for f in reversed(outer):
+        code = f.f_code
+        if code.co_name not in ("bootstrap", "_bootstrap", "_bootstrap_inner", "run"):
+            return str(getattr(code, "co_qualname", code.co_name))
+    return f"#{ident}"
 
 
 SECTION = SectionSpec("threads", "Threads", collect)

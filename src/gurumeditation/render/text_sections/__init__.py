@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List
 
 from . import (
     configuration,
+    diagnosis,
     distributions,
     environment,
     memory,
@@ -34,6 +35,7 @@ BODY: Dict[str, Callable[[Dict[str, Any]], List[str]]] = {
     "memory": memory.memory_lines,
     "asyncio_tasks": stacks.tasks_lines,
     "environment": environment.environment_lines,
+    "diagnosis": diagnosis.diagnosis_lines,
 }
 
 registered_lines = registered.registered_lines

@@ -37,7 +37,41 @@ def thread_facts(member: Dict[str, Any]) -> str:
         parts.append("produced this report")
     if member.get("no_python_frame"):
         parts.append(NATIVE_ONLY)
-    return ", ".join(parts)
+    lines = [", ".join(parts)]
+    if member.get("os"):
+        lines.append(os_line(member["os"]))
+    if member.get("wait"):
+        lines.append(wait_line(member["wait"]))
+    return "\n".join(line for line in lines if line)
+
+
+def os_line(facts: Dict[str, Any]) -> str:
+    """``os: sleeping in futex_wait_queue, futex; cpu user 0.01 s, system 0.00 s``."""
+    text = f"os: {facts.get('state', '?')}"
+    where = [str(facts[k]) for k in ("wchan", "syscall") if facts.get(k)]
+    if where:
+        text += " in " + ", ".join(where)
+    user, system = facts.get("cpu_user_s", 0), facts.get("cpu_system_s", 0)
+    text += f"; cpu user {user:.2f} s, system {system:.2f} s"
+    if facts.get("running"):
+        text += "; RUNNING"
+        if facts.get("oncpu_ms"):
+            text += f" ({facts['oncpu_ms']:g} ms on CPU while the report looked)"
+    return text
+
+
+def wait_line(wait: Dict[str, Any]) -> str:
+    """``waits on: RLock 0x7f.. (rlock) held by thread B (#1234) at app.py:12``."""
+    text = f"waits on: {wait.get('resource')} ({wait.get('kind')})"
+    holder = wait.get("holder")
+    if holder:
+        name = holder.get("name") or f"{holder.get('kind')} {holder.get('id')}"
+        text += f" held by {name}"
+    elif wait.get("owner"):
+        text += f", {wait['owner']}"
+    if wait.get("where"):
+        text += f" at {wait['where']}"
+    return text
 
 
 def green_label(member: Dict[str, Any]) -> str:
@@ -61,6 +95,8 @@ def green_facts(member: Dict[str, Any]) -> str:
     if member.get("error"):
         parts.append(f"unreadable: {error_text(member['error'])}")
     lines = [", ".join(parts)]
+    if member.get("wait"):
+        lines.append(wait_line(member["wait"]))
     if member.get("spawned_by"):
         lines.append(f"spawned by: {member['spawned_by']}")
     if member.get("spawned_at"):
@@ -95,6 +131,8 @@ def task_facts(member: Dict[str, Any]) -> str:
     awaited_by = awaited_by_text(member.get("awaited_by") or [])
     if awaited_by:
         lines.append(awaited_by)
+    if member.get("wait"):
+        lines.append(wait_line(member["wait"]))
     if member.get("cycle"):
         lines.append("AWAIT CYCLE: " + " -> ".join(member["cycle"] + member["cycle"][:1]))
     if member.get("created_at"):
@@ -136,9 +174,19 @@ def stack_entries_lines(
 
 
 def threads_lines(data: Dict[str, Any]) -> List[str]:
-    return stack_entries_lines(
+    lines = stack_entries_lines(
         data, "threads", lambda m: f"Thread #{m.get('ident')}", thread_facts, thread_label
     )
+    own = data.get("own_threads") or []
+    if own:
+        lines += [own_threads_line(own), ""]
+    return lines
+
+
+def own_threads_line(own: List[str]) -> str:
+    """``3 threads of this library left out: a, b, c`` (Processes counts them)."""
+    noun = "thread" if len(own) == 1 else "threads"
+    return f"{len(own)} {noun} of this library left out: " + ", ".join(own)
 
 
 def green_lines(data: Dict[str, Any]) -> List[str]:
