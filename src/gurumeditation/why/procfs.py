@@ -16,6 +16,7 @@ import platform
 import time
 from typing import Dict, List, Optional, Tuple
 
+from .. import unpatched
 from ..model import ThreadOsFacts
 
 PROC = "/proc"
@@ -92,17 +93,19 @@ class TaskSample:
 
 def _read(path: str) -> Optional[str]:
     """The text of a small /proc file (bare ``os`` calls: a buffered ``open``
-    costs more than the read itself, 200 threads times 4 files)."""
+    costs more than the read itself, 200 threads times 4 files; the unpatched
+    ones: eventlet's green ``os.read`` would start a hub in our thread)."""
+    prims = unpatched.get()
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = prims.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
-        return os.read(fd, 1024).decode("ascii", "replace")
+        return bytes(prims.read(fd, 1024)).decode("ascii", "replace")
     except OSError:
         return None
     finally:
-        os.close(fd)
+        prims.close(fd)
 
 
 def read_task(tid: int, full: bool = True) -> Optional[TaskSample]:
