@@ -22,7 +22,7 @@ import time
 from types import FrameType
 from typing import Optional
 
-from . import pipeline, unpatched
+from . import early, pipeline, unpatched
 from . import report as _report
 from .options import ReportOptions
 from .pipeline import Maker, ReportRequest
@@ -37,7 +37,8 @@ class Armed:
     """What is armed in this process (one instance: :data:`ARMED`)."""
 
     def __init__(self) -> None:
-        self.signal_trigger: Optional[SignalTrigger] = None
+        # the trigger a two-step arming installed first (see early), if any
+        self.signal_trigger: Optional[SignalTrigger] = early.installed_trigger()
         self.native_dump: Optional[NativeDump] = None
         self.watcher: Optional[Watcher] = None
         self.file_trigger: Optional[FileTrigger] = None

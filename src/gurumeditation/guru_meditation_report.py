@@ -14,30 +14,40 @@ are this library's own options (:class:`gurumeditation.options.ReportOptions`:
 one definition each, an unknown one is a ``TypeError``).  This module only
 maps those names onto the options, the gate (:mod:`gurumeditation.arming`)
 and the pipeline (:mod:`gurumeditation.pipeline`).
+
+Importing it is cheap (a bare interpreter's modules and a few of ours):
+the report machinery is imported by ``setup_autorun`` — at once when what it
+is given must be checked, else by a thread of ours right after it returned
+(see :mod:`gurumeditation.early`) — and by the other methods when they run.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from types import FrameType
-from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple
+import os
 
-from . import sections as _sections
-from . import unpatched
-from .arming import ARMED
-from .options import TIMESTAMP_FORMAT, ReportOptions, service_name
-from .pipeline import Meditation, ReportRequest
-from .pipeline import run as _run
-from .sinks import write_stderr
-from .triggers.signal import signal_name
+from . import early
+from .early import OWN_THREADS, TIMESTAMP_FORMAT
+from .meditation import Meditation
 
-Generator = Callable[[], Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from types import FrameType
+    from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple
 
-#: Thread idents of this library's own helper threads: never shown in a report.
-OWN_THREADS = unpatched.OWN_THREADS
+    from .options import ReportOptions
+    from .pipeline import ReportRequest
 
-#: oslo.reports' name of the program-name default.
-default_service_name = service_name
+    Generator = Callable[[], Any]
+
+__all__ = ["OWN_THREADS", "GuruMeditation", "TextGuruMeditation", "default_service_name"]
+
+
+def default_service_name(argv: Optional[Sequence[str]] = None) -> str:
+    """oslo.reports' name of the program-name default
+    (:func:`gurumeditation.options.service_name`)."""
+    from .options import service_name
+
+    return service_name(argv)
 
 
 class GuruMeditation(Meditation):
@@ -67,6 +77,13 @@ class GuruMeditation(Meditation):
         **options: Any,
     ) -> None:
         # *args: oslo.reports' subclasses pass their report title here
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+        from .pipeline import ReportRequest
+
         built = ReportOptions.build(ARMED.options, where=f"{type(self).__name__}()", **options)
         built = dataclasses.replace(built, version=version_obj)
         request = ReportRequest("api", f"{type(self).__name__}.run()", sig_handler_tb)
@@ -137,6 +154,33 @@ class GuruMeditation(Meditation):
         Every option: :class:`gurumeditation.options.ReportOptions`; an
         unknown one raises ``TypeError``.
         """
+        if early.is_light(conf, signum, setup_signal, options):
+            # nothing to check that needs the machinery: arm the signal now,
+            # the rest from a thread of ours right after (see early)
+            if log_dir:
+                log_dir = os.path.abspath(log_dir)  # before any chdir
+            early.arm(lambda: cls._setup_autorun(version, service_name, log_dir, None, None, True))
+            return
+        early.ensure_loaded()
+        cls._setup_autorun(version, service_name, log_dir, signum, conf, setup_signal, **options)
+
+    @classmethod
+    def _setup_autorun(
+        cls,
+        version: Any,
+        service_name: Optional[str],
+        log_dir: Optional[str],
+        signum: Optional[int],
+        conf: Any,
+        setup_signal: bool,
+        **options: Any,
+    ) -> None:
+        import dataclasses
+
+        from . import sections as _sections
+        from .arming import ARMED
+        from .options import ReportOptions
+
         if not setup_signal:
             options["setup_signal"] = False
         built = ReportOptions.build(
@@ -155,6 +199,7 @@ class GuruMeditation(Meditation):
         except Exception:
             pass
         ARMED.arm(built, cls.for_request)
+        early.ready(ARMED.on_signal)
         if resolved.file_event_handler:
             cls._setup_file_watcher(
                 resolved.file_event_handler,
@@ -181,6 +226,12 @@ class GuruMeditation(Meditation):
         ``file_path`` writes a report with ``version``, ``service_name`` and
         ``log_dir``, at most one per ``interval`` seconds.  The file need not
         exist yet."""
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+
         armed = ARMED.options
         if ARMED.maker is None:  # called without setup_autorun: this class makes the reports
             ARMED.maker = cls.for_request
@@ -213,6 +264,14 @@ class GuruMeditation(Meditation):
         frame: Optional[FrameType],
     ) -> None:
         """Write one report now, as the signal handler does (oslo.reports API)."""
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+        from .pipeline import ReportRequest
+        from .pipeline import run as _run
+
         options = ReportOptions.build(
             ARMED.options, where="handle_signal()", service_name=service_name, log_dir=log_dir
         )
@@ -227,6 +286,8 @@ def announce(options: ReportOptions) -> None:
     """List this process for ``gurumeditation list`` and ``report``; a runtime
     directory that cannot be used costs one line on stderr, never the service."""
     from . import discovery
+    from .sinks import write_stderr
+    from .triggers.signal import signal_name
 
     signum = options.signum if options.setup_signal else 0
     try:
@@ -253,6 +314,3 @@ class TextGuruMeditation(GuruMeditation):
         self, version_obj: Any, traceback: Optional[FrameType] = None, **options: Any
     ) -> None:
         super().__init__(version_obj, traceback, **options)
-
-
-__all__ = ["GuruMeditation", "TextGuruMeditation", "default_service_name"]

@@ -25,25 +25,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from . import early as _early
 from .redact import Redactor, check_options
 from .triggers.signal import check_report_signal
 
 T = TypeVar("T")
 
-ENV_ENABLE = "GURUMEDITATION"
-ENV_LOG_DIR = "GURUMEDITATION_LOG_DIR"
-ENV_SIGNAL = "GURUMEDITATION_SIGNAL"
-ENV_FORMAT = "GURUMEDITATION_FORMAT"
-ENV_SERVICE = "GURUMEDITATION_SERVICE"
+# defined in early: arming a bare interpreter reads them
+DEFAULT_SIGNUM = _early.DEFAULT_SIGNUM
+ENABLE_OFF = _early.ENABLE_OFF
+ENABLE_ON = _early.ENABLE_ON
+ENV_ENABLE = _early.ENV_ENABLE
+ENV_FORMAT = _early.ENV_FORMAT
+ENV_LOG_DIR = _early.ENV_LOG_DIR
+ENV_SERVICE = _early.ENV_SERVICE
+ENV_SIGNAL = _early.ENV_SIGNAL
+TIMESTAMP_FORMAT = _early.TIMESTAMP_FORMAT
+
 
 CONF_GROUP = "oslo_reports"
 
 #: Report formats and the file-name suffix of each (text keeps the classic
 #: extension-less name).
 FORMATS: Dict[str, str] = {"text": "", "json": ".json", "html": ".html"}
-
-#: ``oslo.reports``' file-name time format: ``<service>_gurumeditation_<UTC>``.
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 
 
 # -- parsers: one each -------------------------------------------------------
@@ -234,7 +238,7 @@ class ReportOptions:
         conf_type="list",
     )
     signum: int = option(
-        int(signal.SIGUSR2), "The signal that asks for a report.", parse_signal, env=ENV_SIGNAL
+        DEFAULT_SIGNUM, "The signal that asks for a report.", parse_signal, env=ENV_SIGNAL
     )
     setup_signal: bool = option(True, "Whether the signal trigger is armed.", _flag)
     file_event_handler: Optional[str] = option(
@@ -479,11 +483,6 @@ def environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
                 values[f.name] = parse_formats(known) if known else None
             _tell(f"{env}: {exc}")
     return {n: v for n, v in values.items() if v is not None}
-
-
-#: GURUMEDITATION values that arm / leave the process alone (case-insensitive).
-ENABLE_ON = ("1", "true", "yes", "on")
-ENABLE_OFF = ("", "0", "false", "no", "off")
 
 
 def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:

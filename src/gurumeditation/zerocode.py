@@ -24,9 +24,14 @@ armed twice (same signal handler, one listing).
 
 from __future__ import annotations
 
-from typing import List
+import os
+import sys
 
-from . import options as _options
+from .early import ENABLE_ON, ENV_ENABLE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (runs at every armed start-up: no typing)
+    from typing import List
 
 #: The line of ``gurumeditation.pth`` (``site`` executes lines starting with
 #: ``import``).
@@ -40,13 +45,22 @@ PTH_LINE = (
 def arm_from_environment() -> List[str]:
     """Arm this process as the ``GURUMEDITATION*`` variables say.  Never
     raises (a bad setting is told on stderr, and the program runs on):
-    returns the problems found."""
-    if not _options.enabled():
+    returns the problems found (those of a setting the loader reads after
+    this returned are told on stderr only)."""
+    if os.environ.get(ENV_ENABLE, "").strip().lower() not in ENABLE_ON:
+        from . import options as _options
+
+        _options.enabled()  # tells why not
         return _options.told()
     try:
         from .guru_meditation_report import TextGuruMeditation
 
         TextGuruMeditation.setup_autorun(None)
     except Exception as exc:
-        _options._tell(f"{_options.ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
-    return _options.told()
+        from . import options as _options
+
+        _options._tell(f"{ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
+    # armed in two steps (see early), nothing that can be wrong was read
+    # here: the options may not even be imported yet
+    told = getattr(sys.modules.get(__package__ + ".options"), "told", None)
+    return list(told()) if told is not None else []

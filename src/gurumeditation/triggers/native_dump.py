@@ -42,12 +42,15 @@ frozen interpreters are not.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-from typing import Any, Callable, List, Optional
 
-from .. import unpatched
 from .signal import signal_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (imported when a bare interpreter arms)
+    from typing import Any, Callable, List, Optional
 
 
 def start_ticks(pid: int) -> int:
@@ -60,6 +63,7 @@ def start_ticks(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         return 0
 
+
 #: How long the sidecar waits for the watcher before writing the dump.
 ACK_TIMEOUT = 0.5
 
@@ -67,6 +71,7 @@ ACK_TIMEOUT = 0.5
 ALT_STACK_SIZE = 8 << 20
 
 _alt_stack: Optional[int] = None  # address of our stack (never freed)
+_alt_stack_thread = 0  # the thread it was given to
 
 _SIDECAR_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -88,7 +93,11 @@ def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
     """Give the calling thread an alternate signal stack of ``size`` bytes
     (allocated once per process: a forked child keeps its copy).  ``True``
     when the thread has one at least that large."""
-    global _alt_stack
+    global _alt_stack, _alt_stack_thread
+    if _alt_stack is not None and _alt_stack_thread != _thread.get_ident():
+        # given to the main thread already (the loader arms from its own
+        # thread, see gurumeditation.early): one stack is never shared
+        return True
     try:
         import ctypes
 
@@ -114,6 +123,7 @@ def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
             if not address:
                 return False
             _alt_stack = int(address)
+            _alt_stack_thread = _thread.get_ident()
         new = StackT(_alt_stack, 0, size)
         return bool(libc.sigaltstack(ctypes.byref(new), None) == 0)
     except Exception:
@@ -320,6 +330,8 @@ class NativeDump:
     def reap_launcher(self) -> None:
         """Wait for the launcher (it exits once the sidecar has detached);
         called from the watcher thread."""
+        from .. import unpatched
+
         pid, self.launcher = self.launcher, 0
         if pid:
             try:

@@ -1,0 +1,235 @@
+"""Arming in two steps: cheap in the calling thread, the rest right after in
+a thread of ours.
+
+``setup_autorun(version)`` from a bare interpreter must cost a few
+milliseconds, yet everything a report needs must be imported and prepared
+before a report is asked for (an import while a report is written could
+wait forever on an import lock the interrupted main thread holds).  So, when
+what is armed needs nothing heavy to be checked (no ``conf``, none of our
+own keyword arguments, the default signal, no setting in the environment
+that could be wrong), :func:`arm` only does what must happen in the main
+thread — the Python-level signal handler and the main thread's larger
+alternate signal stack — with modules a bare interpreter has, and starts
+the *loader*: a real OS thread that imports the report machinery, builds
+the options and arms the rest exactly as a heavy ``setup_autorun`` would
+(the native dump, the sidecar, the watcher, the listing), then ends.
+
+A signal that arrives while the loader runs never waits for it (the signal
+handler runs in the main thread, which may be inside an import the loader
+needs): it is noted, and the loader sends it again to the main thread once
+everything is ready, so that report is made as every later one is.  A fork
+while the loader runs waits for it first (a module lock held by a thread
+the child does not have would stay locked there); anything else that needs
+the machinery (another ``setup_autorun``, the API) waits for it through
+:func:`ensure_loaded`.
+
+Nothing here imports a module a bare interpreter does not have: ``_signal``
+and ``_thread`` are built in, ``os`` and ``sys`` are there already.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    import signal as _signal
+    from typing import Any, Callable, Dict, List, Optional
+
+    from .triggers.signal import SignalTrigger
+else:
+    import _signal
+
+#: Environment variables (the options that read them are in
+#: :mod:`gurumeditation.options`).
+ENV_ENABLE = "GURUMEDITATION"
+ENV_LOG_DIR = "GURUMEDITATION_LOG_DIR"
+ENV_SIGNAL = "GURUMEDITATION_SIGNAL"
+ENV_FORMAT = "GURUMEDITATION_FORMAT"
+ENV_SERVICE = "GURUMEDITATION_SERVICE"
+
+#: GURUMEDITATION values that arm / leave the process alone (case-insensitive).
+ENABLE_ON = ("1", "true", "yes", "on")
+ENABLE_OFF = ("", "0", "false", "no", "off")
+
+#: The report signal when none is given.
+DEFAULT_SIGNUM = int(_signal.SIGUSR2)
+
+#: ``oslo.reports``' file-name time format: ``<service>_gurumeditation_<UTC>``.
+TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
+
+#: Thread idents of this library's own helper threads: never shown in a report.
+OWN_THREADS: set[int] = set()
+
+#: How long a fork or :func:`ensure_loaded` waits for the loader at most
+#: (seconds) before going on without it.
+LOAD_WAIT = 30.0
+
+
+class _State:
+    def __init__(self) -> None:
+        #: The signal trigger armed in the first step (adopted by ``arming``).
+        self.trigger: Optional[SignalTrigger] = None
+        #: ``True`` while the loader runs.
+        self.loading = False
+        #: Released when the loader is done (held while it runs).
+        self.done = _thread.allocate_lock()
+        #: Signals that arrived while loading (each sent again once ready).
+        self.pending: List[int] = []
+        #: Signals sent again by the loader, not chained a second time.
+        self.resent = 0
+        #: The armed handler's ``on_signal`` once the machinery is there.
+        self.forward: Optional[Callable[[int, Any], None]] = None
+        self.main_ident = 0
+        #: What the loader failed on (``""``: nothing).
+        self.failure = ""
+        self.fork_hook = False
+
+
+STATE = _State()
+
+
+def installed_trigger() -> Optional[SignalTrigger]:
+    """The signal trigger the first step installed (``None``: none)."""
+    return STATE.trigger
+
+
+def is_light(conf: Any, signum: Any, setup_signal: bool, options: Dict[str, Any]) -> bool:
+    """Whether ``setup_autorun`` may arm in two steps: nothing it was given
+    can be wrong in a way only the heavy machinery can tell (then the call
+    raises at once, as always), it arms the signal (so it runs in the main
+    thread), the process is not monkey patched (our loader must be a real
+    thread), and nothing was armed before."""
+    if conf is not None or signum is not None or options or not setup_signal:
+        return False
+    if STATE.trigger is not None or STATE.loading or STATE.forward is not None:
+        return False
+    if "eventlet" in sys.modules or "gevent" in sys.modules:
+        return False
+    for name, value in os.environ.items():
+        if not name.startswith(ENV_ENABLE + "_"):
+            continue
+        if name == ENV_SERVICE or (name == ENV_LOG_DIR and (not value or os.path.isabs(value))):
+            continue  # cannot be wrong
+        return False  # a value that may be wrong is told (or raised) now
+    return True
+
+
+def arm(finish: Callable[[], None]) -> None:
+    """The first step, in the main thread: the signal handler and the main
+    thread's alternate stack; then the loader runs ``finish`` (the heavy
+    ``setup_autorun``)."""
+    from .triggers import native_dump
+    from .triggers.signal import SignalTrigger
+
+    trigger = SignalTrigger(DEFAULT_SIGNUM, on_signal)
+    trigger.install()  # raises here when not in the main thread
+    STATE.main_ident = _thread.get_ident()
+    STATE.trigger = trigger
+    # ``threading`` takes the thread that first imports it for the main
+    # thread: that must not be the loader
+    import threading  # noqa: F401
+
+    # what the native dump needs of the main thread; the rest is armed by
+    # the loader
+    native_dump.enlarge_alt_stack()
+    if not STATE.fork_hook and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork)
+        STATE.fork_hook = True
+    STATE.done.acquire()
+    STATE.loading = True
+    try:
+        ident = _thread.start_new_thread(_load, (finish,))
+    except BaseException:
+        _loaded()
+        raise
+    OWN_THREADS.add(ident)
+
+
+def _load(finish: Callable[[], None]) -> None:
+    """The loader thread: import and arm everything, then send again what
+    was asked meanwhile."""
+    OWN_THREADS.add(_thread.get_ident())
+    try:
+        finish()
+    except BaseException as exc:  # told on stderr; the signal handler stays
+        STATE.failure = f"{type(exc).__name__}: {exc}"
+        try:
+            os.write(2, f"gurumeditation: arming failed: {STATE.failure}\n".encode())
+        except OSError:
+            pass
+    finally:
+        _loaded()
+        OWN_THREADS.discard(_thread.get_ident())
+
+
+def _loaded() -> None:
+    STATE.loading = False
+    try:
+        STATE.done.release()
+    except RuntimeError:
+        pass
+    _resend()
+
+
+def _resend() -> None:
+    """Send the main thread the signal it got while loading (once, however
+    many came): its handler now makes the report as it always does."""
+    pending = STATE.pending
+    signums = []
+    while pending:
+        try:
+            signums.append(pending.pop())
+        except IndexError:
+            break
+    for signum in set(signums):
+        STATE.resent += 1
+        try:
+            _signal.pthread_kill(STATE.main_ident, signum)
+        except (OSError, ValueError, AttributeError):
+            STATE.resent -= 1
+
+
+def on_signal(signum: int, frame: Any) -> bool:
+    """The armed handler's callback (main thread).  Before the machinery is
+    there: note the signal and return at once.  Returns ``True`` when the
+    handler must not chain to the handler from before (a signal we sent
+    again: it was chained when it first came)."""
+    resent = False
+    if STATE.resent:
+        STATE.resent -= 1
+        resent = True
+    forward = STATE.forward
+    if forward is None:
+        STATE.pending.append(signum)
+        if STATE.forward is not None or not STATE.loading:
+            _resend()  # the loader finished meanwhile: do not lose it
+        return resent
+    forward(signum, frame)
+    return resent
+
+
+def ready(forward: Callable[[int, Any], None]) -> None:
+    """Called by the loader when everything is armed: signals go to
+    ``forward`` (the armed ``on_signal``) from now on."""
+    STATE.forward = forward
+
+
+def ensure_loaded(timeout: float = LOAD_WAIT) -> bool:
+    """Wait for the loader (never call it from a signal handler).  ``True``
+    when nothing is loading any more."""
+    if not STATE.loading:
+        return True
+    if _thread.get_ident() in OWN_THREADS:
+        return True  # the loader itself
+    got = STATE.done.acquire(True, timeout)
+    if got:
+        STATE.done.release()
+    return got
+
+
+def _before_fork() -> None:
+    if STATE.loading and _thread.get_ident() not in OWN_THREADS:
+        ensure_loaded()
