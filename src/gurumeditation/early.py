@@ -14,10 +14,11 @@ the *loader*: a real OS thread that imports the report machinery, builds
 the options and arms the rest exactly as a heavy ``setup_autorun`` would
 (the native dump, the sidecar, the watcher, the listing), then ends.
 
-A signal that arrives while the loader runs never waits for it (the signal
-handler runs in the main thread, which may be inside an import the loader
-needs): it is noted, and the loader sends it again to the main thread once
-everything is ready, so that report is made as every later one is.  A fork
+A signal that arrives while the loader runs waits for it only when the
+interrupted main thread is not inside an import (it may hold a module lock
+the loader needs: waiting could never end); else it is noted, and the
+loader sends it again to the main thread once everything is ready, so that
+report is made as every later one is.  A fork
 while the loader runs waits for it first (a module lock held by a thread
 the child does not have would stay locked there); anything else that needs
 the machinery (another ``setup_autorun``, the API) waits for it through
@@ -32,6 +33,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,6 +88,10 @@ class _State:
         #: What the loader failed on (``""``: nothing).
         self.failure = ""
         self.fork_hook = False
+        #: When the handler last ran before the machinery was there.
+        self.entered = 0.0
+        #: ``True`` while the signal handler waits for the loader.
+        self.waiting = False
 
 
 STATE = _State()
@@ -132,9 +138,10 @@ def arm(finish: Callable[[], None]) -> None:
     # thread: that must not be the loader
     import threading  # noqa: F401
 
-    # what the native dump needs of the main thread; the rest is armed by
-    # the loader
-    native_dump.enlarge_alt_stack()
+    # what the native dump needs of the main thread (its alternate stack),
+    # and faulthandler on top of our handler at once: a signal the main
+    # thread cannot answer while the loader runs still reaches the sidecar
+    native_dump.prearm(DEFAULT_SIGNUM)
     if not STATE.fork_hook and hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork)
         STATE.fork_hook = True
@@ -194,14 +201,30 @@ def _resend() -> None:
 
 def on_signal(signum: int, frame: Any) -> bool:
     """The armed handler's callback (main thread).  Before the machinery is
-    there: note the signal and return at once.  Returns ``True`` when the
-    handler must not chain to the handler from before (a signal we sent
-    again: it was chained when it first came)."""
+    there, the handler waits for the loader when that cannot deadlock (the
+    interrupted thread is not inside an import: it holds no module lock the
+    loader may need), else notes the signal and returns at once; the loader
+    sends it again when ready.  Returns ``True`` when the handler must not
+    chain to the handler from before (a signal we sent again: it was chained
+    when it first came)."""
     resent = False
     if STATE.resent:
         STATE.resent -= 1
         resent = True
     forward = STATE.forward
+    if forward is None:
+        STATE.entered = time.monotonic()  # the watcher reads it (answered)
+    if STATE.waiting:
+        # the handler this one interrupted waits for the loader: its report
+        # starts after this signal came, so it answers this one too
+        return resent
+    if forward is None and STATE.loading and not in_import(frame):
+        STATE.waiting = True
+        try:
+            ensure_loaded(SIGNAL_WAIT)
+        finally:
+            STATE.waiting = False
+        forward = STATE.forward
     if forward is None:
         STATE.pending.append(signum)
         if STATE.forward is not None or not STATE.loading:
@@ -209,6 +232,20 @@ def on_signal(signum: int, frame: Any) -> bool:
         return resent
     forward(signum, frame)
     return resent
+
+
+#: How long the signal handler waits for the loader at most (seconds).
+SIGNAL_WAIT = 10.0
+
+
+def in_import(frame: Any) -> bool:
+    """Whether ``frame`` runs inside an import (a frame of ``importlib``'s
+    bootstrap is below it: the thread may hold module locks)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def ready(forward: Callable[[int, Any], None]) -> None:

@@ -199,6 +199,8 @@ class GuruMeditation(Meditation):
         except Exception:
             pass
         ARMED.arm(built, cls.for_request)
+        if ARMED.gate is not None:  # a signal answered before the gate existed
+            ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.STATE.entered)
         early.ready(ARMED.on_signal)
         if resolved.file_event_handler:
             cls._setup_file_watcher(

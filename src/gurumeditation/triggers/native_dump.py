@@ -194,6 +194,51 @@ def park_dump_signal() -> None:
         pass
 
 
+#: (signum, read end, write end) of the dump pipe :func:`prearm` opened in
+#: the main thread, until a :class:`NativeDump` takes it.
+_prearmed: Optional[tuple[int, int, int]] = None
+
+
+def prearm(signum: int) -> bool:
+    """What arming needs of the main thread, done there before the rest
+    (see :mod:`gurumeditation.early`): faulthandler registered for ``signum``
+    into a new non-blocking pipe and this thread's larger alternate stack.
+    A signal that comes before the sidecar is started leaves its dump in
+    the pipe; the sidecar reads it when it starts.  ``False``: nothing done."""
+    global _prearmed
+    import faulthandler
+
+    if _prearmed is not None or not hasattr(faulthandler, "register"):
+        return False
+    dump_r, dump_w = os.pipe()
+    os.set_blocking(dump_w, False)
+    try:
+        faulthandler.register(signum, file=dump_w, all_threads=False, chain=True)
+    except Exception:
+        _close(dump_r)
+        _close(dump_w)
+        return False
+    if not enlarge_alt_stack():
+        faulthandler.unregister(signum)
+        _close(dump_r)
+        _close(dump_w)
+        return False
+    _prearmed = (signum, dump_r, dump_w)
+    return True
+
+
+def _take_prearmed(signum: int) -> Optional[tuple[int, int]]:
+    global _prearmed
+    pre, _prearmed = _prearmed, None
+    if pre is None:
+        return None
+    if pre[0] != signum:
+        _close(pre[1])
+        _close(pre[2])
+        return None
+    return pre[1], pre[2]
+
+
 def _close(fd: Optional[int]) -> None:
     if fd is not None and fd >= 0:
         try:
@@ -244,8 +289,12 @@ class NativeDump:
 
         if not hasattr(faulthandler, "register"):
             return False
-        dump_r, dump_w = os.pipe()
-        os.set_blocking(dump_w, False)
+        pipe = _take_prearmed(self.signum)
+        if pipe is not None:  # opened by prearm (and registered already)
+            dump_r, dump_w = pipe
+        else:
+            dump_r, dump_w = os.pipe()
+            os.set_blocking(dump_w, False)
         self.dump_signal = claim_dump_signal(dump_w)
         try:
             self._start_sidecar(dump_r)
