@@ -248,6 +248,12 @@ def in_import(frame: Any) -> bool:
     return False
 
 
+def answered_at() -> float:
+    """When the main thread last answered a signal before the machinery was
+    there (now, while its handler waits for the loader: it is answering)."""
+    return time.monotonic() if STATE.waiting else STATE.entered
+
+
 def ready(forward: Callable[[int, Any], None]) -> None:
     """Called by the loader when everything is armed: signals go to
     ``forward`` (the armed ``on_signal``) from now on."""

@@ -200,7 +200,7 @@ class GuruMeditation(Meditation):
             pass
         ARMED.arm(built, cls.for_request)
         if ARMED.gate is not None:  # a signal answered before the gate existed
-            ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.STATE.entered)
+            ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.answered_at())
         early.ready(ARMED.on_signal)
         if resolved.file_event_handler:
             cls._setup_file_watcher(
