@@ -47,11 +47,17 @@ def arm_from_environment() -> List[str]:
     raises (a bad setting is told on stderr, and the program runs on):
     returns the problems found (those of a setting the loader reads after
     this returned are told on stderr only)."""
+    global _armed
+    if _armed:
+        # ``site`` runs the lines of a venv's .pth files twice (once for the
+        # venv, once more for the same directory as a prefix): arm once
+        return _told()
     if os.environ.get(ENV_ENABLE, "").strip().lower() not in ENABLE_ON:
         from . import options as _options
 
         _options.enabled()  # tells why not
         return _options.told()
+    _armed = True
     try:
         from .guru_meditation_report import TextGuruMeditation
 
@@ -60,6 +66,14 @@ def arm_from_environment() -> List[str]:
         from . import options as _options
 
         _options._tell(f"{ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
+    return _told()
+
+
+#: ``True`` once :func:`arm_from_environment` armed this process.
+_armed = False
+
+
+def _told() -> List[str]:
     # armed in two steps (see early), nothing that can be wrong was read
     # here: the options may not even be imported yet
     told = getattr(sys.modules.get(__package__ + ".options"), "told", None)
