@@ -46,10 +46,7 @@ sys.path.insert(0, HERE)
 
 from import_cost import ensure_bytecode, project_python  # noqa: E402
 
-ARM_GM = (
-    "from gurumeditation import TextGuruMeditation\n"
-    "TextGuruMeditation.setup_autorun('1.0')\n"
-)
+ARM_GM = "from gurumeditation import TextGuruMeditation\nTextGuruMeditation.setup_autorun('1.0')\n"
 ARM_GM_READY = ARM_GM + "from gurumeditation import early\nearly.ensure_loaded()\n"
 ARM_OSLO = (
     "from oslo_reports import guru_meditation_report as gmr\n"
@@ -94,6 +91,33 @@ def modules_added(python: str, code: str, env: Dict[str, str]) -> List[str]:
     return [line for line in out.splitlines() if line]
 
 
+def sidecar_pids(pid: int) -> List[int]:
+    """The sidecar processes serving process ``pid`` (found by command line)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"gurumeditation.triggers.sidecar" in b" ".join(args) and str(pid).encode() in args:
+            found.append(int(entry))
+    return found
+
+
+def rss_kib(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def sidecar_rss_kib(python: str, env: Dict[str, str]) -> Optional[int]:
     """RSS of the sidecar of one armed process that stays up."""
     code = ARM_GM_READY + "import sys, time\nprint('READY', flush=True)\ntime.sleep(30)\n"
@@ -105,24 +129,55 @@ def sidecar_rss_kib(python: str, env: Dict[str, str]) -> Optional[int]:
         proc.stdout.readline()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        args = f.read().split(b"\0")
-                    if b"gurumeditation.triggers.sidecar" not in b" ".join(args):
-                        continue
-                    if str(proc.pid).encode() not in args:
-                        continue
-                    with open(f"/proc/{pid}/status") as f:
-                        for line in f:
-                            if line.startswith("VmRSS:"):
-                                return int(line.split()[1])
-                except OSError:
-                    continue
+            for pid in sidecar_pids(proc.pid):
+                rss = rss_kib(pid)
+                if rss is not None:
+                    return rss
             time.sleep(0.05)
         return None
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+TREE = (
+    ARM_GM_READY
+    + "import os, sys, time\n"
+    + "kids = []\n"
+    + "for _ in range(int(sys.argv[1])):\n"
+    + "    pid = os.fork()\n"
+    + "    if pid == 0:\n"
+    + "        time.sleep(30)\n"
+    + "        os._exit(0)\n"
+    + "    kids.append(pid)\n"
+    + "print(' '.join(map(str, kids)), flush=True)\n"
+    + "time.sleep(30)\n"
+)
+
+
+def tree_sidecars(python: str, env: Dict[str, str], workers: int = 4) -> Dict[str, Any]:
+    """Sidecars of a pre-fork tree: a master armed before it forks
+    ``workers`` children (as gunicorn with ``preload``), and their RSS."""
+    proc = subprocess.Popen(
+        [python, "-c", TREE, str(workers)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        kids = [int(x) for x in proc.stdout.readline().split()]
+        tree = [proc.pid, *kids]
+        time.sleep(1.0)  # every child has re-armed
+        pids = sorted({p for member in tree for p in sidecar_pids(member)})
+        rss = [r for r in (rss_kib(p) for p in pids) if r is not None]
+        return {
+            "processes": len(tree),
+            "sidecars": len(pids),
+            "sidecar_rss_kib": rss,
+            "total_rss_kib": sum(rss),
+        }
     finally:
         proc.terminate()
         proc.wait()
@@ -171,6 +226,7 @@ def run(runs: int = 21, oslo: bool = True) -> Dict[str, Any]:
     if oslo:
         out["oslo"]["modules"] = len(modules_added(opy, ARM_OSLO, env))
     out["sidecar_rss_kib"] = sidecar_rss_kib(py, env)
+    out["tree"] = tree_sidecars(py, env)
     bare = out["bare"]["wall_ms"]
     gm_over = out["gm"]["wall_ms"] - bare
     out["gm_over_bare_ms"] = round(gm_over, 2)
@@ -223,6 +279,12 @@ def describe(r: Dict[str, Any]) -> str:
         f"{r['zerocode_over_bare_ms']:.1f} ms: {'MET' if r['targets']['zerocode_met'] else 'MISSED'}"
     )
     lines.append(f"sidecar RSS: {r['sidecar_rss_kib']} KiB")
+    tree = r["tree"]
+    lines.append(
+        f"pre-fork tree of {tree['processes']} processes: {tree['sidecars']} sidecar(s), "
+        f"{tree['total_rss_kib']} KiB RSS in all (target: 1 per tree): "
+        f"{'MET' if tree['sidecars'] <= 1 else 'MISSED'}"
+    )
     return "\n".join(lines)
 
 
