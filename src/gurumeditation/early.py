@@ -65,6 +65,10 @@ TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 #: Thread idents of this library's own helper threads: never shown in a report.
 OWN_THREADS: set[int] = set()
 
+#: Names of the request channels' sockets: ``\0<prefix><pid>/<nonce>``
+#: (see :mod:`gurumeditation.triggers.channel`).
+CHANNEL_PREFIX = "gurumeditation/"
+
 #: How long a fork or :func:`ensure_loaded` waits for the loader at most
 #: (seconds) before going on without it.
 LOAD_WAIT = 30.0
@@ -90,6 +94,10 @@ class _State:
         self.fork_hook = False
         #: When the handler last ran before the machinery was there.
         self.entered = 0.0
+        #: The channel's listening socket, made in the first step: the process
+        #: is listed at once, requests wait in its backlog until the loader's
+        #: channel (pid, socket, name).
+        self.listener: Optional[tuple[int, Any, str, int]] = None
         #: ``True`` while the signal handler waits for the loader.
         self.waiting = False
 
@@ -142,17 +150,104 @@ def arm(finish: Callable[[], None]) -> None:
     # and faulthandler on top of our handler at once: a signal the main
     # thread cannot answer while the loader runs still reaches the sidecar
     native_dump.prearm(DEFAULT_SIGNUM)
+    STATE.listener = _listen()
     if not STATE.fork_hook and hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork)
         STATE.fork_hook = True
     STATE.done.acquire()
     STATE.loading = True
+    _hold_identity_changes()
     try:
         ident = _thread.start_new_thread(_load, (finish,))
     except BaseException:
         _loaded()
         raise
     OWN_THREADS.add(ident)
+
+
+#: What changes who the process is or what files it sees: a daemon drops
+#: root or chroots right after arming, and the loader (and the sidecar it
+#: starts) might then not read the interpreter's files any more.
+IDENTITY_CHANGES = (
+    "setuid",
+    "setgid",
+    "seteuid",
+    "setegid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "initgroups",
+    "chroot",
+)
+
+_held: Dict[str, Any] = {}
+
+
+def _hold_identity_changes() -> None:
+    """While the loader runs, these ``os`` functions wait for it first (as a
+    fork does); they are put back as they were once it is done."""
+    for name in IDENTITY_CHANGES:
+        original = getattr(os, name, None)
+        if original is None or name in _held:
+            continue
+
+        def waiting(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            ensure_loaded()
+            return _original(*args, **kwargs)
+
+        waiting.__name__ = waiting.__qualname__ = name
+        waiting.__doc__ = original.__doc__
+        _held[name] = (original, waiting)
+        setattr(os, name, waiting)
+
+
+def _release_identity_changes() -> None:
+    for name, (original, waiting) in list(_held.items()):
+        if getattr(os, name, None) is waiting:  # nobody wrapped it since
+            setattr(os, name, original)
+        del _held[name]
+
+
+def _listen() -> Optional[tuple[int, Any, str, int]]:
+    """The request channel's socket, listening (``None`` where it cannot be
+    made: the loader tells why when it tries again)."""
+    try:
+        import _socket
+
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            name = f"{CHANNEL_PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
+            sock.bind(b"\0" + name.encode("ascii"))
+            sock.listen(64)
+        except BaseException:
+            sock.close()
+            raise
+    except (OSError, ImportError):
+        return None
+    return os.getpid(), sock, name, os.geteuid()
+
+
+def take_listener() -> Optional[tuple[Any, str, int]]:
+    """The socket the first step listens on, its name and the uid it was
+    made under, for the channel to answer on (``None``: none, or made by
+    another process before a fork)."""
+    early, STATE.listener = STATE.listener, None
+    if early is None:
+        return None
+    pid, sock, name, uid = early
+    if pid != os.getpid():
+        sock.close()
+        return None
+    return sock, name, uid
+
+
+def close_listener() -> None:
+    """Not discoverable after all: stop listening."""
+    early = take_listener()
+    if early is not None:
+        early[0].close()
 
 
 def _load(finish: Callable[[], None]) -> None:
@@ -173,6 +268,7 @@ def _load(finish: Callable[[], None]) -> None:
 
 
 def _loaded() -> None:
+    _release_identity_changes()
     STATE.loading = False
     try:
         STATE.done.release()

@@ -214,6 +214,8 @@ class GuruMeditation(Meditation):
             ARMED.setup_file_trigger(resolved)  # no longer asked for: stopped
         if resolved.discoverable:
             announce(resolved)
+        else:
+            early.close_listener()
 
     @classmethod
     def _setup_file_watcher(
