@@ -7,9 +7,12 @@ import sys
 import threading
 import time
 
-from gurumeditation import TextGuruMeditation
+from gurumeditation import TextGuruMeditation, early
 
 TextGuruMeditation.setup_autorun("1.0", service_name="svc", log_dir=sys.argv[1])
+# armed in two steps: frozen only once our loader thread has started the
+# sidecar (a freeze before that is not covered, see gurumeditation.early)
+early.ensure_loaded()
 libc = ctypes.CDLL(None)
 pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
 mutex = ctypes.create_string_buffer(64)
