@@ -195,7 +195,7 @@ class GuruMeditation(Meditation):
         built = dataclasses.replace(built, version=version)
         resolved = built.resolved(strict=True)  # a mistake in conf shows now
         try:  # index installed packages now, so that a report stays cheap
-            _sections.prepare()
+            _sections.prepare(resolved)
         except Exception:
             pass
         ARMED.arm(built, cls.for_request)
