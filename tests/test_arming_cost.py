@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from conftest import wait_for_reports
+from helpers import script
 
 #: What arming a bare interpreter must not import (each costs milliseconds).
 HEAVY = (
@@ -166,3 +167,30 @@ def test_a_fork_while_loading_waits_and_the_child_is_armed(service, tmp_path: Pa
         os.kill(int(child), 0)  # the child lives on
     finally:
         os.kill(int(child), signal.SIGKILL)
+
+
+def test_an_interpreter_frozen_right_after_arming_gets_its_native_dump(
+    service, tmp_path: Path
+) -> None:
+    """Frozen (the main thread holds the GIL in native code) as soon as
+    ``setup_autorun`` returned: the loader cannot run, but the first step
+    armed faulthandler and started the sidecar, which writes the dump."""
+    log_dir = tmp_path / "logs"
+    svc = service(script("frozen_interpreter"), args=[str(log_dir), "3", "at-once"])
+    time.sleep(0.3)  # frozen_here() has begun
+    start = time.monotonic()
+    svc.signal()
+    first = wait_for_reports(log_dir, 1, timeout=20)
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0, f"dump after {elapsed:.3f} s"
+    dump = first[0].read_text()
+    assert "written by the gurumeditation sidecar process" in dump
+    assert " in frozen_here" in dump
+    assert "/gurumeditation/" not in dump  # the loader, stuck too, is left out
+    # the interpreter comes back: the loader finishes, the full report follows
+    assert svc.readline().strip() == "BACK"
+    files = wait_for_reports(log_dir, 2, timeout=20)
+    full = next(p.read_text() for p in files if p != first[0])
+    assert "(main thread)" in full and "did not respond" not in full
+    assert svc.alive()
+    assert "Traceback" not in svc.stderr()

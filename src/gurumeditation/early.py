@@ -38,7 +38,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import signal as _signal
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
     from .triggers.signal import SignalTrigger
 else:
@@ -58,6 +58,9 @@ ENABLE_OFF = ("", "0", "false", "no", "off")
 
 #: The report signal when none is given.
 DEFAULT_SIGNUM = int(_signal.SIGUSR2)
+
+#: Reports kept per service in a log directory when nothing else is said.
+DEFAULT_MAX_REPORTS = 50
 
 #: ``oslo.reports``' file-name time format: ``<service>_gurumeditation_<UTC>``.
 TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
@@ -92,6 +95,8 @@ class _State:
         #: What the loader failed on (``""``: nothing).
         self.failure = ""
         self.fork_hook = False
+        #: Called by the loader as it ends (see :func:`ready`).
+        self.after_load: Optional[Callable[[], None]] = None
         #: When the handler last ran before the machinery was there.
         self.entered = 0.0
         #: The channel's listening socket, made in the first step: the process
@@ -103,6 +108,34 @@ class _State:
 
 
 STATE = _State()
+
+
+def service_name(argv: Optional[Sequence[str]] = None) -> str:
+    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod`` (from
+    ``__main__.__spec__``, or ``/proc/self/cmdline`` when this runs before
+    ``__main__`` is set up), ``python /srv/app/service.py`` gives ``service``;
+    else ``python``.  With ``argv``: the name of the program ``argv`` runs."""
+    if argv is None:
+        main = sys.modules.get("__main__")
+        name = getattr(getattr(main, "__spec__", None), "name", None)
+        if name and name != "__main__":
+            return str(name)
+        argv = sys.argv if getattr(sys, "argv", None) else []
+    argv0 = argv[0] if argv else ""
+    if argv0 == "-m":
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                args = f.read().decode("utf-8", "replace").split("\0")
+            return args[args.index("-m") + 1] or "python"
+        except (OSError, ValueError, IndexError):
+            return "python"
+    if argv0 and argv0 not in ("-c", "-"):
+        base = os.path.basename(argv0.rstrip("/"))
+        if base.endswith(".py"):
+            base = base[:-3]
+        if base:
+            return base
+    return "python"
 
 
 def installed_trigger() -> Optional[SignalTrigger]:
@@ -131,10 +164,12 @@ def is_light(conf: Any, signum: Any, setup_signal: bool, options: Dict[str, Any]
     return True
 
 
-def arm(finish: Callable[[], None]) -> None:
-    """The first step, in the main thread: the signal handler and the main
-    thread's alternate stack; then the loader runs ``finish`` (the heavy
-    ``setup_autorun``)."""
+def arm(finish: Callable[[], None], service: Optional[str], log_dir: Optional[str]) -> None:
+    """The first step, in the main thread: the signal handler, the native
+    dump (faulthandler, the main thread's alternate stack, the sidecar: with
+    ``service`` and ``log_dir`` as given, else as the environment or the
+    defaults say) and the channel's socket; then the loader runs ``finish``
+    (the heavy ``setup_autorun``), which takes them over."""
     from .triggers import native_dump
     from .triggers.signal import SignalTrigger
 
@@ -147,9 +182,12 @@ def arm(finish: Callable[[], None]) -> None:
     import threading  # noqa: F401
 
     # what the native dump needs of the main thread (its alternate stack),
-    # and faulthandler on top of our handler at once: a signal the main
-    # thread cannot answer while the loader runs still reaches the sidecar
-    native_dump.prearm(DEFAULT_SIGNUM)
+    # and faulthandler on top of our handler and the sidecar at once: a
+    # signal the main thread cannot answer while the loader runs is still
+    # answered (the loader arrives at the same settings: it takes them over)
+    service = service or os.environ.get(ENV_SERVICE, "") or service_name()
+    log_dir = log_dir or os.environ.get(ENV_LOG_DIR, "") or None
+    native_dump.prearm(DEFAULT_SIGNUM, service, log_dir, DEFAULT_MAX_REPORTS)
     STATE.listener = _listen()
     if not STATE.fork_hook and hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork)
@@ -163,6 +201,7 @@ def arm(finish: Callable[[], None]) -> None:
         _loaded()
         raise
     OWN_THREADS.add(ident)
+    native_dump.announce_prearmed(OWN_THREADS)  # a dump meanwhile leaves the loader out
 
 
 #: What changes who the process is or what files it sees: a daemon drops
@@ -263,8 +302,14 @@ def _load(finish: Callable[[], None]) -> None:
         except OSError:
             pass
     finally:
-        _loaded()
         OWN_THREADS.discard(_thread.get_ident())
+        after, STATE.after_load = STATE.after_load, None
+        if after is not None:
+            try:
+                after()  # e.g. tell the sidecar our threads: this one is gone
+            except Exception:
+                pass
+        _loaded()
 
 
 def _loaded() -> None:
@@ -350,10 +395,16 @@ def answered_at() -> float:
     return time.monotonic() if STATE.waiting else STATE.entered
 
 
-def ready(forward: Callable[[int, Any], None]) -> None:
+def ready(
+    forward: Callable[[int, Any], None], after_load: Optional[Callable[[], None]] = None
+) -> None:
     """Called by the loader when everything is armed: signals go to
-    ``forward`` (the armed ``on_signal``) from now on."""
+    ``forward`` (the armed ``on_signal``) from now on; ``after_load`` is
+    called once the loader no longer counts among our threads (a thread
+    started later may get its ident)."""
     STATE.forward = forward
+    if STATE.loading:
+        STATE.after_load = after_load
 
 
 def ensure_loaded(timeout: float = LOAD_WAIT) -> bool:

@@ -159,7 +159,11 @@ class GuruMeditation(Meditation):
             # the rest from a thread of ours right after (see early)
             if log_dir:
                 log_dir = os.path.abspath(log_dir)  # before any chdir
-            early.arm(lambda: cls._setup_autorun(version, service_name, log_dir, None, None, True))
+            early.arm(
+                lambda: cls._setup_autorun(version, service_name, log_dir, None, None, True),
+                service_name,
+                log_dir,
+            )
             return
         early.ensure_loaded()
         cls._setup_autorun(version, service_name, log_dir, signum, conf, setup_signal, **options)
@@ -201,7 +205,7 @@ class GuruMeditation(Meditation):
         ARMED.arm(built, cls.for_request)
         if ARMED.gate is not None:  # a signal answered before the gate existed
             ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.answered_at())
-        early.ready(ARMED.on_signal)
+        early.ready(ARMED.on_signal, _announce_threads)
         if resolved.file_event_handler:
             cls._setup_file_watcher(
                 resolved.file_event_handler,
@@ -284,6 +288,15 @@ class GuruMeditation(Meditation):
             options = dataclasses.replace(options, log_dir="")
         request = ReportRequest("api", "handle_signal()", frame, options=options)
         _run(request, maker=cls.for_request)
+
+
+def _announce_threads() -> None:
+    """Tell the sidecar which threads are ours (the loader is no more)."""
+    from .arming import ARMED
+
+    watcher = ARMED.watcher
+    if watcher is not None:
+        watcher.announce()
 
 
 def announce(options: ReportOptions) -> None:

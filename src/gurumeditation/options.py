@@ -20,10 +20,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from . import early as _early
 from .redact import Redactor, check_options
@@ -35,6 +34,7 @@ T = TypeVar("T")
 DEFAULT_SIGNUM = _early.DEFAULT_SIGNUM
 ENABLE_OFF = _early.ENABLE_OFF
 ENABLE_ON = _early.ENABLE_ON
+DEFAULT_MAX_REPORTS = _early.DEFAULT_MAX_REPORTS
 ENV_ENABLE = _early.ENV_ENABLE
 ENV_FORMAT = _early.ENV_FORMAT
 ENV_LOG_DIR = _early.ENV_LOG_DIR
@@ -92,32 +92,8 @@ def parse_signal(value: Any) -> int:
     return check_report_signal(signum)
 
 
-def service_name(argv: Optional[Sequence[str]] = None) -> str:
-    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod`` (from
-    ``__main__.__spec__``, or ``/proc/self/cmdline`` when this runs before
-    ``__main__`` is set up), ``python /srv/app/service.py`` gives ``service``;
-    else ``python``.  With ``argv``: the name of the program ``argv`` runs."""
-    if argv is None:
-        main = sys.modules.get("__main__")
-        name = getattr(getattr(main, "__spec__", None), "name", None)
-        if name and name != "__main__":
-            return str(name)
-        argv = sys.argv if getattr(sys, "argv", None) else []
-    argv0 = argv[0] if argv else ""
-    if argv0 == "-m":
-        try:
-            with open("/proc/self/cmdline", "rb") as f:
-                args = f.read().decode("utf-8", "replace").split("\0")
-            return args[args.index("-m") + 1] or "python"
-        except (OSError, ValueError, IndexError):
-            return "python"
-    if argv0 and argv0 not in ("-c", "-"):
-        base = os.path.basename(argv0.rstrip("/"))
-        if base.endswith(".py"):
-            base = base[:-3]
-        if base:
-            return base
-    return "python"
+#: The program's name (defined in early: arming a bare interpreter needs it).
+service_name = _early.service_name
 
 
 def _log_dir(value: Any) -> Optional[str]:
@@ -272,7 +248,9 @@ class ReportOptions:
         "Memory and GC count every object the collector tracks (a walk of the whole heap).",
         _flag,
     )
-    max_reports: int = option(50, "Reports kept per service in log_dir (0: all).", _at_least_zero)
+    max_reports: int = option(
+        DEFAULT_MAX_REPORTS, "Reports kept per service in log_dir (0: all).", _at_least_zero
+    )
     section_timeout: float = option(
         2.0,
         "Seconds a registered section may take before it is abandoned (0: no budget).",

@@ -50,7 +50,10 @@ from .signal import signal_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover  (imported when a bare interpreter arms)
+    import signal as _signal
     from typing import Any, Callable, List, Optional
+else:  # not signal (it costs enum): see gurumeditation.early
+    import _signal
 
 
 def start_ticks(pid: int) -> int:
@@ -140,10 +143,8 @@ _parking_fd = -1
 def realtime_range() -> tuple[int, int]:
     """(SIGRTMIN, SIGRTMAX), or (0, 0) where there are none (the constants
     are in :mod:`signal` since 3.11; glibc tells older Pythons)."""
-    import signal
-
-    if hasattr(signal, "SIGRTMIN") and hasattr(signal, "SIGRTMAX"):
-        return int(signal.SIGRTMIN), int(signal.SIGRTMAX)
+    if hasattr(_signal, "SIGRTMIN") and hasattr(_signal, "SIGRTMAX"):
+        return int(_signal.SIGRTMIN), int(_signal.SIGRTMAX)
     try:
         import ctypes
 
@@ -159,7 +160,6 @@ def claim_dump_signal(fd: int) -> int:
     returns it, or 0 when there is none."""
     global _dump_signal
     import faulthandler
-    import signal
 
     if not hasattr(faulthandler, "register"):
         return 0
@@ -167,7 +167,9 @@ def claim_dump_signal(fd: int) -> int:
     if not low:
         return 0
     candidates = [_dump_signal] if _dump_signal else []
-    candidates += [s for s in range(high - 2, low + 3, -1) if signal.getsignal(s) == signal.SIG_DFL]
+    candidates += [
+        s for s in range(high - 2, low + 3, -1) if _signal.getsignal(s) == _signal.SIG_DFL
+    ]
     for signum in candidates:
         try:
             faulthandler.register(signum, file=fd, all_threads=True, chain=False)
@@ -194,49 +196,67 @@ def park_dump_signal() -> None:
         pass
 
 
-#: (signum, read end, write end) of the dump pipe :func:`prearm` opened in
-#: the main thread, until a :class:`NativeDump` takes it.
-_prearmed: Optional[tuple[int, int, int]] = None
+#: The native dump :func:`prearm` armed in the main thread, until the
+#: loader's :class:`NativeDump` takes it over.
+_prearmed: Optional[NativeDump] = None
 
 
-def prearm(signum: int) -> bool:
-    """What arming needs of the main thread, done there before the rest
-    (see :mod:`gurumeditation.early`): faulthandler registered for ``signum``
-    into a new non-blocking pipe and this thread's larger alternate stack.
-    A signal that comes before the sidecar is started leaves its dump in
-    the pipe; the sidecar reads it when it starts.  ``False``: nothing done."""
+def prearm(signum: int, service: str, log_dir: Optional[str], max_reports: int) -> bool:
+    """What arming needs of the main thread, done there first (see
+    :mod:`gurumeditation.early`): the native dump armed as
+    :meth:`NativeDump.arm` does — faulthandler on top of our handler, this
+    thread's larger alternate stack, the sidecar started — with the
+    settings the loader will most likely arrive at; the loader takes it over
+    when they are the same.  A signal the main thread cannot answer meanwhile
+    (the interpreter frozen) is answered by the sidecar.  ``False``: nothing
+    armed."""
     global _prearmed
-    import faulthandler
-
-    if _prearmed is not None or not hasattr(faulthandler, "register"):
+    if _prearmed is not None:
         return False
-    dump_r, dump_w = os.pipe()
-    os.set_blocking(dump_w, False)
+    dump = NativeDump(signum, service, log_dir, max_reports)
     try:
-        faulthandler.register(signum, file=dump_w, all_threads=False, chain=True)
+        if not dump.arm(attach_door=False):
+            return False
     except Exception:
-        _close(dump_r)
-        _close(dump_w)
+        dump.close()
         return False
-    if not enlarge_alt_stack():
-        faulthandler.unregister(signum)
-        _close(dump_r)
-        _close(dump_w)
-        return False
-    _prearmed = (signum, dump_r, dump_w)
+    _prearmed = dump
     return True
 
 
-def _take_prearmed(signum: int) -> Optional[tuple[int, int]]:
+def announce_prearmed(idents: Any) -> None:
+    """Tell the prearmed dump's sidecar our threads (the loader), as the
+    watcher does once it runs: a dump leaves them out."""
+    pre = _prearmed
+    if pre is None or pre.ack_fd is None:
+        return
+    try:
+        os.write(pre.ack_fd, b"i" + ",".join(f"{i:x}" for i in sorted(idents)).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _take_prearmed(wanted: NativeDump) -> Optional[NativeDump]:
+    """The prearmed dump when it was armed as ``wanted`` would be; else it
+    is taken down (its sidecar sees end of file and exits)."""
     global _prearmed
     pre, _prearmed = _prearmed, None
     if pre is None:
         return None
-    if pre[0] != signum:
-        _close(pre[1])
-        _close(pre[2])
-        return None
-    return pre[1], pre[2]
+    same = (pre.signum, pre.service, pre.log_dir, pre.max_reports, pre.ack_timeout) == (
+        wanted.signum,
+        wanted.service,
+        wanted.log_dir,
+        wanted.max_reports,
+        wanted.ack_timeout,
+    )
+    if same and pre.armed:
+        return pre
+    pre.disarm()
+    pre.close()
+    _close(pre.door)
+    pre.reap_launcher()
+    return None
 
 
 def _close(fd: Optional[int]) -> None:
@@ -277,29 +297,39 @@ class NativeDump:
         self.dump_signal = 0
         #: ``True`` while the Python-level handler of ``signum`` is ours
         self.still_ours: Optional[Callable[[], bool]] = None
+        #: our end of the door to the sidecar until the channel has it
+        self.door: Optional[int] = None
 
     @property
     def with_sidecar(self) -> bool:
         return self.ack_fd is not None
 
-    def arm(self) -> bool:
+    def arm(self, attach_door: bool = True) -> bool:
         """Open the pipes, start the sidecar, register faulthandler.
-        ``False`` (nothing armed) where faulthandler cannot do it."""
+        ``False`` (nothing armed) where faulthandler cannot do it.
+        ``attach_door``: hand the sidecar's door to the channel now (else
+        :meth:`attach_door` later: the channel is not imported yet)."""
         import faulthandler
 
         if not hasattr(faulthandler, "register"):
             return False
-        pipe = _take_prearmed(self.signum)
-        if pipe is not None:  # opened by prearm (and registered already)
-            dump_r, dump_w = pipe
-        else:
-            dump_r, dump_w = os.pipe()
-            os.set_blocking(dump_w, False)
+        pre = _take_prearmed(self)
+        if pre is not None:  # armed in the main thread already: take it over
+            self.dump_fd, self.poke_fd, self.ack_fd = pre.dump_fd, pre.poke_fd, pre.ack_fd
+            self.launcher, self.dump_signal, self.door = pre.launcher, pre.dump_signal, pre.door
+            self.armed = True
+            if attach_door:
+                self.attach_door()
+            return True
+        dump_r, dump_w = os.pipe()
+        os.set_blocking(dump_w, False)
         self.dump_signal = claim_dump_signal(dump_w)
         try:
             self._start_sidecar(dump_r)
         except Exception:
             self._close_sidecar_ends()
+        if attach_door:
+            self.attach_door()
         if self.poke_fd is None:  # no sidecar: the watcher drains the dump itself
             self.poke_fd = dump_r
         else:
@@ -367,9 +397,15 @@ class NativeDump:
             raise
         for fd in (poke_w, ack_r, door_theirs):
             _close(fd)
-        from . import channel
+        self.door = door_ours
 
-        channel.attach_door(door_ours)
+    def attach_door(self) -> None:
+        """Hand our end of the door to the sidecar to the request channel."""
+        door, self.door = self.door, None
+        if door is not None:
+            from . import channel
+
+            channel.attach_door(door)
 
     def _close_sidecar_ends(self) -> None:
         _close(self.poke_fd)
