@@ -481,7 +481,7 @@ def arming_table(arm: Dict[str, Any]) -> List[str]:
     ]
     lines = [
         f"Arming (`arming_cost.py`, median of {arm['runs']} fresh processes per row, "
-        "interleaved; CPU and peak RSS from `wait4`):",
+        "interleaved; CPU from `wait4`, peak RSS from `/usr/bin/time`):",
         "",
         "| process | wall | CPU | peak RSS | modules added |",
         "|---|---|---|---|---|",
