@@ -103,6 +103,10 @@ class _State:
         #: is listed at once, requests wait in its backlog until the loader's
         #: channel (pid, socket, name).
         self.listener: Optional[tuple[int, Any, str, int]] = None
+        #: ``True`` once the interpreter exits: the loader gives up.
+        self.exiting = False
+        self.exit_hook = False
+        self.loader_ident = 0
         #: ``True`` while the signal handler waits for the loader.
         self.waiting = False
 
@@ -195,11 +199,18 @@ def arm(finish: Callable[[], None], service: Optional[str], log_dir: Optional[st
     STATE.done.acquire()
     STATE.loading = True
     _hold_identity_changes()
+    if not STATE.exit_hook:
+        import atexit  # built in
+
+        atexit.register(_at_exit)
+        STATE.exit_hook = True
+    sys.meta_path.insert(0, _ExitGuard)  # type: ignore[arg-type]
     try:
         ident = _thread.start_new_thread(_load, (finish,))
     except BaseException:
         _loaded()
         raise
+    STATE.loader_ident = ident
     OWN_THREADS.add(ident)
     native_dump.announce_prearmed(OWN_THREADS)  # a dump meanwhile leaves the loader out
 
@@ -289,12 +300,39 @@ def close_listener() -> None:
         early[0].close()
 
 
+class _Abandon(BaseException):
+    """The interpreter exits while the loader imports: it stops there."""
+
+
+class _ExitGuard:
+    """First on ``sys.meta_path`` while the loader runs: once the interpreter
+    exits, the loader's next import stops it (a thread still importing while
+    the interpreter finalizes can crash it)."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if STATE.exiting and _thread.get_ident() == STATE.loader_ident:
+            raise _Abandon(name)
+        return None
+
+
+def _at_exit() -> None:
+    """At interpreter exit (``atexit``): the loader stops at its next import;
+    wait that long (a process that exits at once pays no more of it)."""
+    if STATE.loading:
+        STATE.exiting = True
+        if STATE.done.acquire(True, 5.0):
+            STATE.done.release()
+
+
 def _load(finish: Callable[[], None]) -> None:
     """The loader thread: import and arm everything, then send again what
     was asked meanwhile."""
     OWN_THREADS.add(_thread.get_ident())
     try:
         finish()
+    except _Abandon:
+        pass  # the interpreter exits
     except BaseException as exc:  # told on stderr; the signal handler stays
         STATE.failure = f"{type(exc).__name__}: {exc}"
         try:
@@ -304,7 +342,7 @@ def _load(finish: Callable[[], None]) -> None:
     finally:
         OWN_THREADS.discard(_thread.get_ident())
         after, STATE.after_load = STATE.after_load, None
-        if after is not None:
+        if after is not None and not STATE.exiting:
             try:
                 after()  # e.g. tell the sidecar our threads: this one is gone
             except Exception:
@@ -313,6 +351,10 @@ def _load(finish: Callable[[], None]) -> None:
 
 
 def _loaded() -> None:
+    try:
+        sys.meta_path.remove(_ExitGuard)  # type: ignore[arg-type]
+    except ValueError:
+        pass
     _release_identity_changes()
     STATE.loading = False
     try:
@@ -326,6 +368,9 @@ def _resend() -> None:
     """Send the main thread the signal it got while loading (once, however
     many came): its handler now makes the report as it always does."""
     pending = STATE.pending
+    if STATE.exiting:  # the handler may be gone: never the default action
+        pending.clear()
+        return
     signums = []
     while pending:
         try:
