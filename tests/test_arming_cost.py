@@ -194,3 +194,25 @@ def test_an_interpreter_frozen_right_after_arming_gets_its_native_dump(
     assert "(main thread)" in full and "did not respond" not in full
     assert svc.alive()
     assert "Traceback" not in svc.stderr()
+
+
+LOADER_FAILS = """
+import os, signal, sys, time
+sys.modules['gurumeditation.pipeline'] = None  # the loader's imports fail
+from gurumeditation import TextGuruMeditation, early
+TextGuruMeditation.setup_autorun('1', service_name='broken')
+os.kill(os.getpid(), signal.SIGUSR2)  # waits for the loader, which fails
+early.ensure_loaded()
+os.kill(os.getpid(), signal.SIGUSR2)  # after: no report, no loop, no death
+print('READY', repr(early.STATE.failure[:40]), flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_failed_loader_is_told_and_the_process_lives_on(service) -> None:
+    svc = service(LOADER_FAILS)
+    assert "ImportError" in svc.ready_line or "ModuleNotFoundError" in svc.ready_line
+    assert "gurumeditation: arming failed:" in svc.stderr()
+    assert "RecursionError" not in svc.stderr()
+    assert svc.alive()

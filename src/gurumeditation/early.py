@@ -157,6 +157,8 @@ def is_light(conf: Any, signum: Any, setup_signal: bool, options: Dict[str, Any]
         return False
     if STATE.trigger is not None or STATE.loading or STATE.forward is not None:
         return False
+    if __package__ + ".arming" in sys.modules:
+        return False  # the machinery is here already (the API was used): arm at once
     if "eventlet" in sys.modules or "gevent" in sys.modules:
         return False
     for name, value in os.environ.items():
@@ -368,7 +370,9 @@ def _resend() -> None:
     """Send the main thread the signal it got while loading (once, however
     many came): its handler now makes the report as it always does."""
     pending = STATE.pending
-    if STATE.exiting:  # the handler may be gone: never the default action
+    if STATE.exiting or STATE.forward is None:
+        # exiting: the handler may be gone (never the default action);
+        # no forward: the loader failed, nothing could make the report
         pending.clear()
         return
     signums = []
@@ -412,8 +416,10 @@ def on_signal(signum: int, frame: Any) -> bool:
             STATE.waiting = False
         forward = STATE.forward
     if forward is None:
+        if not STATE.loading:
+            return resent  # the loader failed (it said why on stderr): no report
         STATE.pending.append(signum)
-        if STATE.forward is not None or not STATE.loading:
+        if STATE.forward is not None:
             _resend()  # the loader finished meanwhile: do not lose it
         return resent
     forward(signum, frame)

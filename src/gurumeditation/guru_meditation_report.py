@@ -202,6 +202,8 @@ class GuruMeditation(Meditation):
             _sections.prepare(resolved)
         except Exception:
             pass
+        if ARMED.signal_trigger is None:  # armed by the first step (see early)
+            ARMED.signal_trigger = early.installed_trigger()
         ARMED.arm(built, cls.for_request)
         if ARMED.gate is not None:  # a signal answered before the gate existed
             ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.answered_at())
