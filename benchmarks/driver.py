@@ -203,10 +203,12 @@ def start_victim(
     log_dir: str,
     ticker: bool = True,
     timeout: float = 600.0,
+    wrap: Sequence[str] = (),
 ) -> Victim:
+    """``wrap``: a command that execs the victim (``unshare --net``)."""
     shutil.rmtree(log_dir, ignore_errors=True)
     os.makedirs(log_dir)
-    args = [python, VICTIM, "--tool", tool, "--log-dir", log_dir]
+    args = [*wrap, python, VICTIM, "--tool", tool, "--log-dir", log_dir]
     for key, value in shape.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     if not ticker:

@@ -7,7 +7,8 @@ victim process sent one SIGUSR2 (see ``driver.py``); the medians over
 ``--pairs`` rounds (default 5; 9 for the cheap scenarios S1, S2, S5 in the
 full run) and the ratios are printed per scenario.  Then
 the import cost (``import_cost.py``), what "why it is stuck" costs
-(``why_costs.py``: OS facts for 200 threads, lock tracking) and the idle CPU of an armed process
+(``why_costs.py``: OS facts for 200 threads, lock tracking) what arming costs (``arming_cost.py``), the figures of the new machinery (:data:`MACHINERY`),
+and the idle CPU of an armed process and its sidecar with the channel's round trips
 (``idle_cpu.py``, 60 s).  ``--quick`` runs 2 rounds and 5 s of idle for
 iteration.
 
@@ -36,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import arming_cost  # noqa: E402
 import idle_cpu  # noqa: E402
 import import_cost  # noqa: E402
 import watchdog_idle  # noqa: E402
@@ -47,6 +49,18 @@ TOOLS = ("gm", "oslo", "floor")
 #: Section ids of the five sections an oslo.reports report also has.
 CLASSIC = ("package", "threads", "green_threads", "processes", "configuration")
 NAMES = {"gm": "gurumeditation", "oslo": "oslo.reports 3.9.0", "floor": "floor"}
+
+#: The figures of the new machinery (issue 16), each from its own benchmark
+#: module ``benchmarks/<module>.py`` exposing ``run(quick: bool) -> dict`` and
+#: ``rows(result) -> list`` of markdown rows ``| figure | value | baseline |
+#: target | met |``.  A module not (yet) in the tree is listed as not measured.
+#: The request channel's figures come from ``idle_cpu`` (run anyway).
+MACHINERY = [
+    ("os_facts", "per-thread OS facts for 200 threads"),
+    ("watchdog_idle", "the stall watchdog idle (ticks in 60 s, armed vs not)"),
+    ("lock_tracking", "lock owner tracking per acquire/release against a plain lock"),
+    ("report_all", "a report of a 16-worker server collected with `report --all`"),
+]
 
 
 class Scenario:
@@ -294,10 +308,32 @@ def targets_table(results: Dict[str, Any]) -> List[str]:
                 f"the floor's time"
             )
         rows.append(f"| {name}: {r['target']} | {speed} | {yes(r['met'])} |")
+    arm = results.get("arming")
+    if arm:
+        rows.append(
+            f"| arming (`setup_autorun` from a bare interpreter): ≤ 25 ms over bare, ≤ 40 "
+            f"modules, ≥ 10× lighter than oslo.reports | {arm['gm_over_bare_ms']:.1f} ms over "
+            f"bare, {arm['gm']['modules']} modules; oslo.reports {arm['oslo_over_bare_ms']:.0f} ms "
+            f"over bare, {arm['oslo']['modules']} modules: **{arm['lighter_than_oslo']:.1f}×** "
+            f"lighter (the loader's {arm['gm_ready_over_bare_ms']:.0f} ms follow in the "
+            f"background) | {yes(arm['targets']['arming_met'])} |"
+        )
+        rows.append(
+            f"| `GURUMEDITATION=1 python -c pass` within 25 ms of `python -c pass` "
+            f"| {arm['zerocode_over_bare_ms']:+.1f} ms | {yes(arm['targets']['zerocode_met'])} |"
+        )
+        tree = arm["tree"]
+        rows.append(
+            f"| helpers: one sidecar per process tree | {tree['sidecars']} sidecars for "
+            f"{tree['processes']} processes (master + {tree['processes'] - 1} forked workers), "
+            f"{tree['total_rss_kib'] / 1024:.1f} MiB RSS; one sidecar "
+            f"{(arm['sidecar_rss_kib'] or 0) / 1024:.1f} MiB | {yes(tree['sidecars'] <= 1)} |"
+        )
     idle = results.get("idle")
     if idle:
         rows.append(
-            f"| idle: 0 CPU ticks in {idle['seconds']:g} s | {idle['ticks']['gm']} ticks "
+            f"| idle: 0 CPU ticks in {idle['seconds']:g} s (process and sidecar) "
+            f"| {idle['ticks']['gm']} + {idle.get('sidecar_ticks', '?')} ticks "
             f"| {yes(idle['met'])} |"
         )
     return rows
@@ -348,7 +384,7 @@ def markdown(results: Dict[str, Any]) -> str:
             f"| {r['cpu_ratio_oslo_gm']:.1f}× | {r['cpu_ratio_gm_floor']:.2f}× "
             f"| {r['target']} | {'yes' if r['met'] else '**no**'} |"
         )
-    lines += ["", "Targets (issue 8), judged on the latency medians:", ""]
+    lines += ["", "Targets (issues 8 and 16), judged on the latency medians:", ""]
     lines += targets_table(results)
     lines += [
         "",
@@ -394,6 +430,10 @@ def markdown(results: Dict[str, Any]) -> str:
         second = f"{rows[1]['total']:.1f}" if len(rows) > 1 else "-"
         classic = sum(float(first.get(k, 0.0)) for k in CLASSIC)
         lines.append(f"| {name} | {first['total']:.1f} | {classic:.1f} | {top} | {second} |")
+    arm = results.get("arming")
+    if arm:
+        lines += ["", *arming_table(arm)]
+    lines += ["", *machinery_table(results)]
     imp = results.get("import")
     if imp:
         gm, oslo = imp["gm"], imp.get("oslo")
@@ -427,6 +467,86 @@ def markdown(results: Dict[str, Any]) -> str:
             lines.append(f"| {label} | {ticks} | {idle['os_threads'][tool]} |")
         lines.append(f"| target 0 ticks | {'met' if idle['met'] else '**missed**'} | |")
     return "\n".join(lines)
+
+
+def arming_table(arm: Dict[str, Any]) -> List[str]:
+    """What arming costs (``arming_cost.py``): medians of fresh processes."""
+    labels = [
+        ("bare", "`python -c pass` (project venv)"),
+        ("gm", "gurumeditation `setup_autorun('1.0')`, returns and exits"),
+        ("gm_ready", "the same, then waits for the loader thread (everything armed)"),
+        ("zerocode", "`GURUMEDITATION=1 python -c pass`"),
+        ("oslo_bare", "`python -c pass` (oslo venv)"),
+        ("oslo", "oslo.reports `setup_autorun('1.0')`"),
+    ]
+    lines = [
+        f"Arming (`arming_cost.py`, median of {arm['runs']} fresh processes per row, "
+        "interleaved; CPU from `wait4`, peak RSS from `/usr/bin/time`):",
+        "",
+        "| process | wall | CPU | peak RSS | modules added |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in labels:
+        row = arm.get(key)
+        if row is None:
+            continue
+        lines.append(
+            f"| {label} | {row['wall_ms']:.1f} ms | {row['cpu_ms']:.1f} ms "
+            f"| {row['rss_kib'] / 1024:.1f} MiB | {row.get('modules', '')} |"
+        )
+    return lines
+
+
+def machinery_table(results: Dict[str, Any]) -> List[str]:
+    """The new machinery's figures: the channel's (from the idle run) and
+    each other benchmark of :data:`MACHINERY` that is in the tree."""
+    lines = [
+        "The new machinery (issue 16):",
+        "",
+        "| figure | value | baseline | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    idle = results.get("idle")
+    if idle and "channel" in idle:
+        trip = idle["channel"]
+        lines.append(
+            f"| request channel idle, {idle['seconds']:g} s (in-process thread + sidecar) "
+            f"| {idle['ticks']['gm']} + {idle['sidecar_ticks']} ticks | not armed: "
+            f"{idle['ticks'].get('none', '?')} ticks | 0 ticks | "
+            f"{'yes' if idle['met'] else '**no**'} |"
+        )
+        lines.append(
+            f"| request channel round trip (`info`; JSON report first / later) "
+            f"| {trip['info_ms']:.1f} ms; {trip['first_report_ms']:.1f} / "
+            f"{trip['report_ms']:.1f} ms | | | |"
+        )
+    for module, title in MACHINERY:
+        got = results.get("machinery", {}).get(module)
+        if got is None:
+            lines.append(f"| {title} | not measured: `benchmarks/{module}.py` is not here | | | |")
+        elif "error" in got:
+            lines.append(f"| {title} | error: {got['error'][:120]} | | | |")
+        else:
+            lines += got["rows"]
+    return lines
+
+
+def run_machinery(quick: bool, log: Callable[[str], None]) -> Dict[str, Any]:
+    """Each :data:`MACHINERY` benchmark that is in the tree, run once."""
+    import importlib
+
+    out: Dict[str, Any] = {}
+    for module, title in MACHINERY:
+        if not os.path.exists(os.path.join(HERE, f"{module}.py")):
+            continue
+        log(f"machinery: {title}")
+        try:
+            mod = importlib.import_module(module)
+            result = mod.run(quick)
+            out[module] = {"result": result, "rows": list(mod.rows(result))}
+        except Exception as exc:  # one figure missing must not cost the run
+            out[module] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
 DOCS = os.path.join(ROOT, "docs", "performance.md")
@@ -466,6 +586,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         default=0.0,
         help="idle seconds of the watchdog benchmark (default: the idle seconds, at most 10)",
     )
+    parser.add_argument("--no-arming", action="store_true")
     parser.add_argument(
         "--update-docs", action="store_true", help="write the tables into docs/performance.md"
     )
@@ -511,6 +632,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_why:
         results["why"] = why_costs.run(repeat=7 if args.quick else 21)
         print(why_costs.describe(results["why"]), flush=True)
+    if not args.no_arming:
+        log("arming")
+        results["arming"] = arming_cost.run(7 if args.quick else 21)
+        print(arming_cost.describe(results["arming"]), flush=True)
+    results["machinery"] = run_machinery(args.quick, log)
     if not args.no_idle:
         log(f"idle: {idle_seconds:g} s")
         results["idle"] = idle_cpu.run(idle_seconds)

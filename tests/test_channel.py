@@ -216,6 +216,9 @@ FROZEN = """
 import ctypes, sys, threading, time
 from gurumeditation import TextGuruMeditation
 TextGuruMeditation.setup_autorun('1.0', service_name='frozen')
+# armed in two steps: frozen only once the loader has started the sidecar
+from gurumeditation import early
+early.ensure_loaded()
 libc = ctypes.CDLL(None)
 pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
 mutex = ctypes.create_string_buffer(64)

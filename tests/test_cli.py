@@ -26,6 +26,10 @@ import threading, time
 from gurumeditation import TextGuruMeditation
 threading.Thread(target=threading.Event().wait, name='parked-worker', daemon=True).start()
 TextGuruMeditation.setup_autorun('1.0', service_name='stderr-svc')
+# armed in two steps: the sidecar (which answers for a stopped process) is
+# started by our loader thread right after; READY once it is there
+from gurumeditation import early
+early.ensure_loaded()
 print('READY', flush=True)
 while True:
     time.sleep(0.05)

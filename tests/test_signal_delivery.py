@@ -207,11 +207,16 @@ SELF_SIGNAL = """
 import os, signal, sys, time
 from gurumeditation import TextGuruMeditation
 TextGuruMeditation.setup_autorun('1', log_dir=sys.argv[1])
-before = set(sys.modules)
+# at once: the machinery is still being imported by our loader thread, the
+# handler waits for it (this thread is in no import)
 os.kill(os.getpid(), signal.SIGUSR2)
 written = [n for n in os.listdir(sys.argv[1]) if '_gurumeditation_' in n and not n.startswith('.')]
+# once it is there, a report imports nothing
+before = set(sys.modules)
+os.kill(os.getpid(), signal.SIGUSR2)
+count = len([n for n in os.listdir(sys.argv[1]) if '_gurumeditation_' in n and not n.startswith('.')])
 new = sorted(set(sys.modules) - before)
-print('READY', ','.join(written), '|', ','.join(new), flush=True)
+print('READY', ','.join(written), '|', ','.join(new), '|', count, flush=True)
 time.sleep(60)
 """
 
@@ -221,9 +226,10 @@ def test_self_signal_writes_before_kill_returns_with_program_name_and_no_new_imp
 ) -> None:
     log_dir = tmp_path / "logs"
     svc = service(SELF_SIGNAL, args=[str(log_dir)], name="my_daemon")
-    written, new_modules = svc.ready_line[len("READY ") :].split("|")
+    written, new_modules, count = svc.ready_line[len("READY ") :].split("|")
     assert written.strip().startswith("my_daemon_gurumeditation_"), svc.ready_line
     assert new_modules.strip() == "", f"imported while reporting: {new_modules}"
+    assert count.strip() == "2", svc.ready_line
 
 
 HANDLE_SIGNAL = """
@@ -248,6 +254,10 @@ import os, signal, sys, time
 from gurumeditation import TextGuruMeditation
 TextGuruMeditation.register_section('Slow', lambda: time.sleep(0.5) or 'slow done')
 TextGuruMeditation.setup_autorun('1', log_dir=sys.argv[1])
+# armed in two steps: signals before the second is done fold into the one
+# report that follows it; this test is about signals during a report
+from gurumeditation import early
+early.ensure_loaded()
 print('READY', flush=True)
 while True:
     time.sleep(0.01)

@@ -15,6 +15,7 @@ sinks.
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import os
 import signal
@@ -22,7 +23,7 @@ import time
 from types import FrameType
 from typing import Optional
 
-from . import family, pipeline, servers, unpatched
+from . import early, family, pipeline, servers, unpatched
 from . import report as _report
 from .options import ReportOptions
 from .pipeline import Maker, ReportRequest
@@ -41,7 +42,8 @@ class Armed:
     """What is armed in this process (one instance: :data:`ARMED`)."""
 
     def __init__(self) -> None:
-        self.signal_trigger: Optional[SignalTrigger] = None
+        # the trigger a two-step arming installed first (see early), if any
+        self.signal_trigger: Optional[SignalTrigger] = early.installed_trigger()
         self.native_dump: Optional[NativeDump] = None
         self.watcher: Optional[Watcher] = None
         self.file_trigger: Optional[FileTrigger] = None
@@ -188,7 +190,7 @@ class Armed:
 
     def setup_signal(self, signum: int) -> None:
         old = self.signal_trigger
-        if not self.signal_is_ours(signum):
+        if not self.signal_is_ours(signum) and not self._taken_while_loading(old, signum):
             self.disarm_native()
             if old is not None:
                 old.uninstall()
@@ -200,6 +202,20 @@ class Armed:
         # settings say
         self.disarm_native()
         self.arm_native()
+
+    @staticmethod
+    def _taken_while_loading(old: Optional[SignalTrigger], signum: int) -> bool:
+        """Armed in two steps, the application took the signal between the
+        first step and this (the loader, not the main thread): it stays
+        theirs (the listing and the header say so), and only the main thread
+        could take it back anyway."""
+        main = early.STATE.main_ident
+        return bool(
+            old is not None
+            and old.signum == signum
+            and main
+            and _thread.get_ident() != main
+        )
 
     def arm_native(self) -> None:
         armed = self.options

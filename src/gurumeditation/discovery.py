@@ -196,6 +196,9 @@ def unregister() -> None:
 
 
 def channel_name() -> Optional[str]:
+    from . import early
+
+    early.ensure_loaded()  # the channel is opened by the loader
     channel = _channel.CHANNEL
     if channel is None or channel.closed or channel.pid != os.getpid():
         return None

@@ -14,32 +14,41 @@ are this library's own options (:class:`gurumeditation.options.ReportOptions`:
 one definition each, an unknown one is a ``TypeError``).  This module only
 maps those names onto the options, the gate (:mod:`gurumeditation.arming`)
 and the pipeline (:mod:`gurumeditation.pipeline`).
+
+Importing it is cheap (a bare interpreter's modules and a few of ours):
+the report machinery is imported by ``setup_autorun`` — at once when what it
+is given must be checked, else by a thread of ours right after it returned
+(see :mod:`gurumeditation.early`) — and by the other methods when they run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from types import FrameType
-from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple
 
-from . import sections as _sections
-from . import unpatched
-from .arming import ARMED
-from .options import ENV_SIGNAL, TIMESTAMP_FORMAT, ReportOptions, service_name
-from .pipeline import Meditation, ReportRequest
-from .pipeline import run as _run
-from .sinks import write_stderr
-from .triggers.signal import signal_name
+from . import early
+from .early import OWN_THREADS, TIMESTAMP_FORMAT
+from .meditation import Meditation
 
-Generator = Callable[[], Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from types import FrameType
+    from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple
 
-#: Thread idents of this library's own helper threads: never shown in a report.
-OWN_THREADS = unpatched.OWN_THREADS
+    from .options import ReportOptions
+    from .pipeline import ReportRequest
 
-#: oslo.reports' name of the program-name default.
-default_service_name = service_name
+    Generator = Callable[[], Any]
+
+__all__ = ["OWN_THREADS", "GuruMeditation", "TextGuruMeditation", "default_service_name"]
+
+
+def default_service_name(argv: Optional[Sequence[str]] = None) -> str:
+    """oslo.reports' name of the program-name default
+    (:func:`gurumeditation.options.service_name`)."""
+    from .options import service_name
+
+    return service_name(argv)
 
 
 class GuruMeditation(Meditation):
@@ -69,6 +78,13 @@ class GuruMeditation(Meditation):
         **options: Any,
     ) -> None:
         # *args: oslo.reports' subclasses pass their report title here
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+        from .pipeline import ReportRequest
+
         built = ReportOptions.build(ARMED.options, where=f"{type(self).__name__}()", **options)
         built = dataclasses.replace(built, version=version_obj)
         request = ReportRequest("api", f"{type(self).__name__}.run()", sig_handler_tb)
@@ -147,6 +163,37 @@ class GuruMeditation(Meditation):
         Every option: :class:`gurumeditation.options.ReportOptions`; an
         unknown one raises ``TypeError``.
         """
+        if early.is_light(conf, signum, setup_signal, options):
+            # nothing to check that needs the machinery: arm the signal now,
+            # the rest from a thread of ours right after (see early)
+            if log_dir:
+                log_dir = os.path.abspath(log_dir)  # before any chdir
+            early.arm(
+                lambda: cls._setup_autorun(version, service_name, log_dir, None, None, True),
+                service_name,
+                log_dir,
+            )
+            return
+        early.ensure_loaded()
+        cls._setup_autorun(version, service_name, log_dir, signum, conf, setup_signal, **options)
+
+    @classmethod
+    def _setup_autorun(
+        cls,
+        version: Any,
+        service_name: Optional[str],
+        log_dir: Optional[str],
+        signum: Optional[int],
+        conf: Any,
+        setup_signal: bool,
+        **options: Any,
+    ) -> None:
+        import dataclasses
+
+        from . import sections as _sections
+        from .arming import ARMED
+        from .options import ReportOptions
+
         if not setup_signal:
             options["setup_signal"] = False
         built = ReportOptions.build(
@@ -161,14 +208,22 @@ class GuruMeditation(Meditation):
         built = dataclasses.replace(built, version=version)
         uwsgi_glue = _server_glue_uwsgi()
         if uwsgi_glue is not None:  # uWSGI owns the signals: the channel only
+            from .options import ENV_SIGNAL
+            from .sinks import write_stderr
+
             asked = signum is not None or bool(os.environ.get(ENV_SIGNAL))
             built = uwsgi_glue.adapt_options(built, asked, write_stderr)
         resolved = built.resolved(strict=True)  # a mistake in conf shows now
         try:  # index installed packages now, so that a report stays cheap
-            _sections.prepare()
+            _sections.prepare(resolved)
         except Exception:
             pass
+        if ARMED.signal_trigger is None:  # armed by the first step (see early)
+            ARMED.signal_trigger = early.installed_trigger()
         ARMED.arm(built, cls.for_request)
+        if ARMED.gate is not None:  # a signal answered before the gate existed
+            ARMED.gate.main_entered = max(ARMED.gate.main_entered, early.answered_at())
+        early.ready(ARMED.on_signal, _announce_threads)
         if resolved.file_event_handler:
             cls._setup_file_watcher(
                 resolved.file_event_handler,
@@ -185,6 +240,8 @@ class GuruMeditation(Meditation):
             announce(resolved)
         if uwsgi_glue is not None:
             uwsgi_glue.install()
+        if not resolved.discoverable:
+            early.close_listener()
 
     @classmethod
     def _setup_file_watcher(
@@ -199,6 +256,12 @@ class GuruMeditation(Meditation):
         ``file_path`` writes a report with ``version``, ``service_name`` and
         ``log_dir``, at most one per ``interval`` seconds.  The file need not
         exist yet."""
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+
         armed = ARMED.options
         if ARMED.maker is None:  # called without setup_autorun: this class makes the reports
             ARMED.maker = cls.for_request
@@ -231,6 +294,14 @@ class GuruMeditation(Meditation):
         frame: Optional[FrameType],
     ) -> None:
         """Write one report now, as the signal handler does (oslo.reports API)."""
+        early.ensure_loaded()
+        import dataclasses
+
+        from .arming import ARMED
+        from .options import ReportOptions
+        from .pipeline import ReportRequest
+        from .pipeline import run as _run
+
         options = ReportOptions.build(
             ARMED.options, where="handle_signal()", service_name=service_name, log_dir=log_dir
         )
@@ -253,10 +324,21 @@ def _server_glue_uwsgi() -> Any:
     return None
 
 
+def _announce_threads() -> None:
+    """Tell the sidecar which threads are ours (the loader is no more)."""
+    from .arming import ARMED
+
+    watcher = ARMED.watcher
+    if watcher is not None:
+        watcher.announce()
+
+
 def announce(options: ReportOptions) -> None:
     """List this process for ``gurumeditation list`` and ``report``; a runtime
     directory that cannot be used costs one line on stderr, never the service."""
     from . import discovery
+    from .sinks import write_stderr
+    from .triggers.signal import signal_name
 
     signum = options.signum if options.setup_signal else 0
     try:
@@ -283,6 +365,3 @@ class TextGuruMeditation(GuruMeditation):
         self, version_obj: Any, traceback: Optional[FrameType] = None, **options: Any
     ) -> None:
         super().__init__(version_obj, traceback, **options)
-
-
-__all__ = ["GuruMeditation", "TextGuruMeditation", "default_service_name"]

@@ -20,21 +20,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from . import early as _early
 from .redact import Redactor, check_options
 from .triggers.signal import check_report_signal
 
 T = TypeVar("T")
 
-ENV_ENABLE = "GURUMEDITATION"
-ENV_LOG_DIR = "GURUMEDITATION_LOG_DIR"
-ENV_SIGNAL = "GURUMEDITATION_SIGNAL"
-ENV_FORMAT = "GURUMEDITATION_FORMAT"
-ENV_SERVICE = "GURUMEDITATION_SERVICE"
+# defined in early: arming a bare interpreter reads them
+DEFAULT_SIGNUM = _early.DEFAULT_SIGNUM
+ENABLE_OFF = _early.ENABLE_OFF
+ENABLE_ON = _early.ENABLE_ON
+DEFAULT_MAX_REPORTS = _early.DEFAULT_MAX_REPORTS
+ENV_ENABLE = _early.ENV_ENABLE
+ENV_FORMAT = _early.ENV_FORMAT
+ENV_LOG_DIR = _early.ENV_LOG_DIR
+ENV_SERVICE = _early.ENV_SERVICE
+ENV_SIGNAL = _early.ENV_SIGNAL
+TIMESTAMP_FORMAT = _early.TIMESTAMP_FORMAT
+
 ENV_WATCHDOG = "GURUMEDITATION_WATCHDOG"
 ENV_REPORT_ON = "GURUMEDITATION_REPORT_ON"
 ENV_RSS_LIMIT = "GURUMEDITATION_RSS_LIMIT"
@@ -45,9 +52,6 @@ CONF_GROUP = "oslo_reports"
 #: Report formats and the file-name suffix of each (text keeps the classic
 #: extension-less name).
 FORMATS: Dict[str, str] = {"text": "", "json": ".json", "html": ".html"}
-
-#: ``oslo.reports``' file-name time format: ``<service>_gurumeditation_<UTC>``.
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 
 
 # -- parsers: one each -------------------------------------------------------
@@ -92,35 +96,8 @@ def parse_signal(value: Any) -> int:
     return check_report_signal(signum)
 
 
-def service_name(argv: Optional[Sequence[str]] = None) -> str:
-    """The program's name: ``python -m pkg.mod`` gives ``pkg.mod``, ``python
-    -m pkg`` gives ``pkg`` (from
-    ``__main__.__spec__``, or ``/proc/self/cmdline`` when this runs before
-    ``__main__`` is set up), ``python /srv/app/service.py`` gives ``service``;
-    else ``python``.  With ``argv``: the name of the program ``argv`` runs."""
-    if argv is None:
-        main = sys.modules.get("__main__")
-        name = getattr(getattr(main, "__spec__", None), "name", None)
-        if name and name not in ("__main__", "__mp_main__"):
-            return str(name)[: -len(".__main__")] if name.endswith(".__main__") else str(name)
-        argv = sys.argv if getattr(sys, "argv", None) else []
-    argv0 = argv[0] if argv else ""
-    if argv0 == "-m":
-        try:
-            with open("/proc/self/cmdline", "rb") as f:
-                args = f.read().decode("utf-8", "replace").split("\0")
-            return args[args.index("-m") + 1] or "python"
-        except (OSError, ValueError, IndexError):
-            return "python"
-    if argv0 and argv0 not in ("-c", "-"):
-        base = os.path.basename(argv0.rstrip("/"))
-        if base == "__main__.py":  # python -m pkg: pkg/__main__.py
-            base = os.path.basename(os.path.dirname(argv0)) or base
-        if base.endswith(".py"):
-            base = base[:-3]
-        if base:
-            return base
-    return "python"
+#: The program's name (defined in early: arming a bare interpreter needs it).
+service_name = _early.service_name
 
 
 def _log_dir(value: Any) -> Optional[str]:
@@ -312,7 +289,7 @@ class ReportOptions:
         conf_type="list",
     )
     signum: int = option(
-        int(signal.SIGUSR2), "The signal that asks for a report.", parse_signal, env=ENV_SIGNAL
+        DEFAULT_SIGNUM, "The signal that asks for a report.", parse_signal, env=ENV_SIGNAL
     )
     setup_signal: bool = option(True, "Whether the signal trigger is armed.", _flag)
     file_event_handler: Optional[str] = option(
@@ -358,7 +335,9 @@ class ReportOptions:
         fallback=False,
         conf_type="bool",
     )
-    max_reports: int = option(50, "Reports kept per service in log_dir (0: all).", _at_least_zero)
+    max_reports: int = option(
+        DEFAULT_MAX_REPORTS, "Reports kept per service in log_dir (0: all).", _at_least_zero
+    )
     section_timeout: float = option(
         2.0,
         "Seconds a registered section may take before it is abandoned (0: no budget).",
@@ -616,11 +595,6 @@ def environment_values(environ: Mapping[str, str]) -> Dict[str, Any]:
                 values[f.name] = parse_formats(known) if known else None
             _tell(f"{env}: {exc}")
     return {n: v for n, v in values.items() if v is not None}
-
-
-#: GURUMEDITATION values that arm / leave the process alone (case-insensitive).
-ENABLE_ON = ("1", "true", "yes", "on")
-ENABLE_OFF = ("", "0", "false", "no", "off")
 
 
 def enabled(environ: Optional[Mapping[str, str]] = None) -> bool:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import traceback as _traceback
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import render as _render
 from . import sections as _sections
 from . import unpatched
+from .meditation import Meditation
 from .model import Report, Trigger
 from .options import FORMATS, ReportOptions
 from .report import Context, SectionSpec, run_report
@@ -69,36 +70,6 @@ class ReportRequest:
         if self.facts:
             trigger.update(self.facts)
         return trigger  # type: ignore[return-value]
-
-
-class Meditation:
-    """One report of this process, made for ``request`` with ``options``:
-    :meth:`report` collects the document, :meth:`run` renders it as text.
-    The facade's classes are made this way; a pipeline run collects once and
-    lets :meth:`run` render what it collected."""
-
-    #: The report format :meth:`run` returns.
-    output_format: ClassVar[str] = "text"
-
-    def __init__(self, request: ReportRequest, options: ReportOptions) -> None:
-        self.request = request
-        self.options = options
-        #: Set while a pipeline run renders what it collected.
-        self.document: Optional[Report] = None
-
-    def registered_sections(self) -> Sequence[Tuple[str, Callable[[], Any]]]:
-        """Sections registered by the service: (title, generator)."""
-        return ()
-
-    def report(self) -> Report:
-        """The report as a plain document (the JSON model)."""
-        if self.document is not None:
-            return self.document
-        return collect(self.request, self.options.resolved(), self.registered_sections())
-
-    def run(self) -> str:
-        """The report rendered in :attr:`output_format` (classic text)."""
-        return _render.render(self.report(), self.output_format)
 
 
 #: Makes the object whose ``report()``/``run()`` a pipeline run uses (the

@@ -9,7 +9,9 @@ line is split after the *last* ``)``: index 0 of :func:`fields` is the state
 
 from __future__ import annotations
 
-from typing import List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (imported when arming a bare interpreter: no typing)
+    from typing import List, Optional
 
 #: Index in :func:`fields` of the state letter, the parent pid and the start
 #: time in clock ticks since boot (proc(5) fields 3, 4 and 22).

@@ -612,6 +612,21 @@ def check_options(redact: Optional[Mapping[str, Sequence[str]]]) -> None:
         raise ValueError(f"bad regular expression in redact options: {exc}") from None
 
 
+#: Keys whose decision is remembered per set of key rules (then decided each time).
+_MAX_DECISIONS = 50_000
+_DECISIONS: Dict[Tuple[Any, ...], Dict[str, bool]] = {}
+
+
+def _decisions_for(*rules: Any) -> Dict[str, bool]:
+    """The remembered decisions of one set of key rules (at most 16 sets)."""
+    decisions = _DECISIONS.get(rules)
+    if decisions is None:
+        if len(_DECISIONS) >= 16:
+            return {}
+        decisions = _DECISIONS[rules] = {}
+    return decisions
+
+
 class Redactor:
     """Masks secrets in keys and values, and counts what it masked.
 
@@ -637,7 +652,9 @@ class Redactor:
         self._extra_values = bool(extra)
         self._value_patterns: List[ValuePattern] = list(VALUE_PATTERNS) + extra
         self._allow = frozenset(str(k).lower() for k in allow_keys)
-        self._decisions: Dict[str, bool] = {}
+        # shared by every redactor of the same key rules: each report makes
+        # a new one, the decision on a key stays the same
+        self._decisions = _decisions_for(tuple(words), tuple(extra_keys), self._allow)
         #: this process's secret command-line flags and values (learn_command_line)
         self._own_flags: FrozenSet[str] = frozenset()
         self._own_values: FrozenSet[str] = frozenset()
@@ -651,7 +668,9 @@ class Redactor:
         """Does ``key`` name a secret (see the module documentation)?"""
         known = self._decisions.get(key)
         if known is None:
-            known = self._decisions[key] = self._decide(key)
+            known = self._decide(key)
+            if len(self._decisions) < _MAX_DECISIONS:
+                self._decisions[key] = known
         return known
 
     def _decide(self, key: str) -> bool:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from . import early as _early
 from .glue import eventlet as _eventlet
 from .glue import gevent as _gevent
 
@@ -176,7 +177,7 @@ _MODULES = {"_thread": _thread, "time": time, "os": os, "select": select}
 _loaded: Optional[Primitives] = None
 
 #: Thread idents of this library's own helper threads: never shown in a report.
-OWN_THREADS: set[int] = set()
+OWN_THREADS = _early.OWN_THREADS
 #: Their native thread ids, by ident (uWSGI's glue waits for them to park).
 OWN_NATIVE_IDS: Dict[int, int] = {}
 

@@ -47,9 +47,14 @@ the configuration names only once it is parsed (octavia calls
 
 from __future__ import annotations
 
-from typing import Any, List
+import os
+import sys
 
-from . import options as _options
+from .early import ENABLE_ON, ENV_ENABLE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (runs at every armed start-up: no typing)
+    from typing import Any, List
 
 #: The line of ``gurumeditation.pth`` (``site`` executes lines starting with
 #: ``import``).
@@ -92,6 +97,8 @@ class _RoutingLoader:
         try:
             route_oslo_reports(module)
         except Exception as exc:
+            from . import options as _options
+
             _options._tell(f"oslo.reports not routed: {type(exc).__name__}: {exc}")
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_filename... for tracebacks
@@ -139,17 +146,42 @@ def install_oslo_reports_route() -> None:
 def arm_from_environment() -> List[str]:
     """Arm this process as the ``GURUMEDITATION*`` variables say.  Never
     raises (a bad setting is told on stderr, and the program runs on):
-    returns the problems found."""
-    if not _options.enabled():
+    returns the problems found (those of a setting the loader reads after
+    this returned are told on stderr only)."""
+    global _armed
+    if _armed:
+        # ``site`` runs the lines of a venv's .pth files twice (once for the
+        # venv, once more for the same directory as a prefix): arm once
+        return _told()
+    if os.environ.get(ENV_ENABLE, "").strip().lower() not in ENABLE_ON:
+        from . import options as _options
+
+        _options.enabled()  # tells why not
         return _options.told()
+    _armed = True
     try:
         install_oslo_reports_route()
     except Exception as exc:
+        from . import options as _options
+
         _options._tell(f"oslo.reports not routed: {type(exc).__name__}: {exc}")
     try:
         from .guru_meditation_report import TextGuruMeditation
 
         TextGuruMeditation.setup_autorun(None)
     except Exception as exc:
-        _options._tell(f"{_options.ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
-    return _options.told()
+        from . import options as _options
+
+        _options._tell(f"{ENV_ENABLE}=1: {type(exc).__name__}: {exc}")
+    return _told()
+
+
+#: ``True`` once :func:`arm_from_environment` armed this process.
+_armed = False
+
+
+def _told() -> List[str]:
+    # armed in two steps (see early), nothing that can be wrong was read
+    # here: the options may not even be imported yet
+    told = getattr(sys.modules.get(__package__ + ".options"), "told", None)
+    return list(told()) if told is not None else []

@@ -1,17 +1,22 @@
 """The main thread blocks in native code while holding the GIL (for argv[2] seconds), so no Python code runs; a worker thread is parked beside it.
 With argv[3] == "fork" it first forks a child that sleeps (its pid on the READY line): the
 service is shared then, and its report files carry its pid; FREEZING is printed just before.
+With argv[3] ``at-once`` it freezes right after arming, while our loader thread may still run.
 
-Started by tests/test_frozen_interpreter.py."""
+Started by tests/test_frozen_interpreter.py and tests/test_arming_cost.py."""
 
 import ctypes
 import sys
 import threading
 import time
 
-from gurumeditation import TextGuruMeditation
+from gurumeditation import TextGuruMeditation, early
 
 TextGuruMeditation.setup_autorun("1.0", service_name="svc", log_dir=sys.argv[1])
+# armed in two steps: frozen once our loader thread is done, unless asked
+# to freeze at once (the first step armed faulthandler and the sidecar)
+if sys.argv[3:] != ["at-once"]:
+    early.ensure_loaded()
 libc = ctypes.CDLL(None)
 pylib = ctypes.PyDLL(None)  # PyDLL: the GIL stays held during the call
 mutex = ctypes.create_string_buffer(64)
@@ -36,7 +41,8 @@ if sys.argv[3:] == ["fork"]:
         os._exit(0)
 threading.Thread(target=parked_worker, daemon=True).start()
 print("READY", child, flush=True)
-time.sleep(0.3)
+if sys.argv[3:] != ["at-once"]:
+    time.sleep(0.3)
 
 
 def frozen_here():

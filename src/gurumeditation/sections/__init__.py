@@ -12,8 +12,10 @@ imports another.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
+from ..options import ReportOptions
+from ..redact import Redactor
 from ..report import SectionSpec
 from . import (
     config,
@@ -47,6 +49,16 @@ BUILTIN: List[SectionSpec] = [
 ]
 
 
-def prepare() -> None:
-    """Work done once at setup so that reports stay cheap."""
+def prepare(options: Optional[ReportOptions] = None) -> None:
+    """Work done once at setup so that reports stay cheap (the first one
+    too): the installed distributions indexed; with the armed ``options``,
+    the redactor's decisions on the environment's and the configuration's
+    names made, the source files of the stacks running now read."""
     distributions.prepare()
+    if options is None:
+        return
+    redact = options.redact
+    redactor = Redactor(extra_keys=redact.keys, allow_keys=redact.allow)
+    environment.prepare(redactor)
+    config.prepare(options.conf, redactor)
+    threads.prepare()

@@ -81,6 +81,21 @@ def _oslo_group(
     return options
 
 
+def prepare(conf: Any, redactor: Redactor) -> None:
+    """At setup: the redactor decides on the names of the options registered
+    so far (no value is read: the configuration may not be parsed yet)."""
+    try:
+        if is_oslo_config(conf):
+            tables = [conf._opts] + [g._opts for g in list(conf._groups.values())]
+            for opts in tables:
+                for dest in list(opts):
+                    info = opts[dest]
+                    opt = info.get("opt") if isinstance(info, Mapping) else None
+                    redactor.is_secret_key(str(getattr(opt, "name", dest)))
+    except Exception:
+        pass
+
+
 def collect_oslo(conf: Any, redactor: Redactor) -> List[ConfigGroup]:
     groups: List[ConfigGroup] = [
         {

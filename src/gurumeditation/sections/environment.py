@@ -17,6 +17,7 @@ import os
 from typing import Dict, List, Optional
 
 from ..model import EnvironmentData, EnvironmentVariable
+from ..redact import Redactor
 from ..report import Context, SectionSpec
 
 
@@ -42,6 +43,13 @@ def snapshot() -> Dict[str, str]:
 
 def _is_working_directory(name: str, value: str) -> bool:
     return name == "PWD" and os.path.isabs(value) and os.path.isdir(value)
+
+
+def prepare(redactor: Redactor) -> None:
+    """At setup: the redactor decides on every variable's name now (its
+    decisions are remembered for every report)."""
+    for name in snapshot():
+        redactor.is_secret_key(_printable(name))
 
 
 def collect(ctx: Context) -> Optional[EnvironmentData]:

@@ -163,12 +163,14 @@ def _children_or_none(pid: int) -> List[int]:
 def child_lister() -> Callable[[int], List[int]]:
     """A function giving the children of a pid: from the children files, else
     (an older or differently built kernel) from one scan of every process."""
+    me = os.getpid()
     try:
-        direct_children(os.getpid())
+        own = direct_children(me)
     except FileNotFoundError:
         tree = children_by_parent()
         return lambda pid: tree.get(pid, [])
-    return _children_or_none
+    # this process's children were just read: not a second time
+    return lambda pid: own if pid == me else _children_or_none(pid)
 
 
 def collect_proc(ctx: Context) -> ProcessesData:

@@ -27,6 +27,7 @@ Data: :class:`~gurumeditation.model.ThreadsData` of
 
 from __future__ import annotations
 
+import linecache
 import sys
 from types import FrameType
 from typing import Any, Dict, List, Optional, cast
@@ -34,7 +35,7 @@ from typing import Any, Dict, List, Optional, cast
 from .. import unpatched
 from ..model import ThreadMember, ThreadsData, safe_str
 from ..report import Context, SectionSpec
-from ..stacks import Unit, build_entries, stack_key, stack_section_data
+from ..stacks import Unit, build_entries, is_own_file, stack_key, stack_section_data
 from ..unpatched import main_ident, native_id, producer_ident, thread_objects
 from ..why import procfs, waits
 
@@ -58,6 +59,26 @@ def thread_facts(
     if ident == producer:
         facts["current"] = True
     return facts
+
+
+def prepare() -> None:
+    """At setup: the source files of the stacks running now are read into
+    ``linecache`` (a report shows those lines; most stay where they are)."""
+    seen = set()
+    for top in list(sys._current_frames().values()):
+        frame: Optional[FrameType] = top
+        depth = 0
+        while frame is not None and depth < 200:
+            filename = frame.f_code.co_filename
+            if filename not in seen:
+                seen.add(filename)
+                if not is_own_file(filename):
+                    try:
+                        linecache.getlines(filename, frame.f_globals)
+                    except Exception:
+                        pass
+            frame = frame.f_back
+            depth += 1
 
 
 def threading_main() -> Any:

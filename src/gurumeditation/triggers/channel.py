@@ -48,9 +48,10 @@ import os
 import struct
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .. import early as _early
 from .. import unpatched
 
-PREFIX = "gurumeditation/"
+PREFIX = _early.CHANNEL_PREFIX
 #: Bytes of a request line, of an answer's header line, of a door message.
 MAX_REQUEST = 4096
 MAX_HEADER = 64 * 1024
@@ -193,16 +194,24 @@ class Channel:
         return self.name
 
     def _listen(self) -> None:
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        try:
-            name = f"{PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
-            sock.bind(b"\0" + name.encode("ascii"))
-            sock.listen(64)
-        except BaseException:
-            sock.close()
-            raise
+        early = _early.take_listener()  # listening since setup_autorun returned
+        uid = os.geteuid()
+        if early is not None and early[2] != uid:
+            early[0].close()  # made before a uid change: listen anew under the new uid
+            early = None
+        if early is not None:
+            sock, name, uid = early
+        else:
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            try:
+                name = f"{PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
+                sock.bind(b"\0" + name.encode("ascii"))
+                sock.listen(64)
+            except BaseException:
+                sock.close()
+                raise
         old, self.sock = self.sock, sock
-        self.pid, self.uid, self.name = os.getpid(), os.geteuid(), name
+        self.pid, self.uid, self.name = os.getpid(), uid, name
         if old is not None:
             old.close()
 

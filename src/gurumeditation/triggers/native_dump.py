@@ -42,18 +42,26 @@ frozen interpreters are not.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-from typing import Any, Callable, List, Optional
 
-from .. import procstat, unpatched
+from .. import procstat
 from .signal import signal_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (imported when a bare interpreter arms)
+    import signal as _signal
+    from typing import Any, Callable, List, Optional
+else:  # not signal (it costs enum): see gurumeditation.early
+    import _signal
 
 
 def start_ticks(pid: int) -> int:
     """``/proc/PID/stat`` start time (0 where unknown): the sidecar signals
     only the process that started then, never a recycled pid."""
     return procstat.start_ticks(pid) or 0
+
 
 
 #: How long the sidecar waits for the watcher before writing the dump.
@@ -63,6 +71,7 @@ ACK_TIMEOUT = 0.5
 ALT_STACK_SIZE = 8 << 20
 
 _alt_stack: Optional[int] = None  # address of our stack (never freed)
+_alt_stack_thread = 0  # the thread it was given to
 
 _SIDECAR_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -84,7 +93,11 @@ def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
     """Give the calling thread an alternate signal stack of ``size`` bytes
     (allocated once per process: a forked child keeps its copy).  ``True``
     when the thread has one at least that large."""
-    global _alt_stack
+    global _alt_stack, _alt_stack_thread
+    if _alt_stack is not None and _alt_stack_thread != _thread.get_ident():
+        # given to the main thread already (the loader arms from its own
+        # thread, see gurumeditation.early): one stack is never shared
+        return True
     try:
         import ctypes
 
@@ -110,6 +123,7 @@ def enlarge_alt_stack(size: int = ALT_STACK_SIZE) -> bool:
             if not address:
                 return False
             _alt_stack = int(address)
+            _alt_stack_thread = _thread.get_ident()
         new = StackT(_alt_stack, 0, size)
         return bool(libc.sigaltstack(ctypes.byref(new), None) == 0)
     except Exception:
@@ -126,10 +140,8 @@ _parking_fd = -1
 def realtime_range() -> tuple[int, int]:
     """(SIGRTMIN, SIGRTMAX), or (0, 0) where there are none (the constants
     are in :mod:`signal` since 3.11; glibc tells older Pythons)."""
-    import signal
-
-    if hasattr(signal, "SIGRTMIN") and hasattr(signal, "SIGRTMAX"):
-        return int(signal.SIGRTMIN), int(signal.SIGRTMAX)
+    if hasattr(_signal, "SIGRTMIN") and hasattr(_signal, "SIGRTMAX"):
+        return int(_signal.SIGRTMIN), int(_signal.SIGRTMAX)
     try:
         import ctypes
 
@@ -145,7 +157,6 @@ def claim_dump_signal(fd: int) -> int:
     returns it, or 0 when there is none."""
     global _dump_signal
     import faulthandler
-    import signal
 
     if not hasattr(faulthandler, "register"):
         return 0
@@ -153,7 +164,9 @@ def claim_dump_signal(fd: int) -> int:
     if not low:
         return 0
     candidates = [_dump_signal] if _dump_signal else []
-    candidates += [s for s in range(high - 2, low + 3, -1) if signal.getsignal(s) == signal.SIG_DFL]
+    candidates += [
+        s for s in range(high - 2, low + 3, -1) if _signal.getsignal(s) == _signal.SIG_DFL
+    ]
     for signum in candidates:
         try:
             faulthandler.register(signum, file=fd, all_threads=True, chain=False)
@@ -178,6 +191,69 @@ def park_dump_signal() -> None:
         faulthandler.register(_dump_signal, file=_parking_fd, all_threads=False, chain=False)
     except Exception:
         pass
+
+
+#: The native dump :func:`prearm` armed in the main thread, until the
+#: loader's :class:`NativeDump` takes it over.
+_prearmed: Optional[NativeDump] = None
+
+
+def prearm(signum: int, service: str, log_dir: Optional[str], max_reports: int) -> bool:
+    """What arming needs of the main thread, done there first (see
+    :mod:`gurumeditation.early`): the native dump armed as
+    :meth:`NativeDump.arm` does — faulthandler on top of our handler, this
+    thread's larger alternate stack, the sidecar started — with the
+    settings the loader will most likely arrive at; the loader takes it over
+    when they are the same.  A signal the main thread cannot answer meanwhile
+    (the interpreter frozen) is answered by the sidecar.  ``False``: nothing
+    armed."""
+    global _prearmed
+    if _prearmed is not None:
+        return False
+    dump = NativeDump(signum, service, log_dir, max_reports)
+    try:
+        if not dump.arm(attach_door=False):
+            return False
+    except Exception:
+        dump.close()
+        return False
+    _prearmed = dump
+    return True
+
+
+def announce_prearmed(idents: Any) -> None:
+    """Tell the prearmed dump's sidecar our threads (the loader), as the
+    watcher does once it runs: a dump leaves them out."""
+    pre = _prearmed
+    if pre is None or pre.ack_fd is None:
+        return
+    try:
+        os.write(pre.ack_fd, b"i" + ",".join(f"{i:x}" for i in sorted(idents)).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _take_prearmed(wanted: NativeDump) -> Optional[NativeDump]:
+    """The prearmed dump when it was armed as ``wanted`` would be; else it
+    is taken down (its sidecar sees end of file and exits)."""
+    global _prearmed
+    pre, _prearmed = _prearmed, None
+    if pre is None:
+        return None
+    same = (pre.signum, pre.service, pre.log_dir, pre.max_reports, pre.ack_timeout) == (
+        wanted.signum,
+        wanted.service,
+        wanted.log_dir,
+        wanted.max_reports,
+        wanted.ack_timeout,
+    )
+    if same and pre.armed:
+        return pre
+    pre.disarm()
+    pre.close()
+    _close(pre.door)
+    pre.reap_launcher()
+    return None
 
 
 def _close(fd: Optional[int]) -> None:
@@ -224,21 +300,33 @@ class NativeDump:
         #: the file report_on "fatal" dumps into: the sidecar makes it a
         #: report when the service is gone ("": none)
         self.fatal_path = ""
+        #: our end of the door to the sidecar until the channel has it
+        self.door: Optional[int] = None
 
     @property
     def with_sidecar(self) -> bool:
         return self.ack_fd is not None
 
-    def arm(self, on_signal: bool = True) -> bool:
+    def arm(self, on_signal: bool = True, attach_door: bool = True) -> bool:
         """Open the pipes, start the sidecar, register faulthandler.
         ``False`` (nothing armed) where faulthandler cannot do it.
         ``on_signal=False``: the report signal is not ours right now (a
         server holds it): everything but faulthandler on it, which
-        :meth:`reregister` adds once the signal is ours again."""
+        :meth:`reregister` adds once the signal is ours again.
+        ``attach_door``: hand the sidecar's door to the channel now (else
+        :meth:`attach_door` later: the channel is not imported yet)."""
         import faulthandler
 
         if not hasattr(faulthandler, "register"):
             return False
+        pre = _take_prearmed(self)
+        if pre is not None:  # armed in the main thread already: take it over
+            self.dump_fd, self.poke_fd, self.ack_fd = pre.dump_fd, pre.poke_fd, pre.ack_fd
+            self.launcher, self.dump_signal, self.door = pre.launcher, pre.dump_signal, pre.door
+            self.armed = True
+            if attach_door:
+                self.attach_door()
+            return True
         dump_r, dump_w = os.pipe()
         os.set_blocking(dump_w, False)
         self.dump_signal = claim_dump_signal(dump_w)
@@ -246,6 +334,8 @@ class NativeDump:
             self._start_sidecar(dump_r)
         except Exception:
             self._close_sidecar_ends()
+        if attach_door:
+            self.attach_door()
         if self.poke_fd is None:  # no sidecar: the watcher drains the dump itself
             self.poke_fd = dump_r
         else:
@@ -347,9 +437,15 @@ class NativeDump:
             raise
         for fd in (poke_w, ack_r, door_theirs):
             _close(fd)
-        from . import channel
+        self.door = door_ours
 
-        channel.attach_door(door_ours)
+    def attach_door(self) -> None:
+        """Hand our end of the door to the sidecar to the request channel."""
+        door, self.door = self.door, None
+        if door is not None:
+            from . import channel
+
+            channel.attach_door(door)
 
     def _close_sidecar_ends(self) -> None:
         _close(self.poke_fd)
@@ -359,9 +455,12 @@ class NativeDump:
     def reap_launcher(self) -> None:
         """Wait for the launcher (it exits once the sidecar has detached);
         called from the watcher thread."""
+
         pid, self.launcher = self.launcher, 0
         if pid:
             try:
+                from .. import unpatched
+
                 unpatched.get().waitpid(pid, 0)
             except OSError:
                 pass

@@ -11,11 +11,19 @@ report (chained) — unless it was the default action or ``SIG_IGN``.
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
-from typing import Any, Callable, Optional
+# ``_signal``, not ``signal``: this module is imported when a bare
+# interpreter arms (see :mod:`gurumeditation.early`), and ``signal`` costs
+# ``enum``; ``typing`` only for the type checker.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    import signal
+    from types import FrameType
+    from typing import Any, Callable, Dict, Optional
 
-OnSignal = Callable[[int, Optional[FrameType]], None]
+    #: Called with the signal and frame; ``True`` back: do not chain this time.
+    OnSignal = Callable[[int, Optional[FrameType]], Optional[bool]]
+else:
+    import _signal as signal
 
 
 #: Signals that stop, kill, or already mean something to a process (job
@@ -73,11 +81,23 @@ def check_report_signal(signum: int) -> int:
     return signum
 
 
+def _names() -> Dict[int, str]:
+    # as ``signal.Signals`` names them: of two names of one number, the
+    # first in alphabetical order (SIGABRT, not SIGIOT)
+    names: Dict[int, str] = {}
+    for name in sorted(dir(signal)):
+        if name.isupper() and name.startswith("SIG") and not name.startswith("SIG_"):
+            names.setdefault(int(getattr(signal, name)), name)
+    return names
+
+
+_NAMES = _names()
+
+
 def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+    """``SIGUSR2`` for 12, as ``signal.Signals(signum).name``; ``signal N``
+    for a number without a name."""
+    return _NAMES.get(signum) or f"signal {signum}"
 
 
 class MainThreadRequired(RuntimeError):
@@ -120,10 +140,12 @@ class SignalTrigger:
 
     def handle(self, signum: int, frame: Optional[FrameType]) -> None:
         """The Python-level handler (runs in the main thread)."""
+        skip = False
         try:
-            self.on_signal(signum, frame)
+            skip = bool(self.on_signal(signum, frame))
         finally:
-            self.chain(signum, frame)
+            if not skip:
+                self.chain(signum, frame)
 
     def chain(self, signum: int, frame: Optional[FrameType]) -> None:
         previous = self.previous
