@@ -150,14 +150,17 @@ def compare(old: Report, new: Report) -> Dict[str, Any]:
             elif other["stack"] == unit["stack"] and (
                 (unit["wait"] is not None and other["wait"] is not None
                  and unit["wait"] != other["wait"])
-                or (unit["idle"] and other["idle"])
+                or unit["idle"] or other["idle"]
             ):  # fmt: skip
+                # idle in either report: a unit waiting on another one (stuck)
+                # is never idle, while a loop caught just as its sleep ended
+                # (scheduled, not yet waiting) is idle in the other report
                 alive.append(
                     {
                         "unit": other["label"],
                         "at": where(unit["stack"], unit["stdlib"]),
                         "why": "idle (waits for time or I/O)"
-                        if unit["idle"] and other["idle"]
+                        if unit["idle"] or other["idle"]
                         else "waits on a new object each time (a loop that keeps moving)",
                     }
                 )
