@@ -12,6 +12,7 @@ oslo.utils and oslo.reports' own models (the test imports
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -19,7 +20,17 @@ import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 REQUIREMENT = "oslo.reports==3.9.0"
+
+#: oslo.reports 3.9.0 (the version these tests run) needs Python >= 3.11; the
+#: test extra installs it there only.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("oslo_reports") is None,
+    reason="oslo.reports is not installed (3.9.0 needs Python >= 3.11)",
+)
+
 MEMBER = "oslo_reports/tests/test_guru_meditation_report.py"
 #: The only lines changed: oslo.reports' facade and options become ours.
 IMPORTS = {
