@@ -573,9 +573,10 @@ def serve(
             ):
                 if still_runs(channel, poke_fd, dump_fd, max(ack_timeout, channel.beat_period)):
                     channel.last_beat = time.monotonic()  # late, not frozen
-                else:
+                elif frozen_dump(svc, channel, dest, max_reports, file_pid):
                     frozen = True
-                    frozen_dump(svc, channel, dest, max_reports, file_pid)
+                else:
+                    channel.last_beat = time.monotonic()  # its stacks moved: it runs
             continue
         chunk = read_some(dump_fd)
         if not chunk:
@@ -657,17 +658,36 @@ def still_runs(channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float) 
     return False
 
 
+#: Between the dumps that tell a frozen interpreter from a busy one.
+PROGRESS_GAP = 0.15
+
+
+def same_stacks(dump: bytes) -> bytes:
+    """A dump as it compares with another: which thread the signal landed on
+    ("Current thread") is no progress."""
+    return dump.replace(b"Current thread ", b"Thread ")
+
+
 def frozen_dump(
     svc: Service, channel: AckChannel, dest: str, max_reports: int, file_pid: int = 0
-) -> None:
-    """The watchdog's heartbeat stopped: its thread cannot run Python, so no
-    thread can (one holds the GIL in native code) — the C-level dump of every
-    thread, once per freeze."""
+) -> bool:
+    """The watchdog's heartbeat stopped and the watcher does not answer:
+    unless the stacks still move (it runs, only our threads are kept from
+    the GIL: ``False``), one thread holds the GIL in native code — the
+    C-level dump of every thread, once per freeze (``True``)."""
     if not same_process(svc.pid, svc.ticks):
-        return
+        return True
     dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
     if not dump.strip():
-        return
+        return True
+    # frozen means nothing moves: a thread kept from the GIL by a busy one
+    # (the watcher, our heartbeat) is silent too, but the busy thread's stack
+    # changes between two dumps taken a moment apart
+    for _ in range(2):
+        time.sleep(PROGRESS_GAP)
+        again = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
+        if again.strip() and same_stacks(again) != same_stacks(dump):
+            return False
     seconds = channel.beat_period
     text = dump_text(
         dump[:MAX_DUMP],
@@ -681,9 +701,10 @@ def frozen_dump(
         follows=False,
     )
     try:
-        write_dump(text, dest, svc.service, max_reports)
+        write_dump(text, dest, svc.service, max_reports, channel.file_pid or file_pid)
     except Exception:
         pass
+    return True
 
 
 def main(argv: List[str]) -> None:
