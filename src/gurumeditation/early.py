@@ -267,20 +267,28 @@ def _release_identity_changes() -> None:
         del _held[name]
 
 
+def channel_socket() -> tuple[Any, str]:
+    """A new listening socket of the request channel and its abstract name
+    (``gurumeditation/<pid>/<nonce>``); raises ``OSError`` where it cannot be
+    made.  The first step and the channel itself make it this one way."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        name = f"{CHANNEL_PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
+        sock.bind(b"\0" + name.encode("ascii"))
+        sock.listen(64)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, name
+
+
 def _listen() -> Optional[tuple[int, Any, str, int]]:
     """The request channel's socket, listening (``None`` where it cannot be
     made: the loader tells why when it tries again)."""
     try:
-        import _socket
-
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        try:
-            name = f"{CHANNEL_PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
-            sock.bind(b"\0" + name.encode("ascii"))
-            sock.listen(64)
-        except BaseException:
-            sock.close()
-            raise
+        sock, name = channel_socket()
     except (OSError, ImportError):
         return None
     return os.getpid(), sock, name, os.geteuid()

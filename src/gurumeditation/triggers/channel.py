@@ -202,14 +202,7 @@ class Channel:
         if early is not None:
             sock, name, uid = early
         else:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            try:
-                name = f"{PREFIX}{os.getpid()}/{os.urandom(16).hex()}"
-                sock.bind(b"\0" + name.encode("ascii"))
-                sock.listen(64)
-            except BaseException:
-                sock.close()
-                raise
+            sock, name = _early.channel_socket()
         old, self.sock = self.sock, sock
         self.pid, self.uid, self.name = os.getpid(), uid, name
         if old is not None:
