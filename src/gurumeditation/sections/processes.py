@@ -70,7 +70,7 @@ def parse_stat(text: str) -> Tuple[str, str, int]:
     open_paren = text.index("(")
     close_paren = text.rindex(")")
     comm = text[open_paren + 1 : close_paren]
-    rest = text[close_paren + 2 :].split()
+    rest = procstat.split(text)
     return comm, rest[0], int(rest[1])
 
 

@@ -16,7 +16,7 @@ import platform
 import time
 from typing import Dict, List, Optional, Tuple
 
-from .. import unpatched
+from .. import procstat, unpatched
 from ..model import ThreadOsFacts
 
 PROC = "/proc"
@@ -116,7 +116,10 @@ def read_task(tid: int, full: bool = True) -> Optional[TaskSample]:
     if stat is None:
         return None
     sample = TaskSample(tid)
-    rest = stat[stat.rfind(")") + 2 :].split()
+    try:
+        rest = procstat.split(stat)
+    except ValueError:  # not a stat line
+        rest = []
     if len(rest) > 12:
         sample.state = rest[0]
         sample.utime = int(rest[11]) / _TICK
