@@ -28,6 +28,9 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from arming_cost import sidecar_pids
+
 SERVICE = r"""
 import ctypes, sys, time
 from gurumeditation import TextGuruMeditation
@@ -56,19 +59,6 @@ def ticks(pid: int) -> int:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
 
-
-def sidecar_of(pid: int) -> Optional[int]:
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(b"gurumeditation.triggers.sidecar" in a for a in args) and str(pid).encode() in args:
-            return int(entry)
-    return None
 
 
 def wait_file(log_dir: str, timeout: float = 10.0) -> Optional[float]:
@@ -119,8 +109,7 @@ def idle(seconds: float, work: str) -> Dict[str, Any]:
     proc = start_service("idle", log_dir, os.path.join(work, "idle-trigger"))
     try:
         time.sleep(1.5)
-        sidecar = sidecar_of(proc.pid)
-        pids = [proc.pid] + ([sidecar] if sidecar else [])
+        pids = [proc.pid] + sidecar_pids(proc.pid)[:1]
         before = [ticks(p) for p in pids]
         time.sleep(seconds)
         after = [ticks(p) for p in pids]
