@@ -161,10 +161,12 @@ def test_main_thread_in_signal_pause_is_not_woken(service: Any, tmp_path: Path) 
     assert svc.readline().strip() == "PAUSE RETURNED"
 
 
-@pytest.mark.parametrize("mode", ["main-wait", "loop-busy"])
+@pytest.mark.parametrize("mode", ["main-wait", "loop-busy", "main-hog"])
 def test_no_report_when_idle_or_progressing(service: Any, tmp_path: Path, mode: str) -> None:
     """The main thread idle 10 s in Event.wait, sleep, select and join; a loop
-    kept busy 4 s by short callbacks: progress, no stall."""
+    kept busy 4 s by short callbacks; the main thread running Python 4 s with
+    the GIL kept from every other thread (the watchdog's heartbeat stops, the
+    main thread answers the sidecar's probe): progress, no stall, no dump."""
     log_dir = tmp_path / "logs"
     svc = service(STALLS, args=[str(log_dir), mode])
     line_time(svc, "BLOCK")

@@ -10,8 +10,10 @@ out) until a thread unlocks it; ``main-wait``: the main thread idle 4 s in
 ``gevent-hub``: gevent's hub kept 3 s by a greenlet calling the unpatched
 ``time.sleep``; ``eventlet-hub``: the same under eventlet; ``loop-mutex``: a
 coroutine of the main thread's loop stuck 3 s in ``pthread_mutex_lock`` (the
-loop and the main thread stall together: one stall); ``main-pause``: the
-main thread in ``signal.pause()`` (prints ``PAUSE RETURNED`` if anything
+loop and the main thread stall together: one stall); ``main-hog``: the
+main thread runs Python for 4 s with the switch interval raised past it (our
+threads get no GIL: progress all the same, no stall, no frozen dump);
+``main-pause``: the main thread in ``signal.pause()`` (prints ``PAUSE RETURNED`` if anything
 wakes it).  Prints ``BLOCK <monotonic>`` when the stall begins,
 ``UNBLOCK <monotonic>`` when it ends (each with the wall-clock time after it), then ``DONE`` and waits for stdin to
 close (or a signal).
@@ -149,6 +151,18 @@ elif MODE == "eventlet-hub":
     eventlet.sleep(1.5)
 elif MODE == "loop-mutex":
     asyncio.run(mutex_blocker())
+elif MODE == "main-hog":
+    # busy Python that keeps every other thread from the GIL for 4 s (the
+    # switch interval raised past it): what a loop polling with a zero
+    # timeout does to them on CPython 3.9/3.10, every time here
+    time.sleep(0.5)
+    sys.setswitchinterval(30)
+    say("BLOCK")
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        pass
+    sys.setswitchinterval(0.005)
+    say("UNBLOCK")
 elif MODE == "main-pause":
     say("BLOCK")
     signal.pause()

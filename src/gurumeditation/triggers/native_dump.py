@@ -256,8 +256,21 @@ def _take_prearmed(wanted: NativeDump) -> Optional[NativeDump]:
     return None
 
 
+#: The sidecar's ack pipe, where the watchdog's probe handler tells it the
+#: main thread ran Python (-1: nowhere; set by the watcher's heartbeat).
+TELL_FD = [-1]
+
+
+def untell(fd: int) -> None:
+    """``fd`` is about to be closed: the probe handler must never write into
+    whatever reuses its number."""
+    if TELL_FD[0] == fd:
+        TELL_FD[0] = -1
+
+
 def _close(fd: Optional[int]) -> None:
     if fd is not None and fd >= 0:
+        untell(fd)
         try:
             os.close(fd)
         except OSError:

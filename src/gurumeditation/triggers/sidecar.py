@@ -111,9 +111,10 @@ class AckChannel:
     the latest poke); ``i<hex>,<hex>...\n`` = the idents of the service's
     own helper threads (left out of the dump); ``p<pid>\n`` = the pid to
     put in the dump's file name (the service forked since we started:
-    several processes share its name now); ``h<seconds>\n`` = the
+    several processes share its name now); ``h<seconds> <probe>\n`` = the
     watchdog's heartbeat: the interpreter runs, and a silence of that many
-    seconds means it is frozen."""
+    seconds means it is frozen — unless the main thread answers the
+    ``probe`` signal (0: none to send) with an ``r``: it ran Python."""
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
@@ -122,6 +123,9 @@ class AckChannel:
         #: the watchdog's seconds (0: no watchdog) and its last heartbeat
         self.beat_period = 0.0
         self.last_beat = 0.0
+        #: the watchdog's probe signal (0: none) and how many answers came
+        self.probe = 0
+        self.ran = 0
         self._rest = b""
         if fd is not None:
             os.set_blocking(fd, False)
@@ -170,8 +174,9 @@ class AckChannel:
                 end = buf.find(b"\n")
                 if end < 0:
                     break
+                period, _, probe = buf[1:end].partition(b" ")
                 try:
-                    self.beat_period = float(buf[1:end])
+                    self.beat_period, self.probe = float(period), int(probe or 0)
                     self.last_beat = time.monotonic()
                 except ValueError:
                     pass
@@ -179,6 +184,8 @@ class AckChannel:
                 continue
             if buf[:1] == b"a":
                 acked = True
+            elif buf[:1] == b"r":
+                self.ran += 1
             buf = buf[1:]
         self._rest = buf[-4096:]
         return acked
@@ -571,7 +578,8 @@ def serve(
                 and not frozen
                 and time.monotonic() >= channel.last_beat + channel.beat_period
             ):
-                if still_runs(channel, poke_fd, dump_fd, max(ack_timeout, channel.beat_period)):
+                patience = max(ack_timeout, channel.beat_period)
+                if still_runs(channel, poke_fd, dump_fd, patience, svc):
                     channel.last_beat = time.monotonic()  # late, not frozen
                 elif frozen_dump(svc, channel, dest, max_reports, file_pid):
                     frozen = True
@@ -630,18 +638,26 @@ def serve(
         front.on_timers()
 
 
-def still_runs(channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float) -> bool:
-    """The watchdog's heartbeat is late: is the interpreter frozen, or was its
-    thread only kept from the GIL for a while (a busy thread that gives the GIL
-    up and takes it back at once — an event loop polling with a zero timeout —
-    can starve another thread for over a second)?  Asks the watcher (PING on
-    the poke pipe) and waits ``timeout`` for its answer or a heartbeat; a dump
-    signal arriving meanwhile is left to the main loop."""
-    beat = channel.last_beat
+def still_runs(
+    channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float, svc: Optional[Service] = None
+) -> bool:
+    """The watchdog's heartbeat is late: is the interpreter frozen, or were
+    its threads only kept from the GIL for a while?  A busy thread that gives
+    the GIL up and takes it back at once (an event loop polling with a zero
+    timeout) starves the others for as long as it runs on CPython 3.9 and
+    3.10: a waiting thread asks for the GIL only when a whole switch interval
+    passed with no hand-over.  Asks the watcher (PING on the poke pipe) and
+    the main thread (the watchdog's probe signal: its Python-level handler
+    runs between two bytecodes of a busy main thread) and waits ``timeout``
+    for either answer or a heartbeat; a dump signal arriving meanwhile is
+    left to the main loop."""
+    beat, ran = channel.last_beat, channel.ran
     try:
         os.write(poke_fd, b"?\n")
     except OSError:
         return False
+    if svc is not None:
+        send_probe(svc, channel.probe)
     deadline = time.monotonic() + timeout
     while channel.fd is not None:
         remaining = deadline - time.monotonic()
@@ -651,11 +667,40 @@ def still_runs(channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float) 
             ready, _, _ = select.select([channel.fd, dump_fd], [], [], remaining)
         except InterruptedError:
             continue
-        if channel.fd in ready and (channel.read() or channel.last_beat != beat):
+        if channel.fd in ready and (
+            channel.read() or channel.last_beat != beat or channel.ran != ran
+        ):
             return True
         if dump_fd in ready:
             return True  # a signal's dump: the main loop handles it
     return False
+
+
+def catches(pid: int, signum: int) -> bool:
+    """``pid`` has a handler for ``signum`` (the ``SigCgt`` mask of
+    ``/proc/PID/status``): never a signal that would end or stop it."""
+    if signum <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def send_probe(svc: Service, signum: int) -> bool:
+    """The watchdog's probe to the very process we serve, where its handler
+    is in place (``False``: not sent)."""
+    if signum <= 0 or not same_process(svc.pid, svc.ticks) or not catches(svc.pid, signum):
+        return False
+    try:
+        os.kill(svc.pid, signum)
+    except OSError:
+        return False
+    return True
 
 
 #: Between the dumps that tell a frozen interpreter from a busy one.
@@ -671,19 +716,21 @@ def same_stacks(dump: bytes) -> bytes:
 def frozen_dump(
     svc: Service, channel: AckChannel, dest: str, max_reports: int, file_pid: int = 0
 ) -> bool:
-    """The watchdog's heartbeat stopped and the watcher does not answer:
-    unless the stacks still move (it runs, only our threads are kept from
-    the GIL: ``False``), one thread holds the GIL in native code — the
-    C-level dump of every thread, once per freeze (``True``)."""
+    """The watchdog's heartbeat stopped and neither the watcher nor the
+    main thread answered (:func:`still_runs`): one thread holds the GIL in
+    native code — the C-level dump of every thread, once per freeze
+    (``True``).  Without a probe to send, only where the stacks do not move
+    either (they moved: it runs, ``False``)."""
     if not same_process(svc.pid, svc.ticks):
         return True
     dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
     if not dump.strip():
         return True
-    # frozen means nothing moves: a thread kept from the GIL by a busy one
-    # (the watcher, our heartbeat) is silent too, but the busy thread's stack
-    # changes between two dumps taken a moment apart
-    for _ in range(2):
+    # no probe to send (the watchdog armed outside the main thread, or it
+    # waits in signal.pause()): frozen means nothing moves — a busy thread's
+    # stack changes between two dumps taken a moment apart (not always: a
+    # loop spending its time on one line looks the same each time)
+    for _ in range(0 if catches(svc.pid, channel.probe) else 2):
         time.sleep(PROGRESS_GAP)
         again = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
         if again.strip() and same_stacks(again) != same_stacks(dump):

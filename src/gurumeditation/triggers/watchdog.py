@@ -53,6 +53,7 @@ from .. import unpatched
 from ..glue import asyncio as _asyncio_glue
 from ..glue import eventlet as _eventlet_glue
 from ..glue import gevent as _gevent_glue
+from . import native_dump
 
 #: How long the main thread gets to answer a probe.
 PROBE_DEADLINE = 0.25
@@ -119,13 +120,17 @@ _claimed = 0
 
 def _answer(signum: int, frame: Optional[FrameType]) -> None:
     ANSWERED[0] = time.monotonic()
+    fd = native_dump.TELL_FD[0]  # the sidecar probes too (see Watchdog.beat)
+    if fd >= 0:
+        try:
+            os.write(fd, b"r")  # the main thread ran Python
+        except OSError:
+            pass
 
 
 def probe_signal(taken: Tuple[int, ...] = ()) -> int:
     """The probe signal: the one claimed before, else a real-time signal
     still at its default action, none of ``taken`` (0: none)."""
-    from . import native_dump
-
     taken = (*taken, native_dump._dump_signal)  # faulthandler's: Python sees SIG_DFL there
     realtime_range = native_dump.realtime_range
     if _claimed and signal.getsignal(_claimed) == _answer:
@@ -218,8 +223,9 @@ class Watchdog:
         self.stalls = 0
         self.recoveries = 0
         self.rss_reports = 0
-        #: tells the sidecar the interpreter runs (see Watcher.heartbeat); None: none
-        self.heartbeat: Optional[Callable[[float], None]] = None
+        #: tells the sidecar the interpreter runs, the silence that means frozen
+        #: and the probe it may send meanwhile (see Watcher.heartbeat); None: none
+        self.heartbeat: Optional[Callable[[float, int], None]] = None
         self._beat_sent = 0.0
 
     # -- arming (main thread) -------------------------------------------------
@@ -264,10 +270,8 @@ class Watchdog:
     # -- the thread -----------------------------------------------------------------
     def run(self) -> None:
         sleep = unpatched.get().sleep
-        beat = self.heartbeat
-        if beat is not None and self.seconds > 0:  # the sidecar watches from now on
-            self._beat_sent = time.monotonic()
-            beat(self.seconds + self.tick)
+        if self.heartbeat is not None and self.seconds > 0:  # the sidecar watches from now on
+            self.beat(time.monotonic(), sys._current_frames())
         while not self.stopped:
             sleep(self.tick)
             if self.stopped:
@@ -278,14 +282,26 @@ class Watchdog:
             except Exception:
                 pass
 
+    def beat(self, now: float, frames: Dict[int, FrameType]) -> None:
+        """The heartbeat to the sidecar: a silence of ``seconds`` + one look
+        means frozen — unless the main thread still answers the probe (a
+        busy thread can keep ours from the GIL that long: the sidecar sends
+        the probe before it calls the interpreter frozen).  No probe while
+        the main thread waits in ``signal.pause()``: it would end the wait."""
+        heartbeat = self.heartbeat
+        if heartbeat is None:
+            return
+        self._beat_sent = now
+        main = frames.get(self.main_ident) if self.main_ident else None
+        probe = self.probe_signum if main is not None and not waits_for_signal(main) else 0
+        heartbeat(self.seconds + self.tick, probe)
+
     def look(self, now: float) -> None:
-        beat = self.heartbeat
-        if beat is not None and self.seconds > 0 and now - self._beat_sent >= self.seconds / 2:
-            self._beat_sent = now
-            beat(self.seconds + self.tick)  # the silence that means frozen
         if self.seconds > 0:
             frames = sys._current_frames()
             try:
+                if self.heartbeat is not None and now - self._beat_sent >= self.seconds / 2:
+                    self.beat(now, frames)
                 self.look_loops(now, frames)
                 self.look_hub(now, frames)
                 self.look_main(now, frames)  # last: a probe waits for its answer

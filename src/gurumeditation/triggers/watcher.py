@@ -22,6 +22,7 @@ import time
 from typing import Callable, List, Optional
 
 from .. import unpatched
+from . import native_dump
 from .gate import ReportGate
 from .native_dump import NativeDump
 
@@ -88,14 +89,16 @@ class Watcher:
         except OSError:
             pass
 
-    def heartbeat(self, seconds: float) -> None:
+    def heartbeat(self, seconds: float, probe: int = 0) -> None:
         """Tell the sidecar the interpreter runs; silent for ``seconds``, it
-        dumps every thread at C level (the watchdog calls this)."""
+        dumps every thread at C level unless the main thread answers the
+        ``probe`` signal (0: none to send; the watchdog calls this)."""
         ack = self.dump.ack_fd
         if ack is None:
             return
+        native_dump.TELL_FD[0] = ack if probe else -1
         try:
-            unpatched.get().write(ack, b"h%.3f\n" % seconds)
+            unpatched.get().write(ack, b"h%.3f %d\n" % (seconds, probe))
         except OSError:
             pass
 
@@ -147,6 +150,7 @@ class Watcher:
             self.dump.poke_fd = self.dump.ack_fd = None
             for own_fd in (fd, ack):
                 if own_fd is not None:
+                    native_dump.untell(own_fd)
                     try:
                         prims.close(own_fd)
                     except OSError:
