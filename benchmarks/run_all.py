@@ -50,15 +50,14 @@ TOOLS = ("gm", "oslo", "floor")
 CLASSIC = ("package", "threads", "green_threads", "processes", "configuration")
 NAMES = {"gm": "gurumeditation", "oslo": "oslo.reports 3.9.0", "floor": "floor"}
 
-#: The figures of the new machinery (issue 16), each from its own benchmark
-#: module ``benchmarks/<module>.py`` exposing ``run(quick: bool) -> dict`` and
-#: ``rows(result) -> list`` of markdown rows ``| figure | value | baseline |
-#: target | met |``.  A module not (yet) in the tree is listed as not measured.
-#: The request channel's figures come from ``idle_cpu`` (run anyway).
+#: The figures of the new machinery (issue 16) that have a benchmark module
+#: of their own, ``benchmarks/<module>.py`` exposing ``run(quick: bool) ->
+#: dict`` and ``rows(result) -> list`` of markdown rows ``| figure | value |
+#: baseline | target | met |``.  A module not in the tree is listed as not
+#: measured.  The others come from runs made anyway: the request channel's
+#: from ``idle_cpu``, the OS facts and lock tracking from ``why_costs``, the
+#: watchdog's idle cost from ``watchdog_idle``.
 MACHINERY = [
-    ("os_facts", "per-thread OS facts for 200 threads"),
-    ("watchdog_idle", "the stall watchdog idle (ticks in 60 s, armed vs not)"),
-    ("lock_tracking", "lock owner tracking per acquire/release against a plain lock"),
     ("report_all", "a report of a 16-worker server collected with `report --all`"),
 ]
 
@@ -520,6 +519,16 @@ def machinery_table(results: Dict[str, Any]) -> List[str]:
             f"| {trip['info_ms']:.1f} ms; {trip['first_report_ms']:.1f} / "
             f"{trip['report_ms']:.1f} ms | | | |"
         )
+    why = results.get("why")
+    if why:
+        lines += why_rows(why)
+    else:
+        lines.append("| per-thread OS facts, lock tracking | not run (--no-why) | | | |")
+    idle_dog = results.get("watchdog_idle")
+    if idle_dog:
+        lines += watchdog_rows(idle_dog)
+    else:
+        lines.append("| the stall watchdog idle | not run (--no-idle) | | | |")
     for module, title in MACHINERY:
         got = results.get("machinery", {}).get(module)
         if got is None:
@@ -529,6 +538,38 @@ def machinery_table(results: Dict[str, Any]) -> List[str]:
         else:
             lines += got["rows"]
     return lines
+
+
+def why_rows(why: Dict[str, Any]) -> List[str]:
+    """``why_costs.py``: the OS facts of 200 threads, lock owner tracking."""
+    facts = why["os"]
+    rows = [
+        f"| per-thread OS facts for {facts['threads']} threads (`why_costs.py`, median) "
+        f"| {facts['os_facts']['median_ms']:.2f} ms (state and CPU only: "
+        f"{facts['stat_only']['median_ms']:.2f} ms) "
+        f"| the bare reads of the same files: {facts['floor']['median_ms']:.2f} ms "
+        f"| ≤ {why['target_ms']:g} ms | {'yes' if why['met'] else '**no**'} |"
+    ]
+    track = why["tracking"]
+    for name in ("Lock", "Semaphore"):
+        r = track[name]
+        rows.append(
+            f"| lock owner tracking (`track_locks`), `threading.{name}` acquire + release "
+            f"| {r['tracked_ns']:.0f} ns | plain: {r['plain_ns']:.0f} ns (**{r['ratio']:.2f}×**) "
+            "| | |"
+        )
+    return rows
+
+
+def watchdog_rows(result: Dict[str, Any]) -> List[str]:
+    """``watchdog_idle.py``: ticks of the service and its sidecar, idle,
+    armed with and without the watchdog."""
+    return [
+        f"| the stall watchdog idle ({result['watchdog']:g} s), {row['shape']}: "
+        f"ticks in {result['seconds']:g} s, service + sidecar "
+        f"| {row['with']} ticks | armed without it: {row['without']} ticks | | |"
+        for row in result["rows"]
+    ]
 
 
 def run_machinery(quick: bool, log: Callable[[str], None]) -> Dict[str, Any]:
