@@ -468,3 +468,26 @@ def test_report_from_a_process_whose_main_thread_is_stuck(service, xdg: Path) ->
     assert report["header"]["producer"]["main"] is False
     assert "stuck_in_native_code" in out.stdout
     assert "Guru Meditation" not in svc.stderr()
+
+
+DIES_WHILE_ANSWERING = """
+import os, time
+from gurumeditation import TextGuruMeditation, early
+def last_words():
+    os._exit(7)  # the process ends in the middle of its report
+TextGuruMeditation.register_section('Last Words', last_words)
+TextGuruMeditation.setup_autorun('1.0', service_name='dies-answering')
+early.ensure_loaded()
+print('READY', flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_process_that_dies_while_answering_is_not_a_refusal(service, xdg: Path) -> None:
+    svc = service(DIES_WHILE_ANSWERING, env=env_for(xdg), name="dies")
+    out = gm(xdg, "report", str(svc.pid), "--timeout", "10")
+    assert svc.proc.wait(timeout=10) == 7
+    assert out.returncode == 3, out.stderr
+    assert "exited while answering" in out.stderr, out.stderr
+    assert "permission denied" not in out.stderr

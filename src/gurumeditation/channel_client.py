@@ -122,6 +122,8 @@ def exchange(
             except ConnectionResetError:
                 more = b""
             if not more:
+                if _dies(pid, ticks, deadline):  # not a refusal: it died first
+                    raise ChannelError(f"no such process: {pid} exited while answering", NO_PROCESS)
                 raise ChannelError("", PERMISSION if not buf else FAILED)
             buf += more
         line, _, rest = bytes(buf).partition(b"\n")
@@ -143,11 +145,31 @@ def exchange(
             raise ChannelError(
                 f"process {pid} closed the channel in the middle of its answer", FAILED
             )
-        if discovery.start_ticks(pid) != ticks:
+        if not _same_process(pid, ticks):
             raise ChannelError(f"no such process: {pid} exited while answering", NO_PROCESS)
         return header, bytes(body)
     finally:
         sock.close()
+
+
+def _same_process(pid: int, ticks: Optional[int]) -> bool:
+    """``pid`` is still the process we asked: same start time, not a zombie."""
+    return discovery.start_ticks(pid) == ticks and discovery.process_state(pid) not in ("Z", "X")
+
+
+#: How long an end of file with no answer may be the process dying (its
+#: descriptors close a moment before it is a zombie), not a refusal.
+DYING = 0.3
+
+
+def _dies(pid: int, ticks: Optional[int], deadline: float) -> bool:
+    """``pid`` closed on us without a word: whether it is ending."""
+    until = min(deadline, time.monotonic() + DYING)
+    while _same_process(pid, ticks):
+        if time.monotonic() >= until:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def channels_of(pid: int) -> List[str]:
