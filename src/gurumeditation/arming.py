@@ -217,15 +217,20 @@ class Armed:
             and _thread.get_ident() != main
         )
 
-    def arm_native(self) -> None:
+    def arm_native(self, adopt: Optional[int] = None) -> None:
+        """The native dump, its sidecar and the watcher; ``adopt``: the
+        adoption socket of the sidecar of our tree (a forked child)."""
         armed = self.options
         gate = self.gate
         if armed is None or gate is None:
+            if adopt is not None:
+                os.close(adopt)
             return
         settings = armed.resolved()
         dump = NativeDump(
             settings.signum, settings.service_name, settings.log_dir, settings.max_reports
         )
+        dump.inherited_adopt = adopt
         dump.file_pid = family.file_pid()
         dump.fatal_path = self.fatal_path or ""
         try:
@@ -377,8 +382,9 @@ class Armed:
             self.watcher = None
             if dump is not None:
                 dump.unregister()
+                adopt = dump.take_adopt()  # our parent's sidecar serves us too
                 dump.close()
-                self.arm_native()
+                self.arm_native(adopt)
             old, self.file_trigger = self.file_trigger, None
             if old is not None:
                 old.forget_after_fork()

@@ -315,6 +315,10 @@ class NativeDump:
         self.fatal_path = ""
         #: our end of the door to the sidecar until the channel has it
         self.door: Optional[int] = None
+        #: the adoption socket of our sidecar's tree (kept for our forked
+        #: children), and the one a forked child inherited (see arm)
+        self.adopt: Optional[int] = None
+        self.inherited_adopt: Optional[int] = None
 
     @property
     def with_sidecar(self) -> bool:
@@ -336,6 +340,9 @@ class NativeDump:
         if pre is not None:  # armed in the main thread already: take it over
             self.dump_fd, self.poke_fd, self.ack_fd = pre.dump_fd, pre.poke_fd, pre.ack_fd
             self.launcher, self.dump_signal, self.door = pre.launcher, pre.dump_signal, pre.door
+            self.adopt = pre.take_adopt()
+            _close(self.inherited_adopt)
+            self.inherited_adopt = None
             self.armed = True
             if attach_door:
                 self.attach_door()
@@ -343,8 +350,11 @@ class NativeDump:
         dump_r, dump_w = os.pipe()
         os.set_blocking(dump_w, False)
         self.dump_signal = claim_dump_signal(dump_w)
+        inherited, self.inherited_adopt = self.inherited_adopt, None
         try:
-            self._start_sidecar(dump_r)
+            if inherited is None or not self._join_tree(dump_r, inherited):
+                _close(inherited)  # the tree's sidecar is gone: one of our own
+                self._start_sidecar(dump_r)
         except Exception:
             self._close_sidecar_ends()
         if attach_door:
@@ -399,10 +409,9 @@ class NativeDump:
         except Exception:
             pass
 
-    def _start_sidecar(self, dump_r: int) -> None:
-        exe = usable_executable()
-        if exe is None or not hasattr(os, "posix_spawn"):
-            return
+    def _sidecar_ends(self) -> List[int]:
+        """The poke and ack pipes and the door (ours kept here); the ends
+        the sidecar gets: poke write, ack read, its end of the door."""
         import _socket
 
         poke_r, poke_w = os.pipe()
@@ -411,10 +420,69 @@ class NativeDump:
         self.poke_fd, self.ack_fd = poke_r, ack_w
         # the door of the request channel: the sidecar accepts, we answer
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        door_ours, door_theirs = ours.detach(), theirs.detach()
-        sources = [dump_r, poke_w, ack_r, door_theirs]
+        self.door = ours.detach()
+        return [poke_w, ack_r, theirs.detach()]
+
+    def _sidecar_args(self) -> List[str]:
+        """What a sidecar is told of us (see :mod:`.sidecar_tree`)."""
+        return [
+            self.log_dir or "-",
+            self.service,
+            str(os.getpid()),
+            signal_name(self.signum),
+            repr(self.ack_timeout),
+            str(self.max_reports),
+            str(self.dump_signal),
+            str(start_ticks(os.getpid())),
+            str(self.file_pid or 0),
+            self.fatal_path or "-",
+        ]
+
+    def _join_tree(self, dump_r: int, adopt: int) -> bool:
+        """Be served by the sidecar of our process tree (a forked child):
+        our pipes' far ends sent over the adoption socket we inherited.
+        ``False``: that sidecar is gone (or will not hear us)."""
+        import _socket
+        import array
+
+        theirs = self._sidecar_ends()
+        args = [a.encode("utf-8", "surrogateescape") for a in self._sidecar_args()]
+        message = b"A" + b"\0".join(args)
+        fds = array.array("i", [dump_r, *theirs]).tobytes()
+        sock = _socket.socket(fileno=adopt)
+        try:
+            sock.sendmsg(
+                [message],
+                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)],
+                _socket.MSG_NOSIGNAL | _socket.MSG_DONTWAIT,
+            )
+            sent = True
+        except OSError:
+            sent = False
+        finally:
+            sock.detach()
+        for fd in theirs:
+            _close(fd)
+        if not sent:
+            self._close_sidecar_ends()
+            _close(self.door)
+            self.door = None
+            return False
+        self.adopt = adopt
+        return True
+
+    def _start_sidecar(self, dump_r: int) -> None:
+        exe = usable_executable()
+        if exe is None or not hasattr(os, "posix_spawn"):
+            return
+        import _socket
+
+        theirs = self._sidecar_ends()
+        # the adoption socket: our forked children (and theirs) share this sidecar
+        adopt_ours, adopt_theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        sources = [dump_r, *theirs, adopt_theirs.fileno()]
         base = max(sources) + 1
-        targets = [base, base + 1, base + 2, base + 3]
+        targets = [base + i for i in range(len(sources))]
         actions: List[Any] = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
@@ -428,29 +496,26 @@ class NativeDump:
             "-c",
             _SIDECAR_CODE,
             os.path.dirname(package_root),
-            *(str(t) for t in targets),
-            self.log_dir or "-",
-            self.service,
-            str(os.getpid()),
-            signal_name(self.signum),
-            repr(self.ack_timeout),
-            str(self.max_reports),
-            str(self.dump_signal),
-            str(start_ticks(os.getpid())),
-            str(self.file_pid or 0),
-            self.fatal_path or "-",
+            *(str(t) for t in targets[:4]),
+            *self._sidecar_args(),
+            str(targets[4]),
         ]
         try:
             self.launcher = os.posix_spawn(
                 exe, argv, dict(os.environ), file_actions=actions, setsid=True
             )
         except BaseException:
-            for fd in (poke_w, ack_r, door_ours, door_theirs):
+            for fd in theirs:
                 _close(fd)
+            adopt_ours.close()
+            adopt_theirs.close()
+            _close(self.door)
+            self.door = None
             raise
-        for fd in (poke_w, ack_r, door_theirs):
+        for fd in theirs:
             _close(fd)
-        self.door = door_ours
+        adopt_theirs.close()
+        self.adopt = adopt_ours.detach()
 
     def attach_door(self) -> None:
         """Hand our end of the door to the sidecar to the request channel."""
@@ -506,9 +571,16 @@ class NativeDump:
         _close(self.dump_fd)
         self.dump_fd = None
 
+    def take_adopt(self) -> Optional[int]:
+        """The adoption socket, for a forked child's new native dump (it is
+        no longer closed with this one)."""
+        adopt, self.adopt = self.adopt, None
+        return adopt
+
     def close(self) -> None:
         """Close every descriptor (a forked child: the watcher that owned the
         read ends does not exist there)."""
-        for fd in (self.dump_fd, self.poke_fd, self.ack_fd):
+        for fd in (self.dump_fd, self.poke_fd, self.ack_fd, self.adopt, self.inherited_adopt):
             _close(fd)
+        self.adopt = self.inherited_adopt = None
         self.dump_fd = self.poke_fd = self.ack_fd = None

@@ -286,7 +286,7 @@ class FrontDoor:
     """The channel's listening socket, held here so that a frozen
     interpreter still answers (see :mod:`gurumeditation.triggers.channel`)."""
 
-    def __init__(self, door_fd: Optional[int], svc: Service) -> None:
+    def __init__(self, door_fd: Optional[int], svc: Service, listener_fd: int = -1) -> None:
         import socket
 
         self.socket = socket
@@ -295,6 +295,11 @@ class FrontDoor:
         if door_fd is not None and door_fd >= 0:
             self.door = socket.socket(fileno=door_fd)
         self.listener: Any = None
+        if listener_fd >= 0:  # handed over by the sidecar of the service's tree
+            self.listener = socket.socket(fileno=listener_fd)
+            self.listener.setblocking(False)
+        #: the service may have changed uid: :func:`serve` follows it (or hands it on)
+        self.follow_wanted = False
         self.info: Dict[str, Any] = {}
         self.seq = 0
         #: connections still sending their request: sock -> (data, deadline)
@@ -346,6 +351,8 @@ class FrontDoor:
             self.door = None  # the service's thread is gone: we answer alone
             return
         kind = message[:1]
+        for fd in fds:  # never into a sidecar handed another process (sidecar_tree)
+            os.set_inheritable(fd, False)
         if kind == b"L" and len(fds) == 1:
             old, self.listener = self.listener, self.socket.socket(fileno=fds[0])
             self.listener.setblocking(False)
@@ -355,7 +362,7 @@ class FrontDoor:
                 self.info = json.loads(message[1:].decode("ascii"))
             except ValueError:
                 self.info = {}
-            follow_uid(self.svc.pid)
+            self.follow_wanted = True
             return
         for fd in fds:
             os.close(fd)
@@ -401,7 +408,7 @@ class FrontDoor:
         if owner is None or gone or not may_ask(uid, owner):
             conn.close()  # the kernel says who asks: not the service's user, not root
             return
-        follow_uid(self.svc.pid)  # the service dropped root since: so do we
+        self.follow_wanted = True  # the service dropped root since: so do we
         conn.setblocking(False)
         self.reading[conn] = (b"", time.monotonic() + REQUEST_TIMEOUT)
 
@@ -528,8 +535,8 @@ def follow_uid(pid: int) -> None:
         pass
 
 
-#: The ack channel of :func:`serve` (its ``own`` threads outlive it).
-LAST_OWN: List[Any] = [None]
+#: What :func:`serve` returns when it handed its service to a sidecar of its own.
+HANDED_ON = "handed on"
 
 
 def serve(
@@ -546,12 +553,20 @@ def serve(
     door_fd: Optional[int] = None,
     ticks: int = 0,
     file_pid: int = 0,
-) -> None:
+    listener_fd: int = -1,
+    keep: Optional[List[Any]] = None,
+    follow: Optional[Callable[[Any], bool]] = None,
+) -> str:
+    """Serve one process until it is gone ("").  ``keep`` gets its ack
+    channel (its ``own`` threads outlive it); ``follow(front)``: the process
+    may have changed uid — ``False`` when it was handed to a sidecar of its
+    own (:data:`HANDED_ON`: nothing of it is ours any more)."""
     os.set_blocking(poke_fd, False)
     channel = AckChannel(ack_fd)
-    LAST_OWN[0] = channel
+    if keep is not None:
+        keep[:] = [channel]
     svc = Service(pid, ticks, service, signame, dump_fd, dump_signal, lambda: channel.own)
-    front = FrontDoor(door_fd, svc)
+    front = FrontDoor(door_fd, svc, listener_fd)
     last_written = -REPEAT_GAP
     frozen = False  # the watchdog's heartbeat stopped, and its dump is written
     while True:
@@ -572,6 +587,12 @@ def serve(
                 if channel.last_beat != beat:
                     frozen = False
             front.on_ready(ready)
+            if front.follow_wanted:
+                front.follow_wanted = False
+                if follow is None:
+                    follow_uid(pid)
+                elif not follow(front):
+                    return HANDED_ON
             front.on_timers()
             if (
                 channel.beat_period
@@ -588,7 +609,7 @@ def serve(
             continue
         chunk = read_some(dump_fd)
         if not chunk:
-            return  # the service is gone
+            return ""  # the service is gone
         first = time.monotonic()
         channel.read()  # a late answer to an earlier dump is no answer to this one
         try:
@@ -634,7 +655,7 @@ def serve(
                 pass
             last_written = time.monotonic()
         if eof:
-            return
+            return ""
         front.on_timers()
 
 
@@ -756,43 +777,34 @@ def frozen_dump(
 
 def main(argv: List[str]) -> None:
     """``dump_fd poke_fd ack_fd door_fd dest service pid signame ack_timeout
-    max_reports dump_signal start_ticks [file_pid [fatal_path]]``
-    (``ack_fd``/``door_fd`` -1: none; ``dest`` ``-``: standard error;
-    ``dump_signal`` 0: none; ``file_pid`` 0: no pid in the dump's file name;
-    ``fatal_path`` ``-``: report_on "fatal" is off)."""
+    max_reports dump_signal start_ticks [file_pid [fatal_path [adopt_fd
+    [listener_fd]]]]`` (``ack_fd``/``door_fd`` -1: none; ``dest`` ``-``:
+    standard error; ``dump_signal`` 0: none; ``file_pid`` 0: no pid in the
+    dump's file name; ``fatal_path`` ``-``: report_on "fatal" is off;
+    ``adopt_fd``: the tree's adoption socket, see
+    :mod:`gurumeditation.triggers.sidecar_tree`)."""
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
     # detach: the service's process tree does not hold us, nobody has to reap us
     if os.fork() > 0:
         os._exit(0)
-    dump_fd, poke_fd, ack_fd, door_fd = (int(a) for a in argv[:4])
-    fatal_path = argv[13] if len(argv) > 13 and argv[13] != "-" else ""
+    from gurumeditation.triggers import sidecar_tree
+
     try:
-        serve(
-            dump_fd,
-            poke_fd,
-            None if ack_fd < 0 else ack_fd,
-            argv[4],
-            argv[5],
-            int(argv[6]),
-            argv[7],
-            float(argv[8]),
-            int(argv[9]),
-            int(argv[10]),
-            None if door_fd < 0 else door_fd,
-            int(argv[11]),
-            int(argv[12]) if len(argv) > 12 else 0,
-        )
+        sidecar_tree.main(argv)
     except BaseException:
         pass
-    if fatal_path:
-        file_pid = int(argv[12]) if len(argv) > 12 else 0
-        after_service(fatal_path, argv[5], int(argv[6]), int(argv[11]), int(argv[9]), file_pid)
     os._exit(0)
 
 
 def after_service(
-    fatal_path: str, service: str, pid: int, ticks: int, max_reports: int, file_pid: int = 0
+    fatal_path: str,
+    service: str,
+    pid: int,
+    ticks: int,
+    max_reports: int,
+    file_pid: int = 0,
+    channel: Any = None,
 ) -> None:
     """The service is gone (or disarmed us): the fatal dump it left, if it
     died, becomes a report (see :mod:`gurumeditation.triggers.fatal`)."""
@@ -805,7 +817,6 @@ def after_service(
             return  # alive: it only re-armed, the file is still in use
         from gurumeditation.triggers import fatal
 
-        channel = LAST_OWN[0]
         told = getattr(channel, "file_pid", 0) or file_pid
         fatal.finalize(fatal_path, service, max_reports, getattr(channel, "own", None), told)
     except BaseException:
