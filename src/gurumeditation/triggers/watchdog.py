@@ -122,10 +122,10 @@ def _answer(signum: int, frame: Optional[FrameType]) -> None:
     ANSWERED[0] = time.monotonic()
     fd = native_dump.TELL_FD[0]  # the sidecar probes too (see Watchdog.beat)
     if fd >= 0:
-        try:
-            os.write(fd, b"r")  # the main thread ran Python
-        except OSError:
-            pass
+        try:  # the real write: eventlet's green one would switch to its hub from here
+            unpatched.get().write(fd, b"r")  # the main thread ran Python
+        except Exception:
+            pass  # a handler that raises would raise in whatever the main thread runs
 
 
 def probe_signal(taken: Tuple[int, ...] = ()) -> int:
