@@ -93,6 +93,35 @@ def test_enabled_by_environment(service, tmp_path: Path) -> None:
     assert svc.alive() and svc.stderr() == ""
 
 
+def test_file_trigger_by_environment(service, tmp_path: Path) -> None:
+    """GURUMEDITATION_FILE_EVENT_HANDLER: touching the file asks an unaware
+    program (a gunicorn master whose signals are gunicorn's) for a report."""
+    import time
+
+    trigger = tmp_path / "touch-me"
+    trigger.touch()
+    log_dir = tmp_path / "logs"
+    env = env_for(
+        tmp_path,
+        GURUMEDITATION="1",
+        GURUMEDITATION_LOG_DIR=str(log_dir),
+        GURUMEDITATION_FILE_EVENT_HANDLER=str(trigger),
+        GURUMEDITATION_FORMAT="json",
+    )
+    svc = service(PROGRAM, env=env, name="unaware")
+    time.sleep(1.0)  # armed in two steps: the loader starts the file trigger
+    assert report_files_json(log_dir) == []
+    os.utime(trigger)
+    (report,) = wait_for_reports(log_dir, 1)
+    trigger_facts = json.loads(report.read_text())["header"]["trigger"]
+    assert trigger_facts["kind"] == "file", trigger_facts
+    assert svc.alive()
+
+
+def report_files_json(log_dir: Path) -> list:  # type: ignore[type-arg]
+    return sorted(log_dir.glob("*.json")) if log_dir.exists() else []
+
+
 def test_defaults_to_stderr_and_sigusr2(service, tmp_path: Path) -> None:
     svc = service(PROGRAM, env=env_for(tmp_path, GURUMEDITATION="1"), name="unaware")
     svc.signal()

@@ -46,6 +46,7 @@ ENV_WATCHDOG = "GURUMEDITATION_WATCHDOG"
 ENV_REPORT_ON = "GURUMEDITATION_REPORT_ON"
 ENV_RSS_LIMIT = "GURUMEDITATION_RSS_LIMIT"
 ENV_TRACK_LOCKS = "GURUMEDITATION_TRACK_LOCKS"
+ENV_FILE_EVENT_HANDLER = "GURUMEDITATION_FILE_EVENT_HANDLER"
 
 CONF_GROUP = "oslo_reports"
 
@@ -297,6 +298,7 @@ class ReportOptions:
         "Path of a file to watch: touching it (changing its modification time) writes a report.",
         lambda v: str(v or ""),
         conf="file_event_handler",
+        env=ENV_FILE_EVENT_HANDLER,
         fallback="",
     )
     file_event_handler_interval: Optional[float] = option(

@@ -16,6 +16,7 @@ off and says so in one line on stderr.  Configured by the environment (see
 * ``GURUMEDITATION_FORMAT``: ``text`` (default), ``json``, ``html`` or
   several, comma-separated,
 * ``GURUMEDITATION_SERVICE``: the service name (default: the program's name).
+* ``GURUMEDITATION_FILE_EVENT_HANDLER``: a file whose touch writes a report.
 * ``GURUMEDITATION_WATCHDOG``, ``GURUMEDITATION_REPORT_ON``,
   ``GURUMEDITATION_RSS_LIMIT``: reports that come by themselves (a stall,
   ``term,exception,fatal,abort``, a memory threshold such as ``2G``).
