@@ -15,9 +15,9 @@ not loaded.  Sections ask these modules; they never ask the libraries.
 * :mod:`.asyncio`: task registries of every Python version, event loops, the
   task running in each loop, await chains, futures a task waits on.
 
-Glue for servers (gunicorn, uWSGI, Celery...) goes here too, one module per
-server, with the same rule: consulted only when its module is in
-``sys.modules``.
+Glue for servers (gunicorn, uWSGI, uvicorn, hypercorn) lives beside this, in
+:mod:`gurumeditation.servers`, one module per server, with the same rule:
+consulted only when its module is in ``sys.modules``.
 """
 
 from __future__ import annotations
