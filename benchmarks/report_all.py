@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from arming_cost import rss_kib, sidecar_pids  # noqa: E402
+from gurumeditation import procstat  # noqa: E402
 from import_cost import project_python  # noqa: E402
 
 WORKERS = 16
@@ -115,24 +116,7 @@ def server_stderr(work: str) -> str:
 
 def descendants(root: int) -> Set[int]:
     """``root`` and every process below it (from ``/proc``)."""
-    children: Dict[int, List[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(name))
-    found = {root}
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    return procstat.descendants(root)
 
 
 def tree_listing(python: str, env: Dict[str, str], master: int) -> List[Dict[str, Any]]:

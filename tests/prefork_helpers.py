@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from gurumeditation import discovery
+from gurumeditation import discovery, procstat
 
 
 def cli_env(**extra: str) -> Dict[str, str]:
@@ -39,20 +39,7 @@ def gm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:  # type:
 
 def descendants(root: int) -> Set[int]:
     """``root`` and every process below it (from ``/proc``)."""
-    children: Dict[int, List[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            ppid = discovery.process_ppid(int(name))
-            if ppid is not None:
-                children.setdefault(ppid, []).append(int(name))
-    found = {root}
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    return procstat.descendants(root)
 
 
 def family_listing(root: int) -> List[Dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover  (imported when arming a bare interpreter: no typing)
-    from typing import List, Optional
+    from typing import Dict, List, Optional, Set
 
 #: Index in :func:`fields` of the state letter, the parent pid and the start
 #: time in clock ticks since boot (proc(5) fields 3, 4 and 22).
@@ -53,3 +53,24 @@ def start_ticks(pid: int) -> Optional[int]:
     (tells a process from a later one that reuses its pid)."""
     value = _field(pid, START_TICKS)
     return int(value) if value is not None and value.isdigit() else None
+
+
+def descendants(root: int, proc: str = "/proc") -> Set[int]:
+    """``root`` and every process below it, as ``/proc`` shows them now (the
+    benchmarks and tests find a server's workers so)."""
+    import os
+
+    children: Dict[int, List[int]] = {}
+    for name in os.listdir(proc):
+        if name.isdigit():
+            got = fields(int(name), proc)
+            if got is not None and len(got) > PPID and got[PPID].isdigit():
+                children.setdefault(int(got[PPID]), []).append(int(name))
+    found = {root}
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
