@@ -235,3 +235,11 @@ def test_automatic_report_options_from_each_source(tmp_path: Path) -> None:
         parse_report_on("term,oom")
     with pytest.raises(ValueError, match="report_on"):
         ReportOptions.build(environ=ENV, report_on="segv")
+
+
+def test_the_channel_knows_the_formats_the_options_do() -> None:
+    from gurumeditation import options
+    from gurumeditation.triggers import channel
+
+    assert channel.FORMATS == tuple(options.FORMATS)
+    assert channel.SUFFIXES == options.FORMATS

@@ -13,7 +13,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import __version__, channel_client, discovery, render
+from . import __version__, channel_client, discovery, render, sinks
 from .model import Report
 from .render import json as render_json
 from .terminal import escape, escape_json
@@ -456,11 +456,9 @@ def report_all(args: argparse.Namespace) -> int:
         suffix = ext if header.get("format", args.format) == args.format else "txt"
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         name = f"{safe_service_name(service)}_{pid}_gurumeditation_{stamp}.{suffix}"
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text if text.endswith("\n") else text + "\n")
+        data = (text if text.endswith("\n") else text + "\n").encode("utf-8", "replace")
+        try:  # 0600, never over or through anything there, never left partial
+            sinks.atomic_write(dir_fd, name, data)
         except OSError as exc:
             return pid, service, False, f"cannot write {name}: {exc}"
         note = " (native dump: interpreter frozen)" if header.get("nativeDump") else ""

@@ -63,6 +63,8 @@ SEND_TIMEOUT = 10.0
 #: How long the thread waits for a report made by another thread (one in flight).
 REPORT_WAIT = 60.0
 OPS = ("info", "report")
+#: options.FORMATS, written out: the sidecar reads requests too and must not
+#: import the options (tests/test_options.py checks that they agree)
 FORMATS = ("text", "json", "html")
 SUFFIXES = {"text": "", "json": ".json", "html": ".html"}
 
