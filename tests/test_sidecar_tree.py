@@ -75,6 +75,15 @@ def test_a_master_and_its_children_share_one_sidecar(service: Any, tmp_path: Pat
     assert f"written by the gurumeditation sidecar process {helper}" in text
     assert f"(pid {frozen})" in text
     assert took < 1.0
+    # asked over its channel while still frozen: the shared sidecar answers for it
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "gurumeditation", "report", str(frozen), "--timeout", "5"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"written by the gurumeditation sidecar process {helper}" in out.stdout
     # the full report follows once it is back; the others answer as ever
     files = wait_for_reports(log_dir, 2, timeout=20)
     assert len(dumps_of(log_dir, frozen)) == 2, files
