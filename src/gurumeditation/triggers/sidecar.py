@@ -506,26 +506,44 @@ def process_euid(pid: int) -> Optional[int]:
     return ids[0] if ids else None
 
 
-def process_ids(pid: int) -> Optional[Tuple[int, int]]:
-    """(effective uid, effective gid) of ``pid``."""
-    uid = gid = None
+def status_fields(pid: int, *keys: str) -> Dict[str, List[str]]:
+    """The fields of the ``/proc/PID/status`` lines named ``keys`` (``Uid``,
+    ``SigCgt``...); those missing (or the process gone) are left out."""
+    found: Dict[str, List[str]] = {}
     try:
         with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith("Uid:"):
-                    uid = int(line.split()[2])
-                elif line.startswith("Gid:"):
-                    gid = int(line.split()[2])
-    except (OSError, ValueError, IndexError):
+                key, _, rest = line.partition(":")
+                if key in keys:
+                    found[key] = rest.split()
+    except OSError:
+        pass
+    return found
+
+
+def process_ids(pid: int) -> Optional[Tuple[int, int]]:
+    """(effective uid, effective gid) of ``pid``."""
+    got = status_fields(pid, "Uid", "Gid")
+    try:
+        return int(got["Uid"][1]), int(got["Gid"][1])
+    except (KeyError, IndexError, ValueError):
         return None
-    return (uid, gid) if uid is not None and gid is not None else None
+
+
+def uid_to_follow(pid: int) -> Optional[Tuple[int, int]]:
+    """The (uid, gid) to drop to for ``pid``: we run as root and it does
+    not (it dropped root after arming); ``None``: nothing to follow."""
+    ids = process_ids(pid)
+    if ids is None or os.geteuid() != 0 or ids[0] == 0:
+        return None
+    return ids
 
 
 def follow_uid(pid: int) -> None:
     """The service dropped root after arming: so do we (its dumps are
     written as it would write them, it is signalled as by itself)."""
-    ids = process_ids(pid)
-    if ids is None or os.geteuid() != 0 or ids[0] == 0:
+    ids = uid_to_follow(pid)
+    if ids is None:
         return
     try:
         os.setgroups([])
@@ -703,13 +721,9 @@ def catches(pid: int, signum: int) -> bool:
     if signum <= 0:
         return False
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
+        return bool(int(status_fields(pid, "SigCgt")["SigCgt"][0], 16) >> (signum - 1) & 1)
+    except (KeyError, IndexError, ValueError):
+        return False
 
 
 def send_probe(svc: Service, signum: int) -> bool:

@@ -141,8 +141,7 @@ class Tree:
         follows it (as a sidecar of its own would).  Sharing: it is handed
         to a sidecar of its own (``False``)."""
         pid = int(args[PID])
-        ids = sidecar.process_ids(pid)
-        if ids is None or os.geteuid() != 0 or ids[0] == 0:
+        if sidecar.uid_to_follow(pid) is None:
             return True
         with self.lock:
             alone = len(self.served) <= 1
