@@ -618,9 +618,10 @@ def serve(
                 and time.monotonic() >= channel.last_beat + channel.beat_period
             ):
                 patience = max(ack_timeout, channel.beat_period)
-                if still_runs(channel, poke_fd, dump_fd, patience, svc):
+                probed = send_probe(svc, channel.probe)
+                if still_runs(channel, poke_fd, dump_fd, patience):
                     channel.last_beat = time.monotonic()  # late, not frozen
-                elif frozen_dump(svc, channel, dest, max_reports, file_pid):
+                elif frozen_dump(svc, channel, dest, max_reports, file_pid, probed):
                     frozen = True
                 else:
                     channel.last_beat = time.monotonic()  # its stacks moved: it runs
@@ -677,26 +678,22 @@ def serve(
         front.on_timers()
 
 
-def still_runs(
-    channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float, svc: Optional[Service] = None
-) -> bool:
+def still_runs(channel: AckChannel, poke_fd: int, dump_fd: int, timeout: float) -> bool:
     """The watchdog's heartbeat is late: is the interpreter frozen, or were
     its threads only kept from the GIL for a while?  A busy thread that gives
     the GIL up and takes it back at once (an event loop polling with a zero
     timeout) starves the others for as long as it runs on CPython 3.9 and
     3.10: a waiting thread asks for the GIL only when a whole switch interval
     passed with no hand-over.  Asks the watcher (PING on the poke pipe) and
-    the main thread (the watchdog's probe signal: its Python-level handler
-    runs between two bytecodes of a busy main thread) and waits ``timeout``
-    for either answer or a heartbeat; a dump signal arriving meanwhile is
-    left to the main loop."""
+    waits ``timeout`` for its answer, a heartbeat, or the main thread's
+    answer to the probe the caller sent (:func:`send_probe`: its
+    Python-level handler runs between two bytecodes of a busy main thread);
+    a dump signal arriving meanwhile is left to the main loop."""
     beat, ran = channel.last_beat, channel.ran
     try:
         os.write(poke_fd, b"?\n")
     except OSError:
         return False
-    if svc is not None:
-        send_probe(svc, channel.probe)
     deadline = time.monotonic() + timeout
     while channel.fd is not None:
         remaining = deadline - time.monotonic()
@@ -749,13 +746,18 @@ def same_stacks(dump: bytes) -> bytes:
 
 
 def frozen_dump(
-    svc: Service, channel: AckChannel, dest: str, max_reports: int, file_pid: int = 0
+    svc: Service,
+    channel: AckChannel,
+    dest: str,
+    max_reports: int,
+    file_pid: int = 0,
+    probed: bool = False,
 ) -> bool:
     """The watchdog's heartbeat stopped and neither the watcher nor the
-    main thread answered (:func:`still_runs`): one thread holds the GIL in
-    native code — the C-level dump of every thread, once per freeze
-    (``True``).  Without a probe to send, only where the stacks do not move
-    either (they moved: it runs, ``False``)."""
+    main thread answered (:func:`still_runs`; ``probed``: the probe was
+    sent): one thread holds the GIL in native code — the C-level dump of
+    every thread, once per freeze (``True``).  Without a probe, only where
+    the stacks do not move either (they moved: it runs, ``False``)."""
     if not same_process(svc.pid, svc.ticks):
         return True
     dump = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
@@ -765,7 +767,7 @@ def frozen_dump(
     # waits in signal.pause()): frozen means nothing moves — a busy thread's
     # stack changes between two dumps taken a moment apart (not always: a
     # loop spending its time on one line looks the same each time)
-    for _ in range(0 if catches(svc.pid, channel.probe) else 2):
+    for _ in range(0 if probed else 2):
         time.sleep(PROGRESS_GAP)
         again = all_threads_dump(svc.dump_fd, svc.pid, svc.dump_signal, svc.ticks)
         if again.strip() and same_stacks(again) != same_stacks(dump):
