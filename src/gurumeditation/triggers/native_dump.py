@@ -465,8 +465,6 @@ class NativeDump:
             _close(fd)
         if not sent:
             self._close_sidecar_ends()
-            _close(self.door)
-            self.door = None
             return False
         self.adopt = adopt
         return True
@@ -509,8 +507,7 @@ class NativeDump:
                 _close(fd)
             adopt_ours.close()
             adopt_theirs.close()
-            _close(self.door)
-            self.door = None
+            self._close_sidecar_ends()
             raise
         for fd in theirs:
             _close(fd)
@@ -526,9 +523,11 @@ class NativeDump:
             channel.attach_door(door)
 
     def _close_sidecar_ends(self) -> None:
+        """Our ends of what :meth:`_sidecar_ends` made (no sidecar after all)."""
         _close(self.poke_fd)
         _close(self.ack_fd)
-        self.poke_fd = self.ack_fd = None
+        _close(self.door)
+        self.poke_fd = self.ack_fd = self.door = None
 
     def reap_launcher(self) -> None:
         """Wait for the launcher (it exits once the sidecar has detached);
