@@ -125,15 +125,20 @@ def sidecar_pids(pid: int) -> List[int]:
     return found
 
 
-def rss_kib(pid: int) -> Optional[int]:
+def proc_kib(pid: int, name: str, key: str) -> Optional[int]:
+    """The KiB of line ``key`` (``VmRSS:``, ``Pss:``...) of ``/proc/PID/<name>``."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{name}") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def rss_kib(pid: int) -> Optional[int]:
+    return proc_kib(pid, "status", "VmRSS:")
 
 
 def sidecar_rss_kib(python: str, env: Dict[str, str]) -> Optional[int]:

@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from arming_cost import rss_kib, sidecar_pids  # noqa: E402
+from arming_cost import proc_kib, rss_kib, sidecar_pids  # noqa: E402
 from gurumeditation import procstat  # noqa: E402
 from import_cost import project_python  # noqa: E402
 
@@ -192,14 +192,7 @@ def report_files(out_dir: str, tree: Set[int]) -> Tuple[int, int]:
 
 def pss_kib(pid: int) -> Optional[int]:
     """Proportional set size (shared pages divided among their users)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
+    return proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 def tree_rss(master: int, workers: List[int]) -> Dict[str, Any]:
