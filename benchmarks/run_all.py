@@ -521,12 +521,12 @@ def machinery_table(results: Dict[str, Any]) -> List[str]:
         )
     why = results.get("why")
     if why:
-        lines += why_rows(why)
+        lines += why_costs.rows(why)
     else:
         lines.append("| per-thread OS facts, lock tracking | not run (--no-why) | | | |")
     idle_dog = results.get("watchdog_idle")
     if idle_dog:
-        lines += watchdog_rows(idle_dog)
+        lines += watchdog_idle.rows(idle_dog)
     else:
         lines.append("| the stall watchdog idle | not run (--no-idle) | | | |")
     for module, title in MACHINERY:
@@ -538,38 +538,6 @@ def machinery_table(results: Dict[str, Any]) -> List[str]:
         else:
             lines += got["rows"]
     return lines
-
-
-def why_rows(why: Dict[str, Any]) -> List[str]:
-    """``why_costs.py``: the OS facts of 200 threads, lock owner tracking."""
-    facts = why["os"]
-    rows = [
-        f"| per-thread OS facts for {facts['threads']} threads (`why_costs.py`, median) "
-        f"| {facts['os_facts']['median_ms']:.2f} ms (state and CPU only: "
-        f"{facts['stat_only']['median_ms']:.2f} ms) "
-        f"| the bare reads of the same files: {facts['floor']['median_ms']:.2f} ms "
-        f"| ≤ {why['target_ms']:g} ms | {'yes' if why['met'] else '**no**'} |"
-    ]
-    track = why["tracking"]
-    for name in ("Lock", "Semaphore"):
-        r = track[name]
-        rows.append(
-            f"| lock owner tracking (`track_locks`), `threading.{name}` acquire + release "
-            f"| {r['tracked_ns']:.0f} ns | plain: {r['plain_ns']:.0f} ns (**{r['ratio']:.2f}×**) "
-            "| | |"
-        )
-    return rows
-
-
-def watchdog_rows(result: Dict[str, Any]) -> List[str]:
-    """``watchdog_idle.py``: ticks of the service and its sidecar, idle,
-    armed with and without the watchdog."""
-    return [
-        f"| the stall watchdog idle ({result['watchdog']:g} s), {row['shape']}: "
-        f"ticks in {result['seconds']:g} s, service + sidecar "
-        f"| {row['with']} ticks | armed without it: {row['without']} ticks | | |"
-        for row in result["rows"]
-    ]
 
 
 def run_machinery(quick: bool, log: Callable[[str], None]) -> Dict[str, Any]:

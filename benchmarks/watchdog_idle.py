@@ -138,6 +138,17 @@ def describe(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rows(result: Dict[str, Any]) -> List[str]:
+    """The markdown rows of ``make bench``'s new-machinery table: ticks of
+    the service and its sidecar, idle, armed with and without the watchdog."""
+    return [
+        f"| the stall watchdog idle ({result['watchdog']:g} s), {row['shape']}: "
+        f"ticks in {result['seconds']:g} s, service + sidecar "
+        f"| {row['with']} ticks | armed without it: {row['without']} ticks | | |"
+        for row in result["rows"]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="idle cost of the stall watchdog")
     parser.add_argument("--seconds", type=float, default=60.0)

@@ -157,6 +157,28 @@ def describe(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rows(why: Dict[str, Any]) -> List[str]:
+    """The markdown rows of ``make bench``'s new-machinery table (what
+    :func:`describe` says in lines)."""
+    facts = why["os"]
+    rows = [
+        f"| per-thread OS facts for {facts['threads']} threads (`why_costs.py`, median) "
+        f"| {facts['os_facts']['median_ms']:.2f} ms (state and CPU only: "
+        f"{facts['stat_only']['median_ms']:.2f} ms) "
+        f"| the bare reads of the same files: {facts['floor']['median_ms']:.2f} ms "
+        f"| ≤ {why['target_ms']:g} ms | {'yes' if why['met'] else '**no**'} |"
+    ]
+    track = why["tracking"]
+    for name in ("Lock", "Semaphore"):
+        r = track[name]
+        rows.append(
+            f"| lock owner tracking (`track_locks`), `threading.{name}` acquire + release "
+            f"| {r['tracked_ns']:.0f} ns | plain: {r['plain_ns']:.0f} ns (**{r['ratio']:.2f}×**) "
+            "| | |"
+        )
+    return rows
+
+
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=200)

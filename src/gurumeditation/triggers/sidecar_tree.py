@@ -88,8 +88,7 @@ class Tree:
         self.lock = threading.Lock()
         self.served: Dict[int, int] = {}
         self.threads: List[threading.Thread] = []
-        #: processes handed to a sidecar of their own, and adoptions dropped
-        self.handed_on = 0
+        #: adoptions dropped (forged or malformed)
         self.dropped = 0
 
     # -- serving -----------------------------------------------------------
@@ -183,8 +182,6 @@ class Tree:
             os.waitpid(launcher, 0)  # it exits once its child has detached
         except OSError:
             return False
-        with self.lock:
-            self.handed_on += 1
         return True
 
     # -- adopting ------------------------------------------------------------
