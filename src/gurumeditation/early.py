@@ -211,7 +211,7 @@ def arm(finish: Callable[[], None], service: Optional[str], log_dir: Optional[st
 
         atexit.register(_at_exit)
         STATE.exit_hook = True
-    sys.meta_path.insert(0, _ExitGuard)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _ExitGuard)
     try:
         ident = _thread.start_new_thread(_load, (finish,))
     except BaseException:
@@ -367,7 +367,7 @@ def _load(finish: Callable[[], None]) -> None:
 
 def _loaded() -> None:
     try:
-        sys.meta_path.remove(_ExitGuard)  # type: ignore[arg-type]
+        sys.meta_path.remove(_ExitGuard)
     except ValueError:
         pass
     _release_identity_changes()

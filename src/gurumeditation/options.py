@@ -250,7 +250,7 @@ def option(
         "fallback": fallback,
         "conf_type": conf_type,
     }
-    return field(default=default, metadata=meta)  # type: ignore[no-any-return]
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def trigger_facts(ctx: Context) -> Trigger:
         exc = dict(exc)  # type: ignore[assignment]
         for key in ("message", "traceback", "context"):
             if key in exc:
-                exc[key] = ctx.redactor.text(str(exc[key]))  # type: ignore[literal-required]
+                exc[key] = ctx.redactor.text(str(exc[key]))
         trigger["exception"] = exc
     return trigger
 

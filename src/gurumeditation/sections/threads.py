@@ -113,8 +113,8 @@ def collect(ctx: Context) -> ThreadsData:
     objects = thread_objects(frames)
     idents: List[int] = [i for i in frames if i not in ctx.own_threads]
     if main in idents:
-        idents.remove(main)  # type: ignore[arg-type]
-        idents.insert(0, main)  # type: ignore[arg-type]
+        idents.remove(main)
+        idents.insert(0, main)
     why = ctx.state.why(ctx.redactor.text)
     why.section_started()
     units = []
