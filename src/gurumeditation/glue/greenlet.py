@@ -1,5 +1,5 @@
 """What this library knows of greenlet: its classes, ``parent`` chains, the
-states of a greenlet, finding greenlets on a big heap by reference, and
+states of a greenlet, greenlets the collector cannot list after ``gc.freeze()``, and
 telling which OS thread a greenlet belongs to.  Never imports greenlet.
 
 Which OS thread a greenlet belongs to: every greenlet's ``parent`` chain ends
@@ -22,8 +22,6 @@ from ..heap import subclasses
 from ..stacks import StackKey
 from ..unpatched import thread_objects
 from . import loaded
-
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 
 #: Path parts of the greenlet libraries' own code.
 _LIBRARY_DIRS = ("/eventlet/", "/gevent/", "/greenlet/")
@@ -106,62 +104,6 @@ class Roots:
         for item in path:
             root_of[id(item)] = root
         return root
-
-
-def find_by_reference(
-    mod: Any,
-    wanted: FrozenSet[type],
-    glet_types: FrozenSet[type],
-    anchors: List[Any],
-    roots: Roots,
-    hub_greenlet: Callable[[Any], Any],
-) -> Optional[List[Any]]:
-    """The greenlets (and hub objects) of ``wanted`` found as referrers of
-    what every greenlet refers to, or ``None`` when that cannot be shown
-    complete.
-
-    A started greenlet refers to the main greenlet of its thread, a greenlet
-    not started yet to its parent, an instance of a Python class to its class.
-    ``gc.get_referrers()`` with those few anchors (``anchors``: the current
-    greenlet, its root, the hub greenlets) finds them in one pass over the
-    heap made in C, several times cheaper than a type test per object.  Main
-    greenlets of other threads are learnt from what each pass finds (a found
-    hub object leads to its greenlet through ``hub_greenlet``); if in the end
-    fewer main greenlets are known than greenlet counts, the caller falls
-    back to a scan of the whole heap.  The one greenlet this cannot see is a
-    plain ``greenlet`` never started whose parent is neither a main greenlet
-    nor a hub (eventlet and gevent always give a hub as parent).
-    """
-    count_mains = getattr(getattr(mod, "_greenlet", None), "get_total_main_greenlets", None)
-    if count_mains is None:
-        return None
-    todo_next: List[Any] = [t for t in wanted if t.__flags__ & _HEAPTYPE] + anchors
-    asked: Set[int] = set()
-    found: Dict[int, Any] = {}
-    for _ in range(4):
-        todo = [a for a in todo_next if id(a) not in asked and a is not None]
-        if not todo:
-            break
-        asked.update(id(a) for a in todo)
-        for obj in todo:
-            if type(obj) in wanted:
-                found[id(obj)] = obj
-        for obj in gc.get_referrers(*todo):
-            if type(obj) in wanted:
-                found[id(obj)] = obj
-        todo_next = []
-        for obj in found.values():
-            nxt = roots.root(obj) if type(obj) in glet_types else hub_greenlet(obj)
-            if nxt is not None and id(nxt) not in asked:
-                todo_next.append(nxt)
-    mains = sum(1 for g in found.values() if type(g) in glet_types and g.parent is None)
-    try:
-        total = int(count_mains())
-    except Exception:
-        return None
-    if mains < total:
-        return None
-    return list(found.values())
 
 
 def _outermost(frame: Optional[FrameType]) -> Optional[FrameType]:

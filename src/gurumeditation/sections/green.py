@@ -10,12 +10,9 @@ stacks; a report made in code (``TextGuruMeditation(...).run()``) keeps it,
 with the caller's own main greenlet, as oslo.reports does.  This module never imports
 greenlet, eventlet or gevent: what it knows of them is in :mod:`..glue`.
 
-Finding them: greenlet keeps no registry.  On a small heap (under
-:data:`SMALL_HEAP` memory blocks) every gc-tracked object's type is tested
-(:func:`~gurumeditation.heap.scan_heap`).  On a big heap run by eventlet or
-gevent the greenlets are found by reference instead
-(:func:`~gurumeditation.glue.greenlet.find_by_reference`), several times
-cheaper; when that cannot be shown complete, the full scan is made after all.
+Finding them: greenlet keeps no registry, so every gc-tracked object's type
+is tested (:func:`~gurumeditation.heap.scan_heap`, in slices short enough
+that the process's other threads keep running on a heap of millions).
 Which OS thread each greenlet belongs to is told by its main greenlet (see
 :mod:`..glue.greenlet`); greenlets whose thread cannot be told carry no
 ``thread`` fact.  A thread that merely touched greenlet (its main greenlet
@@ -57,12 +54,6 @@ from ..unpatched import (
 )
 from ..why import waits
 
-#: Below this many allocated memory blocks the heap is scanned object by
-#: object (tens of milliseconds at most, and sure to find every greenlet);
-#: above it, when eventlet or gevent runs the greenlets, they are found by
-#: reference.
-SMALL_HEAP = 1_500_000
-
 #: Frames of a gevent spawning stack kept per listed greenlet.
 SPAWN_DEPTH = 20
 
@@ -90,18 +81,7 @@ class _Census:
         eventlet_hubs = eventlet_glue.hub_types()
         gevent_hub = gevent_glue.hub_type()
         wanted = frozenset(self.glet_types | eventlet_hubs)
-        found = None
-        if sys.getallocatedblocks() > SMALL_HEAP and (eventlet_hubs or gevent_hub):
-            found = glue.find_by_reference(
-                self.mod,
-                wanted,
-                frozenset(self.glet_types),
-                self._anchors(),
-                self.roots,
-                eventlet_glue.hub_greenlet,
-            )
-        if found is None:
-            found = scan_heap(wanted)
+        found = scan_heap(wanted)
         if gc.get_freeze_count():  # gc.freeze(): greenlets the collector cannot list
             frames = sys._current_frames()
             found += glue.find_frozen(
@@ -127,19 +107,6 @@ class _Census:
         current = self.current
         if current is not None and not any(g is current for g in self.glets):
             self.glets.append(current)  # never miss the greenlet that is running
-
-    def _anchors(self) -> List[Any]:
-        """What every greenlet of this thread refers to: the current greenlet,
-        its main greenlet, the hubs."""
-        anchors: List[Any] = []
-        if self.current is not None:
-            anchors += [self.roots.root(self.current), self.current]
-        for hub in (eventlet_glue.current_hub_greenlet(), gevent_glue.current_hub()):
-            if hub is not None:
-                anchors.append(hub)
-        return anchors
-
-    # -- threads --------------------------------------------------------------
 
     def tie_threads(
         self, frames: Dict[int, FrameType], main: Optional[int], producer: int
