@@ -414,6 +414,35 @@ def test_record_tops_reads_every_kind_of_record_line() -> None:
     assert pths == ["_dist_editable.pth"]
 
 
+def test_packages_sees_modules_loaded_or_replaced_after_setup(monkeypatch) -> None:
+    """The loaded modules are sorted out once (at setup) and remembered: a
+    module loaded since, or replaced under the same name, is sorted anew, and
+    one gone from ``sys.modules`` is no longer shown."""
+    import types
+
+    from gurumeditation.sections import distributions as packages
+
+    packages.prepare()
+    suffix = packages._EXTENSION_SUFFIXES[0]
+    plain = types.ModuleType("gm_probe_late")
+    plain.__file__ = "/nowhere/gm_probe_late.py"
+    monkeypatch.setitem(sys.modules, "gm_probe_late", plain)
+    data = packages.collect(Context())
+    assert {"module": "gm_probe_late", "file": plain.__file__} in data["unpackaged"]
+    assert "gm_probe_late" not in [e["module"] for e in data["extensions"]]
+
+    native = types.ModuleType("gm_probe_late")
+    native.__file__ = "/nowhere/gm_probe_late" + suffix
+    monkeypatch.setitem(sys.modules, "gm_probe_late", native)
+    data = packages.collect(Context())
+    assert {"module": "gm_probe_late", "file": native.__file__} in data["extensions"]
+
+    monkeypatch.delitem(sys.modules, "gm_probe_late")
+    data = packages.collect(Context())
+    shown = [u["module"] for u in data["unpackaged"]] + [e["module"] for e in data["extensions"]]
+    assert "gm_probe_late" not in shown
+
+
 def test_packages_under_eventlet_ignores_its_module_aliases(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(script("eventlet_patched_report"))],

@@ -250,10 +250,13 @@ _INDEX = Index()
 
 
 def prepare(paths: Optional[List[str]] = None) -> Index:
-    """Index the distributions on ``sys.path`` now (at setup), so that a
-    report only has to look modules up."""
+    """Index the distributions on ``sys.path`` now (at setup) and sort out
+    the modules loaded so far, so that a report only has to look up the
+    modules loaded since."""
     with _INDEX.lock:
         _INDEX.add_entries(list(sys.path if paths is None else paths))
+        if paths is None:
+            _sort_loaded(_INDEX)  # the modules loaded so far, classified once
     return _INDEX
 
 
@@ -356,29 +359,56 @@ def _update_index(index: Any, notes: List[str]) -> bool:
     return built
 
 
+#: (file, whether an extension module, the distributions providing it when it
+#: is a top-level module, whether a top-level module of no distribution)
+_Outcome = Tuple[Optional[str], bool, Tuple[Distribution, ...], bool]
+
+
+#: What each loaded module was found to be, by name: the module object it
+#: was found of and its :func:`_classify` outcome.  Kept from one report to
+#: the next (and made at setup, :func:`prepare`), so a report classifies only
+#: the modules loaded since; emptied when the index changes.
+_SEEN: Dict[str, Tuple[Any, _Outcome]] = {}
+_SEEN_INDEX: List[Tuple[int, int]] = [(-1, -1)]
+
+def _classify(index: Any, name: str, module: Any) -> _Outcome:
+    file = _file_of(module)
+    extension = bool(file and file.endswith(_EXTENSION_SUFFIXES))
+    if "." in name or name in _HIDDEN_MODULES:
+        return file, extension, (), False
+    dists = tuple(index.find(name, file))
+    return file, extension, dists, not dists and not _is_stdlib(name, file)
+
+
 def _sort_loaded(
     index: Any,
 ) -> Tuple[Dict[int, Tuple[Distribution, List[str]]], List[ModuleFile], List[ModuleFile]]:
     """The loaded modules sorted out: top-level modules by the distribution
     providing them, top-level modules of none (not of the standard library),
     and extension modules."""
+    global _SEEN
     by_dist: Dict[int, Tuple[Distribution, List[str]]] = {}
     unpackaged: List[ModuleFile] = []
     extensions: List[ModuleFile] = []
+    generation = (index.count, len(index.entries))
+    seen = _SEEN if _SEEN_INDEX[0] == generation else {}
+    fresh: Dict[str, Tuple[Any, _Outcome]] = {}
     for name, module in list(sys.modules.items()):
         if module is None or name.startswith(_ALIAS_PREFIXES):
             continue
-        file = _file_of(module)
-        if file and file.endswith(_EXTENSION_SUFFIXES):
+        hit = seen.get(name)
+        if hit is None or hit[0] is not module:
+            hit = (module, _classify(index, name, module))
+        fresh[name] = hit
+        file, extension, dists, alone = hit[1]
+        if extension:
             extensions.append({"module": name, "file": file})
-        if "." in name or name in _HIDDEN_MODULES:
-            continue
-        dists = index.find(name, file)
-        if dists:
-            for dist in dists:
-                by_dist.setdefault(id(dist), (dist, []))[1].append(name)
-        elif not _is_stdlib(name, file):
+        for dist in dists:
+            by_dist.setdefault(id(dist), (dist, []))[1].append(name)
+        if alone:
             unpackaged.append({"module": name, "file": file})
+    _SEEN = fresh
+    _SEEN_INDEX[0] = generation
     return by_dist, unpackaged, extensions
 
 
