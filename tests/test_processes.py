@@ -33,3 +33,16 @@ def test_children_are_listed_recursively_with_user_and_state(service) -> None:
 def test_stat_line_with_parentheses_in_the_command_name() -> None:
     comm, state, ppid = parse_stat("4242 (odd) name (x)) S 17 4242 4242 0 -1 4194560")
     assert (comm, state, ppid) == ("odd) name (x)", "S", 17)
+
+
+def test_user_names_read_again_when_passwd_changes(tmp_path, monkeypatch) -> None:
+    from gurumeditation.sections import processes
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0::/root:/bin/sh\n")
+    monkeypatch.setattr(processes, "PASSWD", str(passwd))
+    assert processes.user_names() == {0: "root"}
+    passwd.write_text("root:x:0:0::/root:/bin/sh\nsvc:x:1234:1234::/srv:/bin/sh\n")
+    assert processes.user_names() == {0: "root", 1234: "svc"}
+    passwd.unlink()
+    assert processes.user_names() == {}

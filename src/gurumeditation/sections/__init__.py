@@ -51,10 +51,12 @@ BUILTIN: List[SectionSpec] = [
 
 def prepare(options: Optional[ReportOptions] = None) -> None:
     """Work done once at setup so that reports stay cheap (the first one
-    too): the installed distributions indexed; with the armed ``options``,
+    too): the installed distributions indexed and the loaded modules sorted out,
+    the user names read; with the armed ``options``,
     the redactor's decisions on the environment's and the configuration's
     names made, the source files of the stacks running now read."""
     distributions.prepare()
+    processes.prepare()
     if options is None:
         return
     redact = options.redact

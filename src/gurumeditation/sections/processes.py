@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 from .. import procstat
 from ..model import Cgroup, Limit, ProcessesData, ProcessNode, Resources, unit_error
 from ..report import Context, SectionSpec
+from ..why import procfs
 
 try:  # POSIX only; imported here, at setup, never while reporting
     import resource as _resource
@@ -60,8 +61,7 @@ _STATES = {
 
 
 def read_text(path: str) -> str:
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", "replace")
+    return procfs.read_file(path)
 
 
 def parse_stat(text: str) -> Tuple[str, str, int]:
@@ -74,17 +74,40 @@ def parse_stat(text: str) -> Tuple[str, str, int]:
     return comm, rest[0], int(rest[1])
 
 
+#: The user names last read, under the identity of the ``/etc/passwd`` they
+#: were read from (inode, size, modification time): read again only when that
+#: changed.
+_USERS: Dict[Tuple[int, int, int], Dict[int, str]] = {}
+PASSWD = "/etc/passwd"
+
+
 def user_names() -> Dict[int, str]:
+    try:
+        st = os.stat(PASSWD)
+    except OSError:
+        return {}
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _USERS.get(stamp)
+    if known is not None:
+        return known
     names: Dict[int, str] = {}
     try:
-        with open("/etc/passwd", encoding="utf-8", errors="replace") as f:
+        with open(PASSWD, encoding="utf-8", errors="replace") as f:
             for line in f:
                 parts = line.split(":")
                 if len(parts) > 2 and parts[2].isdigit():
                     names.setdefault(int(parts[2]), parts[0])
     except OSError:
-        pass
+        return names
+    _USERS.clear()
+    _USERS[stamp] = names
     return names
+
+
+def prepare() -> None:
+    """At setup: the user names read (a report reads them again only when
+    ``/etc/passwd`` changed)."""
+    user_names()
 
 
 def real_uid(pid: int) -> Optional[int]:

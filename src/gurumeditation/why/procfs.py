@@ -91,21 +91,34 @@ class TaskSample:
         self.fd: Optional[int] = None
 
 
-def _read(path: str) -> Optional[str]:
-    """The text of a small /proc file (bare ``os`` calls: a buffered ``open``
-    costs more than the read itself, 200 threads times 4 files; the unpatched
-    ones: eventlet's green ``os.read`` would start a hub in our thread)."""
+def read_file(path: str, limit: int = 1 << 20) -> str:
+    """The text of a ``/proc`` (or other small) file, at most ``limit``
+    bytes, read with bare ``os`` calls: a buffered ``open`` costs more than
+    the read itself (200 threads times 4 files), and the unpatched ones:
+    eventlet's green ``os.read`` would start a hub in our thread.  Raises
+    ``OSError`` like ``open``."""
     prims = unpatched.get()
+    fd = prims.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        fd = prims.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return bytes(prims.read(fd, 1024)).decode("ascii", "replace")
-    except OSError:
-        return None
+        chunks = []
+        size = 0
+        while size < limit:
+            chunk = prims.read(fd, min(65536, limit - size))
+            if not chunk:
+                break
+            chunks.append(bytes(chunk))
+            size += len(chunk)
     finally:
         prims.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _read(path: str) -> Optional[str]:
+    """The text of a small /proc file; ``None`` when it cannot be read."""
+    try:
+        return read_file(path, 1024)
+    except OSError:
+        return None
 
 
 def read_task(tid: int, full: bool = True) -> Optional[TaskSample]:
