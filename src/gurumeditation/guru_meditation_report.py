@@ -190,6 +190,7 @@ class GuruMeditation(Meditation):
     ) -> None:
         import dataclasses
 
+        from . import pipeline as _pipeline
         from . import sections as _sections
         from .arming import ARMED
         from .options import ReportOptions
@@ -216,6 +217,7 @@ class GuruMeditation(Meditation):
         resolved = built.resolved(strict=True)  # a mistake in conf shows now
         try:  # index installed packages now, so that a report stays cheap
             _sections.prepare(resolved)
+            _pipeline.prepare(resolved)
         except Exception:
             pass
         if ARMED.signal_trigger is None:  # armed by the first step (see early)

@@ -121,6 +121,14 @@ def sink_for(options: ReportOptions) -> Sink:
     return StderrSink()
 
 
+def prepare(options: ReportOptions) -> None:
+    """At setup: what delivering a report to the armed destination needs
+    made ahead of time (see :meth:`~gurumeditation.sinks.LogDirSink.prepare`)."""
+    sink = sink_for(options)
+    if isinstance(sink, LogDirSink):
+        sink.prepare()
+
+
 def rendered(meditation: Meditation, formats: Sequence[str]) -> Dict[str, str]:
     """Each format of ``formats`` keyed by its file suffix; text through the
     meditation's (patchable) ``run``."""

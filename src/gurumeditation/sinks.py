@@ -334,6 +334,12 @@ class LogDirSink:
     def ensure_dir(self) -> None:
         os.close(self.open())
 
+    def prepare(self) -> None:
+        """At setup: what writing a report needs that does not touch the
+        directory (the pattern retention matches the reports by)."""
+        if self.max_reports > 0:
+            service_reports(self.service)
+
     def _temp_prefix(self) -> str:
         return f".{self.service}."
 
@@ -418,7 +424,17 @@ def service_reports(service: str) -> Pattern[str]:
     """The names of the reports of ``service`` (already made safe), of every
     process: ``<service>_gurumeditation_...`` and
     ``<service>_<pid>_gurumeditation_...``."""
-    return re.compile(re.escape(service) + "(?:_[0-9]+)?" + re.escape(FILE_MARKER))
+    pattern = _SERVICE_REPORTS.get(service)
+    if pattern is None:
+        pattern = re.compile(re.escape(service) + "(?:_[0-9]+)?" + re.escape(FILE_MARKER))
+        if len(_SERVICE_REPORTS) < 64:
+            _SERVICE_REPORTS[service] = pattern
+    return pattern
+
+
+#: :func:`service_reports` by service name (compiled once, at setup for the
+#: armed service: :meth:`LogDirSink.prepare`).
+_SERVICE_REPORTS: Dict[str, Pattern[str]] = {}
 
 
 def prune(dir_fd: int, prefix: Union[str, Pattern[str]], keep: int) -> List[str]:
