@@ -732,3 +732,35 @@ def test_named_tuple_keeps_its_field_names() -> None:
     assert r.data(to_plain({"db": Creds("svc", "TuplePw-1")})) == {
         "db": {"user": "svc", "password": MASK}
     }
+
+
+def test_text_remembered_across_redactors_counts_each_time() -> None:
+    """The text of a string is remembered per set of rules: a second report
+    (a new redactor) gets the same answer and counts its masks again."""
+    line = "connect password=hunter2 to db"
+    first, second = Redactor(), Redactor()
+    assert first.text(line) == second.text(line) == f"connect password={MASK} to db"
+    assert first.count == second.count == 1
+    assert second.text(line) == f"connect password={MASK} to db"
+    assert second.count == 2
+
+
+def test_text_remembered_apart_for_other_rules() -> None:
+    """Another set of rules (an extra value format) is not given what the
+    default rules decided on the same string."""
+    line = "ticket ZZ-1234567890 opened"
+    assert Redactor().text(line) == line
+    masked = Redactor(extra_values=[r"ZZ-[0-9]{10}"]).text(line)
+    assert "ZZ-1234567890" not in masked and MASK in masked
+    assert Redactor().text(line) == line
+
+
+def test_command_line_masked_twice_counts_twice() -> None:
+    """The header and Processes mask the same command line: the second time
+    is remembered, and counted like the first."""
+    redactor = Redactor()
+    words = ["mysql", "-u", "root", "-phunter2", "db"]
+    once = redactor.argv(words)
+    assert "-phunter2" not in once and redactor.count == 1
+    assert redactor.argv(words) == once
+    assert redactor.count == 2

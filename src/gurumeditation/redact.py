@@ -627,6 +627,26 @@ def _decisions_for(*rules: Any) -> Dict[str, bool]:
     return decisions
 
 
+#: :meth:`Redactor.text` remembered for strings up to this long, at most this
+#: many per set of rules (a few hundred KiB at most): the same paths, names
+#: and values come back in every report, and its result depends on the
+#: string and the rules alone.
+_TEXT_LONGEST = 512
+_MAX_TEXTS = 4096
+_TEXTS: Dict[Tuple[Any, ...], Dict[str, Tuple[str, int]]] = {}
+
+
+def _texts_for(*rules: Any) -> Dict[str, Tuple[str, int]]:
+    """The remembered :meth:`Redactor.text` results (and the masks each
+    counted) of one set of rules (at most 16 sets)."""
+    texts = _TEXTS.get(rules)
+    if texts is None:
+        if len(_TEXTS) >= 16:
+            return {}
+        texts = _TEXTS[rules] = {}
+    return texts
+
+
 class Redactor:
     """Masks secrets in keys and values, and counts what it masked.
 
@@ -655,10 +675,15 @@ class Redactor:
         # shared by every redactor of the same key rules: each report makes
         # a new one, the decision on a key stays the same
         self._decisions = _decisions_for(tuple(words), tuple(extra_keys), self._allow)
+        self._texts = _texts_for(
+            tuple(words), tuple(extra_keys), self._allow, tuple(str(v) for v in extra_values)
+        )
         #: this process's secret command-line flags and values (learn_command_line)
         self._own_flags: FrozenSet[str] = frozenset()
         self._own_values: FrozenSet[str] = frozenset()
         self._own_tail = tuple(str(a) for a in getattr(sys, "argv", [])[1:])
+        #: command lines masked by :meth:`argv`: (the result, masks counted)
+        self._argv_done: Dict[Tuple[str, ...], Tuple[Tuple[str, ...], int]] = {}
 
     # -- decisions -------------------------------------------------------
     def is_allowed(self, key: str) -> bool:
@@ -702,6 +727,19 @@ class Redactor:
         ``key=value`` pairs and after ``--secret-flag``, credential formats."""
         if not value or not isinstance(value, str):
             return value
+        if len(value) > _TEXT_LONGEST:
+            return self._masked_text(value)
+        known = self._texts.get(value)
+        if known is not None:
+            self.count += known[1]
+            return known[0]
+        before = self.count
+        out = self._masked_text(value)
+        if len(self._texts) < _MAX_TEXTS:
+            self._texts[value] = (out, self.count - before)
+        return out
+
+    def _masked_text(self, value: str) -> str:
         out = value
         if "@" in out:
             out = self._urls(out)
@@ -925,9 +963,18 @@ class Redactor:
         :meth:`learn_command_line`) on its own command line, and credentials
         inside any argument."""
         words = [str(a) for a in args]
+        key = tuple(words)
+        known = self._argv_done.get(key)
+        if known is not None:  # the same command line again (header and Processes)
+            self.count += known[1]
+            return list(known[0])
+        before = self.count
         own = self._is_own(words)
         masks = self._command(words, argv=True, own=own)
-        return [masks[i] if i in masks else self.text(w) for i, w in enumerate(words)]
+        out = [masks[i] if i in masks else self.text(w) for i, w in enumerate(words)]
+        if len(self._argv_done) < 64:
+            self._argv_done[key] = (tuple(out), self.count - before)
+        return out
 
     # -- command lines ---------------------------------------------------
     def learn_command_line(self, conf: Any) -> None:
@@ -974,6 +1021,7 @@ class Redactor:
             return
         self._own_flags = frozenset(flags)
         self._own_values = frozenset(values)
+        self._argv_done.clear()
 
     def _is_own(self, words: Sequence[str]) -> bool:
         """Is this the command line of this process (``sys.argv``, or its
