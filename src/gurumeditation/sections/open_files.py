@@ -416,7 +416,7 @@ def collect_proc(limit: int) -> OpenFilesData:
     return {
         "total": len(links),
         "by_kind": _by_kind(kinds),
-        "fds": cast(List[OpenFile], listed),  # records built field by field
+        "fds": cast("List[OpenFile]", listed),  # records built field by field
         "more": max(0, len(links) - len(listed)),
         "notes": notes,
     }
@@ -474,7 +474,7 @@ def collect_psutil(limit: int) -> OpenFilesData:
     return {
         "total": len(entries),
         "by_kind": _by_kind([e["kind"] for e in entries]),
-        "fds": cast(List[OpenFile], entries[:limit]),  # records built field by field
+        "fds": cast("List[OpenFile]", entries[:limit]),  # records built field by field
         "more": max(0, len(entries) - limit),
         "notes": notes,
     }
@@ -484,7 +484,7 @@ def redact_paths(ctx: Context, entries: List[OpenFile]) -> None:
     """Mask credentials in the paths an application chose (see the module
     documentation for what is searched)."""
     for entry in entries:
-        record = cast(Dict[str, Any], entry)
+        record = cast("Dict[str, Any]", entry)
         keys = ("local", "peer") if entry["kind"] == "socket" else ("target",)
         for key in keys:
             text = record.get(key)
