@@ -910,10 +910,12 @@ class Redactor:
         the key is allowed, else whatever secrets its strings contain.
         ``value`` is plain data (see :func:`gurumeditation.model.to_plain`)."""
         if key is not None:
-            if self.is_allowed(key):
+            if self._allow and self.is_allowed(key):
                 return value
             if self.is_secret_key(key) and not _harmless(value) and not self._record(value):
                 return self.mask()
+        if type(value) in _SCALARS:
+            return value
         return self.data(value, skip)
 
     def _record(self, value: Any) -> bool:
@@ -930,12 +932,15 @@ class Redactor:
         masked, a ``[key, value]`` pair likewise, strings (keys included) are
         searched for credentials.  Values under a key in ``skip`` are left as
         they are."""
-        if isinstance(value, str):
+        kind = type(value)
+        if kind in _SCALARS:
+            return value
+        if kind is str or isinstance(value, str):
             return self.text(value)
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             out: Dict[str, Any] = {}
             for k, v in value.items():
-                key = str(k)
+                key = k if type(k) is str else str(k)
                 if key in skip:
                     out[key] = v
                 else:
@@ -1229,6 +1234,10 @@ def _name_like(text: str) -> bool:
     """Could ``text`` be the key of a ``[key, value]`` pair?  A name has no
     spaces: ``['connecting to amqp://…', 'ok']`` is two log lines."""
     return 0 < len(text) <= _LONGEST_KEY and not any(c.isspace() for c in text)
+
+
+#: Types of plain data that hold no text: given back as they are at once.
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _harmless(value: Any) -> bool:
