@@ -371,6 +371,7 @@ _Outcome = Tuple[Optional[str], bool, Tuple[Distribution, ...], bool]
 _SEEN: Dict[str, Tuple[Any, _Outcome]] = {}
 _SEEN_INDEX: List[Tuple[int, int]] = [(-1, -1)]
 
+
 def _classify(index: Any, name: str, module: Any) -> _Outcome:
     file = _file_of(module)
     extension = bool(file and file.endswith(_EXTENSION_SUFFIXES))
