@@ -322,8 +322,10 @@ _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
 
 #: (code object, instruction offset) -> the dotted names on that line that
 #: may be the lock it blocks on, each with its score (``x.acquire()`` 3,
-#: ``with x:`` 2, any other name 1): the line is read and parsed once.
-_NAMES_AT: Dict[Tuple[Any, int], List[Tuple[str, int]]] = {}
+#: ``with x:`` 2, any other name 1), and whether every one of them is a
+#: global (none starts with a local, cell or free variable of the code): the
+#: line is read and parsed once.
+_NAMES_AT: Dict[Tuple[Any, int], Tuple[List[Tuple[str, int]], bool]] = {}
 
 
 def names_on_line(line: str) -> List[Tuple[str, int]]:
@@ -350,22 +352,26 @@ def lock_on_line(
     ``a.acquire()``), resolved statically; ``this`` (the unit's own id) tells
     a lock it already holds from the one it waits for.  ``line``: its
     source, else read (once per code position)."""
-    where = (frame.f_code, frame.f_lasti)
-    names = _NAMES_AT.get(where)
-    if names is None:
+    code = frame.f_code
+    where = (code, frame.f_lasti)
+    known = _NAMES_AT.get(where)
+    if known is None:
         if line is None:
             try:
-                line = linecache.getline(frame.f_code.co_filename, frame.f_lineno or 0).strip()
+                line = linecache.getline(code.co_filename, frame.f_lineno or 0).strip()
             except Exception:
                 line = ""
         if len(_NAMES_AT) > 20_000:
             _NAMES_AT.clear()
-        names = _NAMES_AT[where] = names_on_line(line)
+        found_names = names_on_line(line)
+        local_names = (code.co_varnames, code.co_cellvars, code.co_freevars)
+        known = _NAMES_AT[where] = (
+            found_names,
+            not any(d.split(".", 1)[0] in n for d, _ in found_names for n in local_names),
+        )
+    names, only_globals = known
     if not names:
         return None
-    code = frame.f_code
-    local_names = (code.co_varnames, code.co_cellvars, code.co_freevars)
-    only_globals = not any(d.split(".", 1)[0] in n for d, _ in names for n in local_names)
     candidates = _GLOBAL_LOCKS.get(where) if only_globals else None
     if candidates is None:
         candidates = _candidates(frame, names)
