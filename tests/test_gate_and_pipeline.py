@@ -156,3 +156,40 @@ def test_armed_submit_folds_a_request_made_during_a_report() -> None:
     assert armed.gate.runs == 2
     assert [c[""] for c in sink.got] == ["file"]
     assert frames == [None, None]
+
+
+def test_collector_stays_off_until_the_report_is_delivered(tmp_path) -> None:
+    """The cyclic collector is off from the request to the delivery (what the
+    report's allocations owe is collected after the file is complete), back
+    on afterwards, and Memory and GC shows it as it was before."""
+    import gc
+
+    from gurumeditation.options import ReportOptions
+    from gurumeditation.pipeline import ReportRequest, run
+
+    import json
+
+    seen = []
+
+    def shown(contents) -> bool:
+        doc = json.loads(contents[".json"])
+        memory = next(s for s in doc["sections"] if s["id"] == "memory")
+        return bool(memory["data"]["gc"]["enabled"])
+
+    class Sink:
+        def write(self, contents):
+            seen.append((gc.isenabled(), shown(contents)))
+            return ["here"]
+
+    assert gc.isenabled()
+    request = ReportRequest("api", sink=Sink(), formats=("json",))
+    assert run(request, ReportOptions.build(log_dir=str(tmp_path))) == ["here"]
+    assert seen == [(False, True)]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(request, ReportOptions.build(log_dir=str(tmp_path)))
+        assert seen[1] == (False, False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

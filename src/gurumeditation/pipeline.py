@@ -27,7 +27,7 @@ from . import unpatched
 from .meditation import Meditation
 from .model import Report, Trigger
 from .options import FORMATS, ReportOptions
-from .report import Context, SectionSpec, run_report
+from .report import Context, GCPaused, SectionSpec, run_report
 from .sections import registered as _registered
 from .sinks import LogDirSink, Sink, StderrSink, deliver, write_stderr
 
@@ -150,14 +150,17 @@ def run(
     :class:`Meditation`, no registered sections).  Never raises: a failure is
     told on stderr."""
     try:
-        chosen = (request.options or options or ReportOptions.build()).resolved()
-        meditation = (maker or Meditation)(request, chosen)
-        meditation.document = meditation.report()  # collected once, rendered in each format
-        try:
-            contents = rendered(meditation, request.formats or chosen.formats or ("text",))
-        finally:
-            meditation.document = None
-        return deliver(request.sink or sink_for(chosen), contents)
+        # the collector stays off until the report is delivered: what it owes
+        # for the report's allocations is collected after the file is complete
+        with GCPaused():
+            chosen = (request.options or options or ReportOptions.build()).resolved()
+            meditation = (maker or Meditation)(request, chosen)
+            meditation.document = meditation.report()  # collected once, rendered in each format
+            try:
+                contents = rendered(meditation, request.formats or chosen.formats or ("text",))
+            finally:
+                meditation.document = None
+            return deliver(request.sink or sink_for(chosen), contents)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:

@@ -267,6 +267,7 @@ def forget_after_fork() -> None:
     global _RUNNER
     _RUNNER = None
     _HUNG.clear()
+    GCPaused.after_fork()
 
 
 def collect_timed(spec: SectionSpec, ctx: Context) -> Optional[Section]:
@@ -314,18 +315,44 @@ def collect_timed(spec: SectionSpec, ctx: Context) -> Optional[Section]:
     )
 
 
-class _GCPaused:
-    """Keep the cyclic collector off while the report allocates: a collection
-    set off by the report's own garbage would pause every thread."""
+class GCPaused:
+    """Keep the cyclic collector off while a report allocates: a collection
+    set off by the report's own garbage would pause every thread.  Nested
+    pauses (the pipeline's around collect, render and delivery; the run's
+    around collecting) turn it back on once, when the outermost ends, and
+    only if it was on before it; :meth:`enabled_before` tells what it was."""
+
+    _depth = 0
+    _was_enabled = False
 
     def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        if self.was_enabled:
-            gc.disable()
+        if GCPaused._depth == 0:
+            GCPaused._was_enabled = gc.isenabled()
+            if GCPaused._was_enabled:
+                gc.disable()
+        GCPaused._depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        if self.was_enabled:
+        if GCPaused._depth == 0:  # reset by after_fork meanwhile
+            return
+        GCPaused._depth -= 1
+        if GCPaused._depth == 0 and GCPaused._was_enabled:
             gc.enable()
+
+    @staticmethod
+    def after_fork() -> None:
+        """In a child forked while a report ran (by another thread): that
+        report does not go on here, so the collector is turned back on."""
+        if GCPaused._depth:
+            GCPaused._depth = 0
+            if GCPaused._was_enabled:
+                gc.enable()
+
+    @staticmethod
+    def enabled_before() -> bool:
+        """Whether the collector was on before the outermost pause (now,
+        when none is under way)."""
+        return GCPaused._was_enabled if GCPaused._depth else gc.isenabled()
 
 
 def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
@@ -335,9 +362,9 @@ def run_report(ctx: Context, specs: Sequence[SectionSpec]) -> Report:
     if not ctx.producer_ident:
         ctx.producer_ident = unpatched.this_thread_ident()
     # shown by Memory and GC as they were before the report paused and allocated
-    ctx.state.gc_was_enabled = gc.isenabled()
+    ctx.state.gc_was_enabled = GCPaused.enabled_before()
     ctx.state.gc_counts = gc.get_count()
-    with _GCPaused():
+    with GCPaused():
         try:
             header = build_header(ctx)
         except Exception as exc:  # the header must not cost the sections
