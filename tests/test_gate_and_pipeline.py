@@ -163,11 +163,10 @@ def test_collector_stays_off_until_the_report_is_delivered(tmp_path) -> None:
     report's allocations owe is collected after the file is complete), back
     on afterwards, and Memory and GC shows it as it was before."""
     import gc
+    import json
 
     from gurumeditation.options import ReportOptions
     from gurumeditation.pipeline import ReportRequest, run
-
-    import json
 
     seen = []
 
