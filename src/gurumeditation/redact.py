@@ -614,18 +614,7 @@ def check_options(redact: Optional[Mapping[str, Sequence[str]]]) -> None:
 
 #: Keys whose decision is remembered per set of key rules (then decided each time).
 _MAX_DECISIONS = 50_000
-_DECISIONS: Dict[Tuple[Any, ...], Dict[str, bool]] = {}
-
-
-def _decisions_for(*rules: Any) -> Dict[str, bool]:
-    """The remembered decisions of one set of key rules (at most 16 sets)."""
-    decisions = _DECISIONS.get(rules)
-    if decisions is None:
-        if len(_DECISIONS) >= 16:
-            return {}
-        decisions = _DECISIONS[rules] = {}
-    return decisions
-
+_DECISIONS: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
 
 #: :meth:`Redactor.text` remembered for strings up to this long, at most this
 #: many per set of rules (a few hundred KiB at most): the same paths, names
@@ -633,18 +622,19 @@ def _decisions_for(*rules: Any) -> Dict[str, bool]:
 #: string and the rules alone.
 _TEXT_LONGEST = 512
 _MAX_TEXTS = 4096
-_TEXTS: Dict[Tuple[Any, ...], Dict[str, Tuple[str, int]]] = {}
+_TEXTS: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
 
 
-def _texts_for(*rules: Any) -> Dict[str, Tuple[str, int]]:
-    """The remembered :meth:`Redactor.text` results (and the masks each
-    counted) of one set of rules (at most 16 sets)."""
-    texts = _TEXTS.get(rules)
-    if texts is None:
-        if len(_TEXTS) >= 16:
+def _remembered(store: Dict[Tuple[Any, ...], Dict[str, Any]], rules: Tuple[Any, ...]) -> Any:
+    """What every redactor of the same ``rules`` remembers in ``store`` (the
+    decisions on keys, the texts): one dict per set of rules, at most 16
+    sets (a 17th remembers nothing beyond its own run)."""
+    found = store.get(rules)
+    if found is None:
+        if len(store) >= 16:
             return {}
-        texts = _TEXTS[rules] = {}
-    return texts
+        found = store[rules] = {}
+    return found
 
 
 class Redactor:
@@ -674,9 +664,11 @@ class Redactor:
         self._allow = frozenset(str(k).lower() for k in allow_keys)
         # shared by every redactor of the same key rules: each report makes
         # a new one, the decision on a key stays the same
-        self._decisions = _decisions_for(tuple(words), tuple(extra_keys), self._allow)
-        self._texts = _texts_for(
-            tuple(words), tuple(extra_keys), self._allow, tuple(str(v) for v in extra_values)
+        key_rules = (tuple(words), tuple(extra_keys), self._allow)
+        self._decisions: Dict[str, bool] = _remembered(_DECISIONS, key_rules)
+        #: :meth:`text` results and the masks each counted
+        self._texts: Dict[str, Tuple[str, int]] = _remembered(
+            _TEXTS, key_rules + (tuple(str(v) for v in extra_values),)
         )
         #: this process's secret command-line flags and values (learn_command_line)
         self._own_flags: FrozenSet[str] = frozenset()
