@@ -159,9 +159,10 @@ def test_armed_submit_folds_a_request_made_during_a_report() -> None:
 
 
 def test_collector_stays_off_until_the_report_is_delivered(tmp_path) -> None:
-    """The cyclic collector is off from the request to the delivery (what the
-    report's allocations owe is collected after the file is complete), back
-    on afterwards, and Memory and GC shows it as it was before."""
+    """The cyclic collector is off from the request to the delivery to a sink
+    that waits on nobody (what the report's allocations owe is collected
+    after the file is complete), back on before delivering to one that may
+    wait (stderr), on again afterwards; Memory and GC shows it as it was."""
     import gc
     import json
 
@@ -176,19 +177,26 @@ def test_collector_stays_off_until_the_report_is_delivered(tmp_path) -> None:
         return bool(memory["data"]["gc"]["enabled"])
 
     class Sink:
+        prompt = True
+
         def write(self, contents):
             seen.append((gc.isenabled(), shown(contents)))
             return ["here"]
 
+    class SlowSink(Sink):
+        prompt = False
+
+    options = ReportOptions.build(log_dir=str(tmp_path))
     assert gc.isenabled()
-    request = ReportRequest("api", sink=Sink(), formats=("json",))
-    assert run(request, ReportOptions.build(log_dir=str(tmp_path))) == ["here"]
+    assert run(ReportRequest("api", sink=Sink(), formats=("json",)), options) == ["here"]
     assert seen == [(False, True)]
     assert gc.isenabled()
+    run(ReportRequest("api", sink=SlowSink(), formats=("json",)), options)
+    assert seen[1] == (True, True)
     gc.disable()
     try:
-        run(request, ReportOptions.build(log_dir=str(tmp_path)))
-        assert seen[1] == (False, False)
+        run(ReportRequest("api", sink=Sink(), formats=("json",)), options)
+        assert seen[2] == (False, False)
         assert not gc.isenabled()
     finally:
         gc.enable()

@@ -150,8 +150,10 @@ def run(
     :class:`Meditation`, no registered sections).  Never raises: a failure is
     told on stderr."""
     try:
-        # the collector stays off until the report is delivered: what it owes
-        # for the report's allocations is collected after the file is complete
+        # the collector stays off until the report is rendered, and through
+        # its delivery to a sink that waits on nobody (``prompt``: a file of
+        # the log directory, the channel's buffer): what it owes for the
+        # report's allocations is then collected after the file is complete
         with GCPaused():
             chosen = (request.options or options or ReportOptions.build()).resolved()
             meditation = (maker or Meditation)(request, chosen)
@@ -160,7 +162,10 @@ def run(
                 contents = rendered(meditation, request.formats or chosen.formats or ("text",))
             finally:
                 meditation.document = None
-            return deliver(request.sink or sink_for(chosen), contents)
+            sink = request.sink or sink_for(chosen)
+            if getattr(sink, "prompt", False):
+                return deliver(sink, contents)
+        return deliver(sink, contents)  # stderr may be a pipe nobody reads
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:

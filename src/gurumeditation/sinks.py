@@ -295,6 +295,9 @@ class LogDirSink:
     so workers replaced over time never pile up.
     """
 
+    #: Writes a local file and waits on nobody (see :func:`..pipeline.run`).
+    prompt = True
+
     def __init__(
         self,
         log_dir: str,

@@ -143,6 +143,9 @@ class ChannelSink:
     that made the report (one in flight picks ours up) never waits on an
     asker that does not read."""
 
+    #: Only keeps the body: waits on nobody (see :func:`...pipeline.run`).
+    prompt = True
+
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
         self.description = "the gurumeditation channel"
