@@ -33,12 +33,25 @@ HEAVY = (
     "gurumeditation.arming",
 )
 
+#: What the main thread imports while arming: the loader thread starts
+#: before ``setup_autorun`` returns and may import its first modules while
+#: the main thread waits for the GIL, so only the main thread's imports count.
 ARM_BARE = """
-import sys
+import sys, _thread
+main = _thread.get_ident()
+by_main = set()
+class Recorder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if _thread.get_ident() == main:
+            by_main.add(name)
+        return None
+sys.meta_path.insert(0, Recorder)
 before = set(sys.modules)
 from gurumeditation import TextGuruMeditation
 TextGuruMeditation.setup_autorun('1', service_name='bare', log_dir=sys.argv[1])
-added = sorted(set(sys.modules) - before)
+added = sorted((set(sys.modules) - before) & by_main)
+sys.meta_path.remove(Recorder)
 from gurumeditation import early
 early.ensure_loaded()
 import threading
