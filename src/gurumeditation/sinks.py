@@ -9,6 +9,7 @@ says why.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import select
@@ -423,21 +424,12 @@ def report_key(name: str) -> str:
     return _FORMAT_SUFFIX.sub("", name)
 
 
+@functools.lru_cache(maxsize=64)  # compiled once, at setup for the armed service
 def service_reports(service: str) -> Pattern[str]:
     """The names of the reports of ``service`` (already made safe), of every
     process: ``<service>_gurumeditation_...`` and
     ``<service>_<pid>_gurumeditation_...``."""
-    pattern = _SERVICE_REPORTS.get(service)
-    if pattern is None:
-        pattern = re.compile(re.escape(service) + "(?:_[0-9]+)?" + re.escape(FILE_MARKER))
-        if len(_SERVICE_REPORTS) < 64:
-            _SERVICE_REPORTS[service] = pattern
-    return pattern
-
-
-#: :func:`service_reports` by service name (compiled once, at setup for the
-#: armed service: :meth:`LogDirSink.prepare`).
-_SERVICE_REPORTS: Dict[str, Pattern[str]] = {}
+    return re.compile(re.escape(service) + "(?:_[0-9]+)?" + re.escape(FILE_MARKER))
 
 
 def prune(dir_fd: int, prefix: Union[str, Pattern[str]], keep: int) -> List[str]:
