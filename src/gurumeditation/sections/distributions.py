@@ -369,7 +369,8 @@ _Outcome = Tuple[Optional[str], bool, Tuple[Distribution, ...], bool]
 #: the next (and made at setup, :func:`prepare`), so a report classifies only
 #: the modules loaded since; emptied when the index changes.
 _SEEN: Dict[str, Tuple[Any, _Outcome]] = {}
-_SEEN_INDEX: List[Tuple[int, int]] = [(-1, -1)]
+#: The index's (distributions, path entries) when :data:`_SEEN` was made.
+_SEEN_GENERATION = (-1, -1)
 
 
 def _classify(index: Any, name: str, module: Any) -> _Outcome:
@@ -387,12 +388,12 @@ def _sort_loaded(
     """The loaded modules sorted out: top-level modules by the distribution
     providing them, top-level modules of none (not of the standard library),
     and extension modules."""
-    global _SEEN
+    global _SEEN, _SEEN_GENERATION
     by_dist: Dict[int, Tuple[Distribution, List[str]]] = {}
     unpackaged: List[ModuleFile] = []
     extensions: List[ModuleFile] = []
     generation = (index.count, len(index.entries))
-    seen = _SEEN if _SEEN_INDEX[0] == generation else {}
+    seen = _SEEN if _SEEN_GENERATION == generation else {}
     fresh: Dict[str, Tuple[Any, _Outcome]] = {}
     for name, module in list(sys.modules.items()):
         if module is None or name.startswith(_ALIAS_PREFIXES):
@@ -408,8 +409,7 @@ def _sort_loaded(
             by_dist.setdefault(id(dist), (dist, []))[1].append(name)
         if alone:
             unpackaged.append({"module": name, "file": file})
-    _SEEN = fresh
-    _SEEN_INDEX[0] = generation
+    _SEEN, _SEEN_GENERATION = fresh, generation
     return by_dist, unpackaged, extensions
 
 
